@@ -1,0 +1,48 @@
+# storyreel: `make demo` runs the whole pipeline on sample assets; `make test` runs the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := ffmpeg espeak-ng
+
+.PHONY: help deps venv demo test lint bench bench-smoke clean
+
+help:
+	@echo "make demo   - install everything, make sample assets, render a video, print where it is"
+	@echo "make test   - install everything and run the test suite"
+	@echo "make bench  - measure render, node pipeline, ingest and coordinator (writes BENCHMARKS.md)"
+	@echo "make lint   - ruff"
+
+# System tools: ffmpeg/ffprobe render and probe, espeak-ng speaks sample narration.
+deps:
+	@missing=""; for tool in ffmpeg ffprobe espeak-ng; do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing $(APT_PACKAGES) with apt-get"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: deps venv
+	$(PY) scripts/demo.py
+
+test: deps venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check src tests bench scripts
+
+bench: deps venv
+	$(PY) bench/run.py
+
+bench-smoke: deps venv
+	$(PY) bench/run.py --smoke
+
+clean:
+	rm -rf $(VENV) demo build dist *.egg-info

@@ -1,0 +1,198 @@
+"""Settings, read once from ROOT/storyreel.toml and passed down.
+
+Every setting has a default and a one-line reason; `storyreel init` writes them
+all, commented, so the file documents itself.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from storyreel.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestSettings(_Section):
+    stable_seconds: float = Field(
+        3.0, ge=0, description="A raw file is taken only after its size and mtime stayed unchanged this long (s)."
+    )
+    rescan_seconds: float = Field(
+        10.0, gt=0, description="Rescan raw/ this often even without filesystem events; network shares send none (s)."
+    )
+    min_music_seconds: float = Field(5.0, ge=0, description="Music shorter than this is rejected (s).")
+    min_voice_seconds: float = Field(1.0, ge=0, description="Narration with less speech than this is rejected (s).")
+    silence_db: float = Field(
+        -50.0, description="Audio quieter than this (dBFS) counts as silence when measuring speech length."
+    )
+    loudness_lufs: float = Field(
+        -16.0, ge=-70, le=-5, description="Music is loudness-normalised to this integrated level (EBU R128, LUFS)."
+    )
+    loudness_true_peak: float = Field(-1.5, ge=-9, le=0, description="True-peak ceiling for normalised music (dBTP).")
+    loudness_range: float = Field(11.0, ge=1, le=50, description="Loudness range target for normalised music (LU).")
+    workers: int = Field(2, ge=1, le=32, description="Files probed and normalised at once.")
+
+
+class DiskSettings(_Section):
+    low_space_gb: float = Field(
+        5.0, ge=0, description="Log a WARN line when free space under the project root falls below this (GB)."
+    )
+    floor_gb: float = Field(
+        1.0, ge=0, description="Below this free space (GB) no new tasks are planned or claimed until space returns."
+    )
+
+
+class PlanSettings(_Section):
+    default_category: str = Field(
+        "default", description="Category whose music and clips are used when a story's own category has none."
+    )
+    seed: int | None = Field(None, description="Seed for music and clip picks; unset picks differently each run.")
+
+
+class RenderSettings(_Section):
+    resolution: str = Field("3840x2160", description="Output size WIDTHxHEIGHT (SPEC §5).")
+    frame_rate: int = Field(30, ge=1, le=120, description="Output frame rate (fps).")
+    logo: str = Field("", description="Logo image overlaid on the video, relative to the project root; empty for none.")
+    logo_x: int = Field(20, ge=0, description="Logo's left edge in output pixels.")
+    logo_y: int = Field(20, ge=0, description="Logo's top edge in output pixels.")
+    logo_width: int = Field(0, ge=0, description="Logo width in output pixels; 0 keeps the image's own size.")
+    music_volume: float = Field(0.25, ge=0, le=4, description="Music gain under the narration (SPEC §6: 0.25).")
+    voice_volume: float = Field(1.0, ge=0, le=4, description="Narration gain (SPEC §6: 1.0).")
+    encoder: str = Field(
+        "auto",
+        description="auto probes h264_nvenc, h264_qsv, h264_videotoolbox, h264_vaapi, then libx264; a name forces it.",
+    )
+    preset: str = Field("medium", description="Speed/quality preset: ultrafast … medium … veryslow (mapped per encoder).")
+    quality: int = Field(23, ge=0, le=51, description="Constant quality (CRF/CQ/QP style, lower is better).")
+    audio_bitrate: str = Field("192k", description="AAC audio bitrate.")
+    scale_flags: str = Field("fast_bilinear", description="Scaler used to fit clips to the output size.")
+    output_format: str = Field("mp4", description="Container of the finished video.")
+
+    @field_validator("resolution")
+    @classmethod
+    def _check_resolution(cls, value: str) -> str:
+        width, sep, height = value.lower().partition("x")
+        if not (sep and width.isdigit() and height.isdigit() and int(width) >= 16 and int(height) >= 16):
+            raise ValueError("must look like 1920x1080")
+        if int(width) % 2 or int(height) % 2:
+            raise ValueError("width and height must be even (yuv420p)")
+        return f"{int(width)}x{int(height)}"
+
+    @field_validator("output_format")
+    @classmethod
+    def _check_format(cls, value: str) -> str:
+        if value != "mp4":
+            raise ValueError("only mp4 is supported")
+        return value
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, _, height = self.resolution.partition("x")
+        return int(width), int(height)
+
+
+class CoordinatorSettings(_Section):
+    listen: str = Field("127.0.0.1:8765", description="Where the main worker serves render nodes (HOST:PORT).")
+    lease_seconds: float = Field(
+        60.0, gt=0, description="A claimed task returns to tasks/ if its node sends no heartbeat for this long (s)."
+    )
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often nodes send heartbeats; a node silent for 3 periods is logged as lost (s)."
+    )
+    max_attempts: int = Field(3, ge=1, description="A task whose lease expired this many times goes to trash/failed/.")
+
+
+class NodeSettings(_Section):
+    upload_retries: int = Field(3, ge=1, description="Upload tries before the task is reported failed (SPEC §8).")
+    retry_backoff_seconds: float = Field(2.0, ge=0, description="First wait between upload tries; doubles each time (s).")
+    poll_seconds: float = Field(2.0, gt=0, description="Wait between claims when there is nothing to do (s).")
+    work_dir: str = Field("", description="Where a node keeps downloaded inputs; empty for a temp folder.")
+
+
+class CrawlSettings(_Section):
+    allow_private_networks: bool = Field(
+        False, description="Allow story links to loopback/private addresses (intranet crawling). Off: refused."
+    )
+    user_agent: str = Field("storyreel/0.1 (+story crawler)", description="User-Agent sent with every fetch.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a story site.")
+    read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each piece of a response.")
+    deadline_seconds: float = Field(60.0, gt=0, description="Overall time allowed for one URL, redirects included.")
+    max_bytes: int = Field(5_000_000, gt=0, description="Largest page body accepted, enforced while streaming.")
+    max_redirects: int = Field(5, ge=0, description="Redirect hops followed, each re-checked.")
+    retries: int = Field(3, ge=0, description="Retries of timeouts, 5xx and resets before a link is rejected.")
+    concurrency: int = Field(4, ge=1, description="Links fetched at once, so a slow site cannot stall the rest.")
+    chunk_words: int = Field(10_000, ge=100, description="Most words per chunk_NNNN.txt (SPEC §4).")
+
+
+class Settings(_Section):
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARN or ERROR.")
+    ingest: IngestSettings = IngestSettings()
+    disk: DiskSettings = DiskSettings()
+    plan: PlanSettings = PlanSettings()
+    render: RenderSettings = RenderSettings()
+    coordinator: CoordinatorSettings = CoordinatorSettings()
+    node: NodeSettings = NodeSettings()
+    crawl: CrawlSettings = CrawlSettings()
+
+
+def load(path: Path) -> Settings:
+    """Read settings from a TOML file; a missing file gives the defaults."""
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}") from exc
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"bad setting in {path}: {problems}") from exc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def _emit(model: BaseModel, lines: list[str]) -> None:
+    for name, field in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            continue
+        lines.append(f"# {field.description}")
+        if value is None:
+            lines.append(f"# {name} = ")
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
+
+
+def default_toml() -> str:
+    """A commented storyreel.toml holding every default."""
+    settings = Settings()
+    lines = [
+        "# storyreel settings. Every value shown is the default; edit to change.",
+        "# Reference: README.md, section 'Configuration'.",
+        "",
+    ]
+    _emit(settings, lines)
+    for name in Settings.model_fields:
+        section = getattr(settings, name)
+        if isinstance(section, BaseModel):
+            lines += ["", f"[{name}]"]
+            _emit(section, lines)
+    return "\n".join(lines) + "\n"

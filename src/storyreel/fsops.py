@@ -1,0 +1,189 @@
+"""Moves and writes that never leave a partial file under a final name.
+
+Rules (ARCHITECTURE.md decision 6): files are moved, never deleted; a move is one
+`os.replace`, or, across filesystems, a copy to a hidden temp name in the
+destination folder + fsync + replace; a killed process leaves at worst a temp
+name, which `sweep` removes at the next start. Replacing a file by a processed
+version of it (normalised music) goes through a small journal so that a kill
+between "new file in place" and "old file removed" is finished at restart.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from storyreel.errors import FilesystemError
+from storyreel.layout import TEMP_PREFIX, Layout
+
+_COPY_BLOCK = 1 << 20
+
+
+def _reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "disk full"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+def temp_path(folder: Path, hint: str = "") -> Path:
+    """A hidden, unique temp name inside `folder` (swept at start if left behind)."""
+    return folder / f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{hint}"[:240]
+
+
+def fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def copy_into_place(src: Path, dst: Path) -> None:
+    """Copy src to dst through a temp name in dst's folder; dst appears whole or not at all."""
+    tmp = temp_path(dst.parent, dst.name)
+    try:
+        with open(src, "rb") as fin, open(tmp, "wb") as fout:
+            shutil.copyfileobj(fin, fout, _COPY_BLOCK)
+            fout.flush()
+            os.fsync(fout.fileno())
+        shutil.copystat(src, tmp, follow_symlinks=True)
+        os.replace(tmp, dst)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(dst.parent)
+
+
+def move(src: Path, dst: Path, *, overwrite: bool = False) -> Path:
+    """Move a file or folder to dst atomically; refuse to overwrite unless asked."""
+    src, dst = Path(src), Path(dst)
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not overwrite and (dst.exists() or dst.is_symlink()):
+            raise FilesystemError("move", src, dst, "destination already exists")
+        try:
+            os.replace(src, dst)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            if src.is_dir() and not src.is_symlink():
+                tmp = temp_path(dst.parent, dst.name)
+                shutil.copytree(src, tmp, symlinks=True)
+                os.replace(tmp, dst)
+                shutil.rmtree(src)
+            else:
+                copy_into_place(src, dst)
+                src.unlink()
+        fsync_dir(dst.parent)
+    except OSError as exc:
+        raise FilesystemError("move", src, dst, _reason(exc)) from exc
+    return dst
+
+
+def write_atomic(path: Path, data: bytes | str) -> Path:
+    """Write a whole file through a temp name, fsync, replace."""
+    path = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path(path.parent, path.name)
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise FilesystemError("write", path, None, _reason(exc)) from exc
+    return path
+
+
+def write_json(path: Path, data: object) -> Path:
+    return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+class Journal:
+    """Finishes "put the new file in place, then remove the original" after a kill."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.folder = layout.journal
+
+    def replace_original(self, original: Path, prepared: Path, dst: Path) -> Path:
+        """Move `prepared` (a temp file in dst's folder) to dst, then remove `original`."""
+        if dst.exists():
+            raise FilesystemError("move", prepared, dst, "destination already exists")
+        entry = self.folder / f"{uuid.uuid4().hex}.json"
+        write_json(entry, {"original": str(original), "dst": str(dst)})
+        try:
+            os.replace(prepared, dst)
+            fsync_dir(dst.parent)
+            original.unlink(missing_ok=True)
+            fsync_dir(original.parent)
+        except OSError as exc:
+            raise FilesystemError("replace", original, dst, _reason(exc)) from exc
+        entry.unlink(missing_ok=True)
+        return dst
+
+    def recover(self) -> list[Path]:
+        """Complete interrupted replacements; returns the originals removed."""
+        removed: list[Path] = []
+        if not self.folder.is_dir():
+            return removed
+        for entry in sorted(self.folder.glob("*.json")):
+            try:
+                data = json.loads(entry.read_text(encoding="utf-8"))
+                original, dst = Path(data["original"]), Path(data["dst"])
+            except (OSError, ValueError, KeyError, TypeError):
+                entry.unlink(missing_ok=True)
+                continue
+            if dst.exists() and original.exists():
+                original.unlink()
+                removed.append(original)
+            entry.unlink(missing_ok=True)
+        return removed
+
+
+def sweep(layout: Layout) -> list[Path]:
+    """Remove temp names a killed process left in the folders storyreel writes."""
+    removed: list[Path] = []
+    for top in (layout.scanned, layout.tasks, layout.processing, layout.output, layout.trash, layout.state):
+        if not top.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            for name in list(dirnames):
+                if name.startswith(TEMP_PREFIX):
+                    path = Path(dirpath) / name
+                    shutil.rmtree(path, ignore_errors=True)
+                    dirnames.remove(name)
+                    removed.append(path)
+            for name in filenames:
+                if name.startswith(TEMP_PREFIX):
+                    path = Path(dirpath) / name
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+    return removed
+
+
+def free_bytes(path: Path) -> int:
+    """Free space available to us on the filesystem holding `path`."""
+    return shutil.disk_usage(path).free

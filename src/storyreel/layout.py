@@ -1,0 +1,330 @@
+"""The project folder: every folder name and naming rule of SPEC §2 lives here.
+
+Nothing else in storyreel builds a project path by hand. The folders are the
+durable state: a file's folder *is* its state, so there is no database to keep
+in step with them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+# Temp files and folders that storyreel writes before an atomic rename carry this
+# prefix; they are hidden from operators and swept away at start.
+TEMP_PREFIX = ".storyreel-tmp-"
+
+# Name endings of files still being written by browsers, rsync, editors and us.
+TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", ".swp", "~")
+
+CONFIG_NAME = "storyreel.toml"
+REASON_SUFFIX = ".reason.json"
+
+# Files inside a task folder (SPEC §2, §5).
+METADATA_NAME = "metadata.json"
+VOICE_NAME = "voice.mp3"
+MUSIC_NAME = "music.mp3"
+VIDEO_LIST_NAME = "video_list.txt"
+LEASE_NAME = "lease.json"
+FINAL_NAME = "final.mp4"
+STDERR_NAME = "stderr.log"
+FAILURE_REASON_NAME = "reason.json"
+
+CHAPTER_RE = re.compile(r"^chapter_(\d{4,})\.mp3$")
+CHUNK_RE = re.compile(r"^chunk_(\d{4,})\.txt$")
+VIDEO_PART_RE = re.compile(r"^video_(\d{4,})\.mp4$")
+TASK_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# Longest file name component we accept; most filesystems stop at 255 bytes and we
+# add a "<duration>_" prefix and temp prefixes to names.
+MAX_NAME_BYTES = 200
+
+
+class AssetKind(StrEnum):
+    """The four kinds of asset under raw/ and scanned/."""
+
+    STORY = "story"
+    VIDEO = "video"
+    FRAME = "frame"
+    MUSIC = "music"
+
+
+class RawRole(StrEnum):
+    """What a file under raw/ is, judged from its place and name alone."""
+
+    VIDEO = "video"
+    FRAME = "frame"
+    MUSIC = "music"
+    VOICE = "voice"
+    LINK = "link"
+
+
+class TaskState(StrEnum):
+    """A task's lifecycle. Each state is one folder (see Layout.state_dir)."""
+
+    QUEUED = "queued"  # tasks/<id>/
+    PROCESSING = "processing"  # processing/<id>/ with lease.json
+    DONE = "done"  # output/<id>/final.mp4
+    FAILED = "failed"  # trash/failed/<id>/ with stderr.log and reason.json
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds with one decimal, as in SPEC §9's `12.4_abc.mp4`."""
+    return f"{seconds:.1f}"
+
+
+def name_problem(name: str) -> str | None:
+    """Why a single path component is unsafe to handle, or None when it is fine."""
+    if not name:
+        return "empty name"
+    if name in (".", ".."):
+        return f"reserved name {name!r}"
+    if ".." in name:
+        return "name contains '..'"
+    if name.startswith("-"):
+        return "name starts with '-' (would read as a command-line option)"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "name contains control or invisible formatting characters"
+    if any("\udc80" <= ch <= "\udcff" for ch in name):
+        return "name is not valid UTF-8"
+    if "/" in name or "\\" in name:
+        return "name contains a path separator"
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        return f"name is longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden and temporary names: files still being written, or not meant for us."""
+    return name.startswith(".") or name.lower().endswith(TEMP_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class RawAsset:
+    """A file under raw/ whose place and name say what it is."""
+
+    path: Path
+    rel: Path  # path under raw/
+    role: RawRole
+    category: str
+    name: str  # file name
+    story: str | None = None  # story name, for VOICE and LINK
+
+    @property
+    def stem(self) -> str:
+        return Path(self.name).stem
+
+
+@dataclass(frozen=True)
+class RawRejection:
+    """A file under raw/ that cannot be ingested whatever its content."""
+
+    path: Path
+    rel: Path
+    reason: str
+
+
+_EXPECTED = (
+    "expected raw/video/<category>/<name>.mp4, raw/frame/<category>/<name>.mp4, "
+    "raw/music/<category>/<name>.mp3, raw/story/<category>/<story>/voice/chapter_NNNN.mp3 "
+    "or raw/story/<category>/<story>/link/<name>.txt"
+)
+
+
+class Layout:
+    """Paths of one project root (SPEC §2)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).absolute()
+
+    # -- top-level folders -------------------------------------------------
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def scanned(self) -> Path:
+        return self.root / "scanned"
+
+    @property
+    def tasks(self) -> Path:
+        return self.root / "tasks"
+
+    @property
+    def processing(self) -> Path:
+        return self.root / "processing"
+
+    @property
+    def output(self) -> Path:
+        return self.root / "output"
+
+    @property
+    def trash(self) -> Path:
+        return self.root / "trash"
+
+    @property
+    def invalid(self) -> Path:
+        return self.trash / "invalid"
+
+    @property
+    def failed(self) -> Path:
+        return self.trash / "failed"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def state(self) -> Path:
+        """storyreel's own bookkeeping (token, move journal); not part of SPEC §2."""
+        return self.root / ".storyreel"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def log_file(self) -> Path:
+        return self.logs / "storyreel.log"
+
+    @property
+    def events_file(self) -> Path:
+        return self.logs / "events.jsonl"
+
+    @property
+    def token_file(self) -> Path:
+        return self.state / "token"
+
+    @property
+    def journal(self) -> Path:
+        return self.state / "journal"
+
+    def all_dirs(self) -> list[Path]:
+        """Every folder `storyreel init` creates."""
+        kinds = [self.raw / k for k in AssetKind] + [self.scanned / k for k in AssetKind]
+        return [
+            self.raw, *kinds, self.scanned, self.tasks, self.processing, self.output,
+            self.trash, self.invalid, self.failed, self.logs, self.state, self.journal,
+        ]
+
+    # -- raw/ --------------------------------------------------------------
+    def classify_raw(self, path: Path) -> RawAsset | RawRejection:
+        """Say what a file under raw/ is from its place and name (not its content)."""
+        path = Path(path)
+        rel = path.relative_to(self.raw)
+        parts = rel.parts
+        for part in parts:
+            problem = name_problem(part)
+            if problem:
+                return RawRejection(path, rel, f"unsafe name {part!r}: {problem}")
+        kind = parts[0] if parts else ""
+        suffix = path.suffix.lower()
+        if kind in (AssetKind.VIDEO, AssetKind.FRAME) and len(parts) == 3:
+            if suffix != ".mp4":
+                return RawRejection(path, rel, f"{kind} clips must be .mp4, not {suffix or 'no extension'}")
+            return RawAsset(path, rel, RawRole(kind), parts[1], parts[2])
+        if kind == AssetKind.MUSIC and len(parts) == 3:
+            if suffix != ".mp3":
+                return RawRejection(path, rel, f"music must be .mp3, not {suffix or 'no extension'}")
+            return RawAsset(path, rel, RawRole.MUSIC, parts[1], parts[2])
+        if kind == AssetKind.STORY and len(parts) == 5 and parts[3] == "voice":
+            if not CHAPTER_RE.match(parts[4]):
+                return RawRejection(path, rel, "voice files must be named chapter_NNNN.mp3")
+            return RawAsset(path, rel, RawRole.VOICE, parts[1], parts[4], story=parts[2])
+        if kind == AssetKind.STORY and len(parts) == 5 and parts[3] == "link":
+            if suffix != ".txt":
+                return RawRejection(path, rel, f"story links must be .txt, not {suffix or 'no extension'}")
+            return RawAsset(path, rel, RawRole.LINK, parts[1], parts[4], story=parts[2])
+        return RawRejection(path, rel, f"unexpected place for a file: {_EXPECTED}")
+
+    def invalid_dest(self, raw_path: Path) -> Path:
+        """trash/invalid/ keeps the file's path under raw/."""
+        return self.invalid / Path(raw_path).relative_to(self.raw)
+
+    @staticmethod
+    def reason_file(trashed: Path) -> Path:
+        """The reason file written beside a file moved to trash/invalid/."""
+        return trashed.with_name(trashed.name + REASON_SUFFIX)
+
+    # -- scanned/ ------------------------------------------------------------
+    def scanned_clip(
+        self, kind: AssetKind | str, category: str, width: int, height: int, duration: float,
+        stem: str,
+    ) -> Path:
+        folder = self.scanned / str(kind) / category / f"mp4_w{width}_h{height}"
+        return folder / f"{format_duration(duration)}_{stem}.mp4"
+
+    def scanned_music(self, category: str, duration: float, stem: str) -> Path:
+        return self.scanned / AssetKind.MUSIC / category / "mp3" / f"{format_duration(duration)}_{stem}.mp3"
+
+    def scanned_story(self, category: str, story: str) -> Path:
+        return self.scanned / AssetKind.STORY / category / story
+
+    def scanned_voice(self, category: str, story: str, chapter_name: str) -> Path:
+        return self.scanned_story(category, story) / "voice" / chapter_name
+
+    def scanned_chunk(self, category: str, story: str, number: int) -> Path:
+        return self.scanned_story(category, story) / f"chunk_{number:04d}.txt"
+
+    def scanned_link_dir(self, category: str, story: str) -> Path:
+        return self.scanned_story(category, story) / "link"
+
+    def scanned_voices(self) -> list[Path]:
+        """Every scanned voice chapter, sorted."""
+        root = self.scanned / AssetKind.STORY
+        return sorted(p for p in root.glob("*/*/voice/chapter_*.mp3") if CHAPTER_RE.match(p.name))
+
+    def scanned_clips(self, kind: AssetKind | str, category: str) -> list[Path]:
+        root = self.scanned / str(kind) / category
+        return sorted(p for p in root.glob("mp4_w*_h*/*.mp4") if not is_ignored_name(p.name))
+
+    def scanned_music_files(self, category: str) -> list[Path]:
+        root = self.scanned / AssetKind.MUSIC / category / "mp3"
+        return sorted(p for p in root.glob("*.mp3") if not is_ignored_name(p.name))
+
+    @staticmethod
+    def duration_from_scanned_name(path: Path) -> float | None:
+        """The `<duration>_` prefix of a scanned clip or music file, in seconds."""
+        head, sep, _ = Path(path).name.partition("_")
+        try:
+            return float(head) if sep else None
+        except ValueError:
+            return None
+
+    # -- tasks ---------------------------------------------------------------
+    def state_dir(self, state: TaskState) -> Path:
+        return {
+            TaskState.QUEUED: self.tasks,
+            TaskState.PROCESSING: self.processing,
+            TaskState.DONE: self.output,
+            TaskState.FAILED: self.failed,
+        }[state]
+
+    def task_dir(self, task_id: str, state: TaskState = TaskState.QUEUED) -> Path:
+        return self.state_dir(state) / task_id
+
+    def output_file(self, task_id: str) -> Path:
+        return self.output / task_id / FINAL_NAME
+
+    def task_ids(self, state: TaskState) -> list[str]:
+        folder = self.state_dir(state)
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if p.is_dir() and TASK_ID_RE.match(p.name))
+
+    def find_task(self, task_id: str) -> tuple[TaskState, Path] | None:
+        """Which state folder holds a task, if any."""
+        if not TASK_ID_RE.match(task_id):
+            return None
+        for state in TaskState:
+            path = self.task_dir(task_id, state)
+            if path.is_dir():
+                return state, path
+        return None
+
+    @staticmethod
+    def video_part_name(number: int) -> str:
+        return f"video_{number:04d}.mp4"

@@ -1,0 +1,136 @@
+"""SPEC §9 log lines and the JSON-lines event log that SPEC §10's metrics come from.
+
+A log line is exactly::
+
+    2025-11-10T18:03:44Z INFO main_worker "Moved file raw/video/a.mp4 → scanned/..."
+
+The message is JSON-quoted, so a hostile file name with a newline or a quote can
+never forge a second line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+# Components named in SPEC §9's examples, plus the crawler.
+MAIN_WORKER = "main_worker"
+RENDER_WORKER = "render_worker"
+
+_LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "ERROR"}
+_ROOT_LOGGER = "storyreel"
+
+
+def iso_utc(ts: float | None = None) -> str:
+    """`2025-11-10T18:03:44Z`."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SpecFormatter(logging.Formatter):
+    """`[ISO_TIMESTAMP] [LEVEL] [COMPONENT] "[MESSAGE]"` with UTC and `Z`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = _LEVEL_NAMES.get(record.levelname, record.levelname)
+        parts = record.name.split(".")
+        component = parts[1] if len(parts) > 1 and parts[0] == _ROOT_LOGGER else record.name
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message = f"{message}: {record.exc_info[1]}"
+        return f"{iso_utc(record.created)} {level} {component} {json.dumps(message, ensure_ascii=False)}"
+
+
+def get_logger(component: str) -> logging.Logger:
+    """The logger of one SPEC §9 component (main_worker, render_worker, …)."""
+    return logging.getLogger(f"{_ROOT_LOGGER}.{component}")
+
+
+def parse_level(name: str) -> int:
+    name = name.upper()
+    return {"WARN": logging.WARNING}.get(name, logging.getLevelName(name) if name else logging.INFO)
+
+
+def setup_logging(
+    log_file: Path | None = None, level: str = "INFO", stream: TextIO | None = None
+) -> None:
+    """Send storyreel's log lines to stderr and, when given, to a log file."""
+    logger = logging.getLogger(_ROOT_LOGGER)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.setLevel(parse_level(level))
+    logger.propagate = False
+    formatter = SpecFormatter()
+    console = logging.StreamHandler(stream or sys.stderr)
+    console.setFormatter(formatter)
+    logger.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        logger.addHandler(file_handler)
+
+
+class Event(StrEnum):
+    """What the event log records. Stage events carry started/ended/seconds."""
+
+    INGESTED = "ingested"  # path, dest, kind, seconds
+    REJECTED = "rejected"  # path, dest, reason
+    TASK_CREATED = "task_created"  # task_id, chapter, voice_duration
+    NODE_REGISTERED = "node_registered"  # node, host, encoders, version
+    NODE_LOST = "node_lost"  # node
+    CLAIMED = "claimed"  # task_id, node, attempt
+    DOWNLOADED = "downloaded"  # task_id, node, attempt, started, ended, seconds, bytes
+    RENDERED = "rendered"  # task_id, node, attempt, started, ended, seconds, media_seconds, encoder
+    UPLOADED = "uploaded"  # task_id, node, attempt, started, ended, seconds, bytes
+    COMPLETED = "completed"  # task_id, node, attempt, media_seconds
+    FAILED = "failed"  # task_id, node, attempt, reason
+    REQUEUED = "requeued"  # task_id, node, attempt (the new attempt), reason
+    RELEASED = "released"  # task_id, node, attempt
+
+
+class EventLog:
+    """Append-only JSON lines in ROOT/logs/events.jsonl; thread-safe; one writer process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+
+    def emit(self, event: Event | str, **fields: Any) -> dict[str, Any]:
+        record = {"ts": round(time.time(), 3), "event": str(event), **fields}
+        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+        return record
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Every event in the log; a torn last line (killed writer) is skipped."""
+    try:
+        fh = open(path, encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return
+    with fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and "event" in record:
+                yield record

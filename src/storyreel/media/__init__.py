@@ -1,0 +1,1 @@
+"""ffmpeg and ffprobe: the only part of storyreel that starts a subprocess."""

@@ -1,0 +1,54 @@
+"""Find ffmpeg and ffprobe once; honour FFMPEG/FFPROBE; fail with an install hint."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+from pathlib import Path
+
+from storyreel.errors import ToolMissingError
+
+INSTALL_HINT = (
+    "install it with 'sudo apt-get install ffmpeg' (Debian/Ubuntu), 'brew install ffmpeg' (macOS) "
+    "or set {var} to the program's path"
+)
+
+
+def _find(name: str, env_var: str) -> str:
+    override = os.environ.get(env_var)
+    if override:
+        path = Path(override)
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+        found = shutil.which(override)
+        if found:
+            return found
+        raise ToolMissingError(f"{env_var}={override} is not an executable program")
+    found = shutil.which(name)
+    if not found:
+        raise ToolMissingError(f"{name} was not found on PATH: " + INSTALL_HINT.format(var=env_var))
+    return found
+
+
+@functools.cache
+def ffmpeg() -> str:
+    """Path of the ffmpeg program."""
+    return _find("ffmpeg", "FFMPEG")
+
+
+@functools.cache
+def ffprobe() -> str:
+    """Path of the ffprobe program."""
+    return _find("ffprobe", "FFPROBE")
+
+
+def media_arg(path: Path | str) -> str:
+    """A path as ffmpeg should see it: `file:` so '-x.mp4' or 'a:b.mp4' stay file names."""
+    return f"file:{Path(path)}"
+
+
+def forget() -> None:
+    """Drop cached look-ups (tests that change FFMPEG/FFPROBE call this)."""
+    ffmpeg.cache_clear()
+    ffprobe.cache_clear()

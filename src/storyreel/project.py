@@ -1,0 +1,66 @@
+"""A project root opened for work: its layout, settings, event log and token."""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyreel import config, fsops
+from storyreel.config import Settings
+from storyreel.errors import ConfigError
+from storyreel.layout import Layout
+from storyreel.logs import EventLog
+
+
+@dataclass
+class Project:
+    layout: Layout
+    settings: Settings
+    events: EventLog
+
+    @classmethod
+    def open(cls, root: Path | str) -> Project:
+        """Open an initialised project root; a clear error when it is not one."""
+        layout = Layout(root)
+        if not layout.root.is_dir():
+            raise ConfigError(f"{layout.root} does not exist: run 'storyreel init {root}' first")
+        if not layout.config_file.is_file():
+            raise ConfigError(
+                f"{layout.root} is not a storyreel project (no {layout.config_file.name}): "
+                f"run 'storyreel init {root}' first"
+            )
+        settings = config.load(layout.config_file)
+        for folder in layout.all_dirs():
+            folder.mkdir(parents=True, exist_ok=True)
+        return cls(layout, settings, EventLog(layout.events_file))
+
+    @classmethod
+    def init(cls, root: Path | str) -> Project:
+        """Create the SPEC §2 folders, a commented storyreel.toml and an access token.
+
+        Existing files are kept, so running init twice is harmless.
+        """
+        layout = Layout(root)
+        for folder in layout.all_dirs():
+            folder.mkdir(parents=True, exist_ok=True)
+        if not layout.config_file.exists():
+            fsops.write_atomic(layout.config_file, config.default_toml())
+        if not layout.token_file.exists():
+            fsops.write_atomic(layout.token_file, secrets.token_urlsafe(32) + "\n")
+            os.chmod(layout.token_file, 0o600)
+        return cls.open(root)
+
+    @property
+    def token(self) -> str:
+        """The bearer token render nodes must present (created by init)."""
+        try:
+            return self.layout.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the access token {self.layout.token_file}: {exc}") from exc
+
+    def token_matches(self, presented: str) -> bool:
+        """Compare a presented token in constant time."""
+        return hmac.compare_digest(presented.encode(), self.token.encode())
