@@ -29,9 +29,15 @@ def clip(
     argv += ["-vf", vf, "-c:v", "libx264", "-preset", "ultrafast", "-g", str(int(fps))]
     if audio:
         argv += ["-c:a", "aac", "-b:a", "64k", "-shortest"]
-    if rotate is not None:
-        argv += ["-metadata:s:v:0", f"rotate={rotate}"]
-    _run(argv + [f"file:{path}"])
+    if rotate is None:
+        _run(argv + [f"file:{path}"])
+        return path
+    # A phone's rotation is a display matrix on the stream; ffmpeg 5 writes one only when
+    # remuxing with `-c copy`, so encode first, then remux with the rotate tag.
+    plain = path.with_name(path.name + ".plain.mp4")
+    _run(argv + [f"file:{plain}"])
+    _run(BASE + ["-i", f"file:{plain}", "-c", "copy", "-metadata:s:v:0", f"rotate={rotate}", f"file:{path}"])
+    plain.unlink()
     return path
 
 

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from storyreel import fsops
+from storyreel.errors import FilesystemError
+from storyreel.layout import TEMP_PREFIX, Layout
+
+
+def test_move_refuses_to_overwrite(tmp_path: Path):
+    src, dst = tmp_path / "a.mp4", tmp_path / "out" / "a.mp4"
+    src.write_bytes(b"new")
+    dst.parent.mkdir()
+    dst.write_bytes(b"old")
+    with pytest.raises(FilesystemError) as err:
+        fsops.move(src, dst)
+    assert "cannot move" in str(err.value) and "already exists" in str(err.value)
+    assert src.read_bytes() == b"new" and dst.read_bytes() == b"old"
+
+
+def test_move_across_filesystems_copies_whole_then_removes(tmp_path: Path, monkeypatch):
+    src, dst = tmp_path / "a.bin", tmp_path / "deep" / "b.bin"
+    payload = os.urandom(3 << 20)
+    src.write_bytes(payload)
+    real_replace = os.replace
+
+    def cross_device_once(a, b):
+        if Path(a) == src:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(a, b)
+
+    monkeypatch.setattr(fsops.os, "replace", cross_device_once)
+    fsops.move(src, dst)
+    assert dst.read_bytes() == payload
+    assert not src.exists()
+    assert not [p for p in dst.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]
+
+
+def test_disk_full_reads_as_a_sentence(tmp_path: Path, monkeypatch):
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fsops.os, "replace", full)
+    with pytest.raises(FilesystemError) as err:
+        fsops.write_atomic(tmp_path / "x.json", "{}")
+    assert str(err.value) == f"cannot write {tmp_path / 'x.json'}: disk full"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_journal_finishes_an_interrupted_replacement(tmp_path: Path):
+    layout = Layout(tmp_path)
+    original = layout.raw / "music/calm/song.mp3"
+    original.parent.mkdir(parents=True)
+    original.write_bytes(b"loud")
+    dst = layout.scanned_music("calm", 10.0, "song")
+    dst.parent.mkdir(parents=True)
+    # Simulate a kill after the new file went into place but before the original went.
+    journal = fsops.Journal(layout)
+    fsops.write_json(journal.folder / "x.json", {"original": str(original), "dst": str(dst)})
+    dst.write_bytes(b"normalised")
+    assert journal.recover() == [original]
+    assert not original.exists() and dst.read_bytes() == b"normalised"
+    assert list(journal.folder.iterdir()) == []
+
+
+def test_journal_keeps_the_original_when_the_new_file_never_arrived(tmp_path: Path):
+    layout = Layout(tmp_path)
+    original = tmp_path / "raw" / "song.mp3"
+    original.parent.mkdir(parents=True)
+    original.write_bytes(b"loud")
+    journal = fsops.Journal(layout)
+    fsops.write_json(journal.folder / "x.json", {"original": str(original), "dst": str(tmp_path / "none")})
+    assert journal.recover() == []
+    assert original.read_bytes() == b"loud"
+
+
+def test_sweep_removes_only_temp_names(tmp_path: Path):
+    layout = Layout(tmp_path)
+    keep = layout.scanned / "video" / "a" / "mp4_w1_h1" / "1.0_x.mp4"
+    keep.parent.mkdir(parents=True)
+    keep.write_bytes(b"x")
+    stray = keep.parent / f"{TEMP_PREFIX}abc-1.0_y.mp4"
+    stray.write_bytes(b"half")
+    stray_dir = layout.tasks / f"{TEMP_PREFIX}task"
+    stray_dir.mkdir(parents=True)
+    operator_hidden = layout.raw / "video" / "a" / f"{TEMP_PREFIX}mine.mp4"
+    operator_hidden.parent.mkdir(parents=True)
+    operator_hidden.write_bytes(b"x")
+    removed = fsops.sweep(layout)
+    assert set(removed) == {stray, stray_dir}
+    assert keep.exists() and operator_hidden.exists()

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storyreel.layout import (
+    Layout,
+    RawAsset,
+    RawRejection,
+    RawRole,
+    TaskState,
+    format_duration,
+    is_ignored_name,
+    name_problem,
+)
+
+
+@pytest.fixture()
+def layout(tmp_path: Path) -> Layout:
+    return Layout(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("rel", "role", "category", "story"),
+    [
+        ("video/action/abc.mp4", RawRole.VIDEO, "action", None),
+        ("frame/action/abc.MP4", RawRole.FRAME, "action", None),
+        ("music/calm/song.mp3", RawRole.MUSIC, "calm", None),
+        ("story/fantasy/dragon_flight/voice/chapter_0001.mp3", RawRole.VOICE, "fantasy", "dragon_flight"),
+        ("story/fantasy/dragon_flight/link/1234.txt", RawRole.LINK, "fantasy", "dragon_flight"),
+    ],
+)
+def test_raw_places_are_recognised(layout: Layout, rel: str, role: RawRole, category: str, story: str | None):
+    asset = layout.classify_raw(layout.raw / rel)
+    assert isinstance(asset, RawAsset)
+    assert (asset.role, asset.category, asset.story, asset.rel) == (role, category, story, Path(rel))
+
+
+@pytest.mark.parametrize(
+    ("rel", "why"),
+    [
+        ("video/action/abc.mov", "must be .mp4"),
+        ("music/calm/song.wav", "must be .mp3"),
+        ("video/abc.mp4", "unexpected place"),
+        ("video/action/deeper/abc.mp4", "unexpected place"),
+        ("story/fantasy/dragon/voice/intro.mp3", "chapter_NNNN.mp3"),
+        ("story/fantasy/dragon/link/a.html", "must be .txt"),
+        ("video/action/-rf.mp4", "starts with '-'"),
+        ("video/action/a..b.mp4", "'..'"),
+        ("video/act\nion/a.mp4", "control"),
+        ("video/action/bell\x07.mp4", "control"),
+        ("notes.txt", "unexpected place"),
+    ],
+)
+def test_misplaced_or_hostile_files_are_rejected(layout: Layout, rel: str, why: str):
+    result = layout.classify_raw(layout.raw / rel)
+    assert isinstance(result, RawRejection)
+    assert why in result.reason
+
+
+def test_scanned_names_follow_spec(layout: Layout):
+    clip = layout.scanned_clip("video", "action", 3840, 2160, 12.44, "abc")
+    assert clip == layout.root / "scanned/video/action/mp4_w3840_h2160/12.4_abc.mp4"
+    music = layout.scanned_music("calm", 187.06, "song")
+    assert music == layout.root / "scanned/music/calm/mp3/187.1_song.mp3"
+    assert layout.duration_from_scanned_name(music) == pytest.approx(187.1)
+    assert layout.scanned_voice("fantasy", "dragon", "chapter_0001.mp3") == (
+        layout.root / "scanned/story/fantasy/dragon/voice/chapter_0001.mp3"
+    )
+    assert layout.scanned_chunk("fantasy", "dragon", 2).name == "chunk_0002.txt"
+    assert format_duration(0.04) == "0.0"
+
+
+def test_invalid_destination_keeps_raw_path(layout: Layout):
+    raw = layout.raw / "video/action/abc.mp4"
+    dest = layout.invalid_dest(raw)
+    assert dest == layout.root / "trash/invalid/video/action/abc.mp4"
+    assert layout.reason_file(dest).name == "abc.mp4.reason.json"
+
+
+def test_task_states_map_to_folders(layout: Layout):
+    task_id = "0b7e4f0e-9c1a-4c1e-8d0f-3f1f2a6b9c10"
+    assert layout.task_dir(task_id) == layout.root / "tasks" / task_id
+    assert layout.task_dir(task_id, TaskState.FAILED) == layout.root / "trash/failed" / task_id
+    assert layout.output_file(task_id) == layout.root / "output" / task_id / "final.mp4"
+    layout.task_dir(task_id, TaskState.PROCESSING).mkdir(parents=True)
+    assert layout.find_task(task_id) == (TaskState.PROCESSING, layout.processing / task_id)
+    assert layout.find_task("../etc") is None
+
+
+def test_ignored_and_unsafe_names():
+    for name in (".hidden.mp4", "clip.mp4.part", "a.tmp", "b.crdownload", ".storyreel-tmp-x"):
+        assert is_ignored_name(name)
+    assert not is_ignored_name("clip.mp4")
+    assert name_problem("ok name (1).mp4") is None
+    assert name_problem("x" * 300) is not None
+    assert name_problem("bad\udcffname") is not None
