@@ -1,23 +1,242 @@
-"""raw/ → scanned/: one module per asset kind; `Ingestor` runs them."""
+"""raw/ → scanned/: one module per asset kind; `Ingestor` runs them.
+
+A pass reads like the SPEC: notice files in raw/, wait until each is completely
+written, classify it by place and name, validate it by content (in worker
+threads), and file it into scanned/ or reject it into trash/invalid/.
+"""
 
 from __future__ import annotations
 
+import os
+import stat
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from storyreel.errors import StoryreelError, ToolMissingError
+from storyreel.ingest.filing import SourceChanged, Unacceptable, reject, rel
+from storyreel.ingest.music import ingest_music
+from storyreel.ingest.video import ingest_clip
+from storyreel.ingest.voice import ingest_voice
+from storyreel.ingest.watch import (
+    RawWatcher,
+    Signature,
+    StabilityTracker,
+    signature,
+    visible,
+    walk_raw,
+)
+from storyreel.layout import RawAsset, RawRejection, RawRole
+from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.project import Project
+
+log = get_logger(MAIN_WORKER)
+
+# A file left in raw/ after an unexpected error (disk full, permissions) is tried
+# again after this long, or at once if it changes.
+RETRY_SECONDS = 60.0
+
+Stage = Callable[[Project, RawAsset, Signature], Path]
+
+STAGES: dict[RawRole, Stage] = {
+    RawRole.VIDEO: ingest_clip,
+    RawRole.FRAME: ingest_clip,
+    RawRole.MUSIC: ingest_music,
+    RawRole.VOICE: ingest_voice,
+}
+
+
+class LinkSink(Protocol):
+    """The story-link crawler (storyreel.crawl.links.LinkProcessor)."""
+
+    def submit(self, asset: RawAsset) -> None: ...
+    def busy(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # filed into scanned/ or rejected into trash/invalid/
+    CHANGED = "changed"  # the file changed while being checked; wait for it to settle again
+    HELD = "held"  # an unexpected error left it in raw/; retried later
+
+
+@dataclass(frozen=True)
+class _Held:
+    signature: Signature
+    until: float
+
+
+def open_link_processor(project: Project) -> LinkSink | None:
+    """The crawler when it is installed; otherwise story links simply wait in raw/."""
+    try:
+        from storyreel.crawl.links import LinkProcessor
+    except ImportError as exc:
+        if exc.name not in ("storyreel.crawl", "storyreel.crawl.links"):
+            log.error("Story links stay in raw/: the crawler cannot load: %s", exc)
+        else:
+            log.info("Story links stay in raw/: no crawler installed")
+        return None
+    return LinkProcessor(project)
 
 
 class Ingestor:
     """Files every stable file under raw/ into scanned/ or trash/invalid/."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.project = project
+        self.raw = project.layout.raw
+        self.settings = project.settings.ingest
+        self.clock = clock
+        self.tracker = StabilityTracker(self.settings.stable_seconds, clock)
+        self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="ingest")
+        self.in_flight: dict[Path, Future[Outcome]] = {}
+        self.held: dict[Path, _Held] = {}
+        self.links = open_link_processor(project)
+        self.links_seen: dict[Path, Signature] = {}  # handed to the crawler, or parked without one
+        self.watcher: RawWatcher | None = None
+        self._walk_every_pass = True  # until events are watched, every pass walks raw/
+        self._next_walk = 0.0
+
+    # -- the pass ----------------------------------------------------------
+    def watch(self) -> None:
+        """React to filesystem events between the periodic walks of raw/."""
+        self._walk_every_pass = False
+        watcher = RawWatcher(self.raw)
+        if watcher.start():
+            self.watcher = watcher
 
     def run_pass(self) -> int:
         """One look over raw/: ingest what is stable. Returns how many files were handled."""
-        return 0
+        handled = self._collect_finished()
+        for path in self._candidates():
+            handled += self._consider(path)
+        return handled
 
     def pending(self) -> bool:
         """True while raw/ holds files that are not yet stable or are still being processed."""
-        return False
+        return bool(self.in_flight or self.tracker.waiting() or (self.links is not None and self.links.busy()))
 
     def close(self) -> None:
-        """Stop background work (watcher, crawl threads)."""
+        """Finish the files being checked, drop queued ones, stop watching and crawling."""
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._collect_finished()
+        if self.links is not None:
+            self.links.close()
+
+    # -- stages ------------------------------------------------------------
+    def _candidates(self) -> list[Path]:
+        """Paths worth a look: everything on a walk, else what events named and what is settling."""
+        now = self.clock()
+        changed: set[Path] = set()
+        overflow = self._walk_every_pass
+        if self.watcher is not None:
+            changed, overflow = self.watcher.drain()
+        if overflow or now >= self._next_walk:
+            self._next_walk = now + self.settings.rescan_seconds
+            found = list(walk_raw(self.raw))
+            present = set(found)
+            self.tracker.keep_only(present)
+            for table in (self.held, self.links_seen):
+                for path in [p for p in table if p not in present]:
+                    del table[path]
+            return found
+        paths = set(self.tracker.waiting())
+        for path in changed:
+            if path.is_dir() and not path.is_symlink() and visible(self.raw, path):
+                paths.update(walk_raw(path))
+            elif visible(self.raw, path):
+                paths.add(path)
+        return sorted(paths)
+
+    def _consider(self, path: Path) -> int:
+        """Take one file if it is completely written; returns 1 if it was handled right here."""
+        if path in self.in_flight:
+            return 0
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            self.tracker.forget(path)
+            return 0
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+            self.tracker.forget(path)
+            what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
+            return self._reject_now(path, Signature.of(st), f"{what}: only regular files are accepted")
+        sig = Signature.of(st)
+        held = self.held.get(path)
+        if held is not None and held.signature == sig and self.clock() < held.until:
+            return 0
+        if self.links_seen.get(path) == sig:
+            return 0
+        if not self.tracker.is_stable(path, sig):
+            return 0
+        self.tracker.forget(path)
+        self.held.pop(path, None)
+        found = self.project.layout.classify_raw(path)
+        if isinstance(found, RawRejection):
+            return self._reject_now(path, sig, found.reason)
+        if found.role is RawRole.LINK:
+            self.links_seen[path] = sig
+            if self.links is not None:
+                self.links.submit(found)
+            return 0
+        self.in_flight[path] = self.pool.submit(self._ingest, found, sig)
+        return 0
+
+    def _reject_now(self, path: Path, sig: Signature, reason: str) -> int:
+        """Reject a file judged by its place or name alone; 1 when it went to the trash."""
+        try:
+            reject(self.project, path, reason)
+        except StoryreelError as exc:
+            log.error("Left %s in raw/: %s", rel(self.project, path), exc)
+            self.held[path] = _Held(sig, self.clock() + RETRY_SECONDS)
+            return 0
+        return 1
+
+    def _ingest(self, asset: RawAsset, sig: Signature) -> Outcome:
+        """Validate and file one asset (runs in a worker thread)."""
+        try:
+            try:
+                STAGES[asset.role](self.project, asset, sig)
+            except Unacceptable as exc:
+                if signature(asset.path) != sig:
+                    raise SourceChanged(f"{rel(self.project, asset.path)} changed while being checked") from exc
+                extra: dict[str, Any] = {"detail": exc.detail} if exc.detail else {}
+                reject(self.project, asset.path, exc.reason, **extra)
+        except SourceChanged:
+            return Outcome.CHANGED
+        except ToolMissingError:
+            raise
+        except StoryreelError as exc:
+            log.error("Left %s in raw/: %s", rel(self.project, asset.path), exc)
+            return Outcome.HELD
+        except Exception:
+            log.exception("Left %s in raw/ after an unexpected error", rel(self.project, asset.path))
+            return Outcome.HELD
+        return Outcome.DONE
+
+    def _collect_finished(self) -> int:
+        """Count finished files; remember held ones; a missing ffmpeg stops the worker."""
+        done = 0
+        for path, future in list(self.in_flight.items()):
+            if not future.done():
+                continue
+            del self.in_flight[path]
+            if future.cancelled():
+                continue
+            outcome = future.result()  # re-raises ToolMissingError in the main thread
+            if outcome is Outcome.DONE:
+                done += 1
+            elif outcome is Outcome.CHANGED and (sig := signature(path)) is not None:
+                self.tracker.is_stable(path, sig)  # wait for it to settle again
+            elif outcome is Outcome.HELD:
+                st = os.lstat(path) if os.path.lexists(path) else None
+                if st is not None:
+                    self.held[path] = _Held(Signature.of(st), self.clock() + RETRY_SECONDS)
+        return done

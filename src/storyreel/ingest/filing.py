@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from storyreel import fsops
+from storyreel.errors import StoryreelError
+from storyreel.ingest.watch import Signature, signature
+from storyreel.layout import Layout
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.project import Project
 
 log = get_logger(MAIN_WORKER)
+
+# Longest file name most filesystems accept (bytes).
+NAME_MAX = 255
+# Where a trashed name plus its reason-file suffix would exceed NAME_MAX, it is cut to this.
+SHORT_NAME_BYTES = 180
+
+# Files are checked in parallel but placed one at a time, so "is the name free?" and
+# "take the name" cannot interleave between two threads.
+_PLACING = threading.RLock()
+
+
+class Unacceptable(StoryreelError):
+    """A raw file failed validation; it belongs in trash/invalid/ with this reason."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(reason)
+
+
+class SourceChanged(StoryreelError):
+    """The raw file changed while it was being checked; it is looked at again once still."""
 
 
 def rel(project: Project, path: Path) -> str:
@@ -20,12 +46,44 @@ def rel(project: Project, path: Path) -> str:
         return str(path)
 
 
-def file_into(project: Project, src: Path, dst: Path, *, kind: str, **details: Any) -> Path:
-    """Move a validated raw file to its scanned/ name; log and record the event."""
-    fsops.move(src, dst)
+def file_into(
+    project: Project, src: Path, dst: Path, *, kind: str, expect: Signature | None = None,
+    prepared: Path | None = None, **details: Any,
+) -> Path:
+    """Move a validated raw file to its scanned/ name; log and record the event.
+
+    `prepared` is a processed copy (normalised music) written to a temp name in dst's
+    folder: it takes dst's name and the original leaves raw/, surviving a kill between
+    the two (fsops.Journal). `expect` is the signature the checks saw; if the raw file
+    changed since, nothing moves and SourceChanged is raised. A name already taken in
+    scanned/ sends the raw file to trash/invalid/ as a duplicate; the return value is
+    then its place in the trash.
+    """
+    with _PLACING:
+        if expect is not None and signature(src) != expect:
+            raise SourceChanged(f"{rel(project, src)} changed while it was being checked")
+        if dst.exists() or dst.is_symlink():
+            if prepared is not None:
+                prepared.unlink(missing_ok=True)
+            return reject(
+                project, src, "duplicate", detail=f"{rel(project, dst)} is already in scanned/",
+                duplicate_of=rel(project, dst),
+            )
+        if prepared is None:
+            fsops.move(src, dst)
+        else:
+            fsops.Journal(project.layout).replace_original(src, prepared, dst)
     log.info("Moved file %s → %s", rel(project, src), rel(project, dst))
     project.events.emit(Event.INGESTED, path=rel(project, src), dest=rel(project, dst), kind=kind, **details)
     return dst
+
+
+def _short_enough(dest: Path) -> Path:
+    """dest, or a shortened name when its reason file's name would be too long to create."""
+    if len(Layout.reason_file(dest).name.encode("utf-8", "surrogateescape")) <= NAME_MAX:
+        return dest
+    cut = dest.stem.encode("utf-8", "surrogateescape")[:SHORT_NAME_BYTES].decode("utf-8", "ignore")
+    return dest.with_name(f"{cut}{dest.suffix[:16]}")
 
 
 def reject(
@@ -37,21 +95,22 @@ def reject(
     already in the trash, the new one gets a numbered name so nothing is lost.
     """
     layout = project.layout
-    dest = layout.invalid_dest(path)
-    counter = 1
-    while dest.exists() or dest.is_symlink():
-        dest = dest.with_name(f"{Path(path).stem}.{counter}{Path(path).suffix}")
-        counter += 1
-    record: dict[str, Any] = {
-        "file": rel(project, path),
-        "reason": reason,
-        "rejected_at": iso_utc(),
-        **extra,
-    }
-    if detail:
-        record["detail"] = detail
-    fsops.write_json(layout.reason_file(dest), record)
-    fsops.move(path, dest)
+    with _PLACING:
+        dest = _short_enough(layout.invalid_dest(path))
+        counter = 1
+        while dest.exists() or dest.is_symlink():
+            dest = dest.with_name(f"{Path(path).stem}.{counter}{Path(path).suffix}")
+            counter += 1
+        record: dict[str, Any] = {
+            "file": rel(project, path),
+            "reason": reason,
+            "rejected_at": iso_utc(),
+            **extra,
+        }
+        if detail:
+            record["detail"] = detail
+        fsops.write_json(layout.reason_file(dest), record)
+        fsops.move(path, dest)
     log.warning("Rejected %s → %s: %s", rel(project, path), rel(project, dest), reason)
     project.events.emit(Event.REJECTED, path=rel(project, path), dest=rel(project, dest), reason=reason)
     return dest
