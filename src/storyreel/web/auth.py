@@ -1,0 +1,70 @@
+"""Who may read the dashboard, its state and /metrics.
+
+Bound to loopback (the `[coordinator] listen` setting, and the connection arrived
+on a loopback address), everyone on this machine may. Otherwise a request must carry
+the project token as a bearer (scripts, Prometheus) or the session cookie that
+the login page sets once the token was typed in. The cookie holds an HMAC of the
+token, never the token itself, so a leaked cookie cannot be used to run a node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+
+from starlette.requests import Request
+
+from storyreel.project import Project
+
+COOKIE_NAME = "storyreel_session"
+# A session lasts a working week; logging in again is one paste of the token.
+COOKIE_MAX_AGE = 7 * 24 * 3600
+_SESSION_LABEL = b"storyreel dashboard session v1"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: only this machine can connect."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def listen_host(listen: str) -> str:
+    """The host part of HOST:PORT (IPv6 in brackets allowed)."""
+    host, sep, _port = listen.rpartition(":")
+    return host if sep else listen
+
+
+def _on_loopback(request: Request) -> bool:
+    """The connection arrived on a loopback address of this machine; a server started
+    on another address than the settings say still asks for the token."""
+    server = request.scope.get("server")
+    return bool(server) and is_loopback(str(server[0]))
+
+
+class Access:
+    """Decides per request; `login_required` is False when the server is bound to loopback."""
+
+    def __init__(self, project: Project, login_required: bool) -> None:
+        self.project = project
+        self.login_required = login_required
+
+    def session_value(self) -> str:
+        return hmac.new(self.project.token.encode(), _SESSION_LABEL, hashlib.sha256).hexdigest()
+
+    def token_ok(self, presented: str) -> bool:
+        return bool(presented) and self.project.token_matches(presented)
+
+    def allowed(self, request: Request) -> bool:
+        if not self.login_required and _on_loopback(request):
+            return True
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self.token_ok(credentials.strip()):
+            return True
+        cookie = request.cookies.get(COOKIE_NAME, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session_value().encode())

@@ -1,0 +1,162 @@
+"""The dashboard's routes, mounted on the coordinator's FastAPI app.
+
+    GET  /dashboard              the page (static HTML + vanilla JS, polls the state)
+    GET  /dashboard/login        token form; POST sets the session cookie
+    POST /dashboard/logout       forgets the cookie
+    GET  /dashboard/api/state    the farm state as JSON (same document as `status --json`)
+    GET  /dashboard/static/NAME  the page's CSS and JS
+    GET  /metrics                Prometheus text format
+
+Everything here reads; nothing moves a file.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from storyreel import metrics
+from storyreel.project import Project
+from storyreel.status import EventCache, farm_state
+from storyreel.web.auth import COOKIE_MAX_AGE, COOKIE_NAME, Access, is_loopback, listen_host
+from storyreel.web.prometheus import exposition
+
+STATIC = Path(__file__).parent / "static"
+_STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
+_MEDIA_TYPES = {"css": "text/css", "js": "text/javascript", "svg": "image/svg+xml"}
+PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Several browsers polling every two seconds share one computation per second; on a
+# farm with a very long event log the state is reused longer, so that computing it
+# never takes more than a fifth of one core.
+STATE_CACHE_SECONDS = 1.0
+STATE_CACHE_COST_FACTOR = 5.0
+# A login body is one token; anything bigger is not a login.
+MAX_LOGIN_BYTES = 4096
+
+
+class NodeSource(Protocol):
+    def nodes_snapshot(self) -> list[dict[str, Any]]: ...
+
+
+class StateSource:
+    """The farm state for the web side, cached briefly and reading the event log incrementally."""
+
+    def __init__(self, project: Project, coordinator: NodeSource | None) -> None:
+        self.project = project
+        self.coordinator = coordinator
+        self.events = EventCache(project.layout.events_file)
+        self._lock = threading.Lock()
+        self._cache: dict[float, tuple[float, dict[str, Any]]] = {}
+        self._lifetime = STATE_CACHE_SECONDS
+
+    def state(self, window: float = metrics.DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
+        with self._lock:
+            hit = self._cache.get(window)
+            if hit and time.monotonic() - hit[0] < self._lifetime:
+                return hit[1]
+            started = time.monotonic()
+            nodes = self.coordinator.nodes_snapshot() if self.coordinator is not None else None
+            state = farm_state(self.project, nodes, events=self.events.events(), window=window)
+            finished = time.monotonic()
+            self._lifetime = max(STATE_CACHE_SECONDS, STATE_CACHE_COST_FACTOR * (finished - started))
+            self._cache = {window: (finished, state)}
+            return state
+
+
+def _page(name: str, status_code: int = 200, **replacements: str) -> HTMLResponse:
+    html = (STATIC / name).read_text(encoding="utf-8")
+    for key, value in replacements.items():
+        html = html.replace("{{" + key + "}}", value)
+    return HTMLResponse(html, status_code=status_code, headers=_NO_STORE)
+
+
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def dashboard_router(source: StateSource, access: Access) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request) -> Response:
+        if not access.allowed(request):
+            return RedirectResponse("/dashboard/login", status_code=303)
+        return _page("dashboard.html", logout="" if not access.login_required else "on")
+
+    @router.get("/dashboard/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form() -> Response:
+        return _page("login.html", error="")
+
+    @router.post("/dashboard/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        body = await request.body()
+        token = ""
+        if len(body) <= MAX_LOGIN_BYTES:
+            token = (parse_qs(body.decode("utf-8", errors="replace")).get("token") or [""])[0].strip()
+        if not access.token_ok(token):
+            return _page("login.html", status_code=401, error="That is not this project's token.")
+        response = RedirectResponse("/dashboard", status_code=303)
+        response.set_cookie(
+            COOKIE_NAME, access.session_value(), max_age=COOKIE_MAX_AGE, httponly=True, samesite="strict",
+            secure=request.url.scheme == "https", path="/",
+        )
+        return response
+
+    @router.post("/dashboard/logout", include_in_schema=False)
+    def logout() -> Response:
+        response = RedirectResponse("/dashboard/login", status_code=303)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    @router.get("/dashboard/api/state")
+    def state(
+        request: Request, window: float = Query(metrics.DEFAULT_WINDOW_SECONDS, gt=0, le=30 * 86400)
+    ) -> Response:
+        """The farm state: folders, nodes, SPEC §10 metrics, failures, log tail."""
+        if not access.allowed(request):
+            return JSONResponse({"detail": "log in at /dashboard/login or send the project token"},
+                                status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(source.state(window), headers=_NO_STORE)
+
+    @router.get("/dashboard/static/{name}", include_in_schema=False)
+    def static(name: str) -> Response:
+        if not _STATIC_NAME.match(name) or not (STATIC / name).is_file():
+            return Response("not found", status_code=404)
+        return FileResponse(STATIC / name, media_type=_MEDIA_TYPES[name.rsplit(".", 1)[1]],
+                            headers={"Cache-Control": "no-cache"})
+
+    @router.get("/metrics", include_in_schema=False)
+    def prometheus(request: Request) -> Response:
+        if not access.allowed(request):
+            return Response("send the project token as a bearer token\n", status_code=401,
+                            headers={"WWW-Authenticate": "Bearer"}, media_type="text/plain")
+        return Response(exposition(source.state), media_type=PROMETHEUS_TYPE)
+
+    return router
+
+
+def mount(
+    app: FastAPI, coordinator: NodeSource | None, *, project: Project | None = None,
+    login_required: bool | None = None,
+) -> StateSource:
+    """Add the dashboard, its state API and /metrics to `app`.
+
+    `project` defaults to `coordinator.project`; `login_required` defaults to
+    "the [coordinator] listen address is not loopback".
+    """
+    project = project if project is not None else getattr(coordinator, "project", None)
+    if project is None:
+        raise TypeError("mount() needs the project: pass project= or a coordinator with .project")
+    if login_required is None:
+        login_required = not is_loopback(listen_host(project.settings.coordinator.listen))
+    source = StateSource(project, coordinator)
+    app.include_router(dashboard_router(source, Access(project, login_required)))
+    if not any(getattr(route, "path", None) == "/" for route in app.routes):
+        app.add_api_route("/", lambda: RedirectResponse("/dashboard", status_code=303), include_in_schema=False)
+    return source
