@@ -1,14 +1,240 @@
-"""scanned/ → tasks/<id>/: one task per voice chapter that has none yet."""
+"""scanned/ → tasks/<id>/: one task per voice chapter that has none yet (SPEC §2, §5, §11).
+
+A task folder is built under a temp name in tasks/ and renamed into place, so it
+appears whole. It holds metadata.json, relative symlinks voice.mp3, music.mp3 and
+video_NNNN.mp4 to the scanned assets, video_list.txt (ffconcat, plain names only,
+so ffmpeg's safe mode stays on) and a copy of the logo.
+"""
 
 from __future__ import annotations
 
+import os
+import random
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyreel import diskguard, fsops
+from storyreel.errors import MediaError, StoryreelError
+from storyreel.layout import (
+    MUSIC_NAME,
+    VIDEO_LIST_NAME,
+    VOICE_NAME,
+    AssetKind,
+    Layout,
+    TaskState,
+)
+from storyreel.lifecycle import ChapterIndex
+from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
+from storyreel.media.probe import probe
 from storyreel.project import Project
+from storyreel.taskmeta import RenderSpec, TaskMeta, write
+
+log = get_logger(MAIN_WORKER)
+
+# Each clip is one ffmpeg input (an open file and a decoder); beyond this many the
+# last clip's final frame is held to the end instead of adding more inputs.
+MAX_CLIPS_PER_TASK = 400
+
+# A clip whose duration reads as zero still counts this long, so picking always ends (s).
+MIN_CLIP_SECONDS = 0.1
+
+LOGO_STEM = "logo"
+
+
+@dataclass(frozen=True)
+class Clip:
+    path: Path
+    seconds: float
+
+
+def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Clip]:
+    """Random clips without repeats until they cover `needed` seconds; the pool is
+    reshuffled (never starting with the clip just played) only when it runs out."""
+    if not clips:
+        return []
+    picked: list[Clip] = []
+    pool: list[Clip] = []
+    total = 0.0
+    while total < needed and len(picked) < MAX_CLIPS_PER_TASK:
+        if not pool:
+            pool = sorted(clips, key=lambda c: c.path)
+            rng.shuffle(pool)
+            if len(pool) > 1 and picked and pool[0].path == picked[-1].path:
+                pool.append(pool.pop(0))
+        clip = pool.pop(0)
+        picked.append(clip)
+        total += max(clip.seconds, MIN_CLIP_SECONDS)
+    return picked
+
+
+def _rel(layout: Layout, path: Path) -> str:
+    return Path(path).relative_to(layout.root).as_posix()
 
 
 class Planner:
+    """Creates tasks for voice chapters that have none, as soon as their assets exist."""
+
     def __init__(self, project: Project) -> None:
         self.project = project
+        self.layout = project.layout
+        self.index = ChapterIndex(project.layout)
+        self._warned: set[tuple[str, str]] = set()
+        self._durations: dict[tuple[str, int], float | None] = {}
 
+    # -- the stage -------------------------------------------------------------
     def plan_pending(self) -> list[str]:
         """Create tasks for voice chapters that have none; returns the new task ids."""
-        return []
+        voices = self.layout.scanned_voices()
+        if not voices:
+            return []
+        known = self.index.chapters()
+        waiting = [v for v in voices if _rel(self.layout, v) not in known]
+        if not waiting or not diskguard.space_ok(self.project):
+            return []
+        created = []
+        for voice in waiting:
+            task_id = self.plan_chapter(voice)
+            if task_id:
+                created.append(task_id)
+        return created
+
+    def plan_chapter(self, voice: Path) -> str | None:
+        """Build the task of one scanned voice chapter; None (and one WARN) while it cannot be."""
+        layout, settings = self.layout, self.project.settings
+        chapter = _rel(layout, voice)
+        category, story = voice.parent.parent.parent.name, voice.parent.parent.name
+        music = self._with_fallback(category, lambda c: layout.scanned_music_files(c))
+        clips = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.VIDEO, c))
+        if not music or not clips:
+            missing = " and ".join(w for w, have in (("music", music), ("video clips", clips)) if not have)
+            self._warn_once(chapter, "assets", "Waiting to create a task for %s: no %s yet in category %r or %r",
+                            chapter, missing, category, settings.plan.default_category)
+            return None
+        logo = self._logo()
+        if logo is False:
+            return None
+        voice_seconds = self._duration(voice)
+        if not voice_seconds:
+            self._warn_once(chapter, "voice", "No task yet for %s: its duration cannot be read", chapter)
+            return None
+        rng = self._rng(chapter)
+        chosen_music = rng.choice(music)
+        known_clips = [Clip(p, s) for p in clips if (s := self._clip_seconds(p))]
+        if not known_clips:
+            self._warn_once(chapter, "clips", "No task yet for %s: no readable clip", chapter)
+            return None
+        picked = pick_clips(known_clips, voice_seconds, rng)
+        if sum(c.seconds for c in picked) < voice_seconds:
+            log.warning("Task for %s uses %d clips, fewer than its voice needs; the last frame is held",
+                        chapter, len(picked))
+        task_id = str(uuid.uuid4())
+        try:
+            self._build(task_id, chapter, category, story, voice, voice_seconds, chosen_music,
+                        picked, logo)
+        except (StoryreelError, OSError) as exc:
+            log.error("Cannot create the task for %s: %s", chapter, exc)
+            return None
+        self.index.note(task_id, chapter)
+        self._warned = {w for w in self._warned if w[0] != chapter}
+        names = ", ".join(c.path.name for c in picked)
+        log.info("Created task %s for %s: %.1f s voice, music %s, %d clips (%s)",
+                 task_id, chapter, voice_seconds, chosen_music.name, len(picked), names)
+        self.project.events.emit(Event.TASK_CREATED, task_id=task_id, chapter=chapter,
+                                 voice_duration=voice_seconds)
+        return task_id
+
+    # -- building the folder -------------------------------------------------------
+    def _build(
+        self, task_id: str, chapter: str, category: str, story: str, voice: Path,
+        voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
+    ) -> Path:
+        layout = self.layout
+        final = layout.task_dir(task_id, TaskState.QUEUED)
+        tmp = fsops.temp_path(layout.tasks, task_id)
+        tmp.mkdir(parents=True)
+        try:
+            def link(name: str, target: Path) -> None:
+                os.symlink(os.path.relpath(target, final), tmp / name)
+
+            link(VOICE_NAME, voice)
+            link(MUSIC_NAME, music)
+            names: dict[Path, str] = {}
+            for clip in picked:
+                if clip.path not in names:
+                    names[clip.path] = Layout.video_part_name(len(names) + 1)
+                    link(names[clip.path], clip.path)
+            order = [names[c.path] for c in picked]
+            fsops.write_atomic(tmp / VIDEO_LIST_NAME, video_list_text(order))
+            logo_name = ""
+            if logo is not None:
+                logo_name = LOGO_STEM + logo.suffix.lower()
+                fsops.copy_into_place(logo, tmp / logo_name)
+            meta = TaskMeta(
+                task_id=task_id, category=category, story_name=story, voice_file=VOICE_NAME,
+                voice_duration=round(voice_seconds, 6), music_file=MUSIC_NAME,
+                video_files=order,
+                render=RenderSpec.from_settings(self.project.settings.render, logo_name),
+                chapter=chapter, created_at=iso_utc(),
+                music_source=_rel(layout, music),
+                video_sources=[_rel(layout, c.path) for c in picked],
+            )
+            write(tmp, meta)
+            fsops.move(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    # -- helpers -------------------------------------------------------------------
+    def _with_fallback(self, category: str, find: Callable[[str], list[Path]]) -> list[Path]:
+        found = find(category)
+        default = self.project.settings.plan.default_category
+        if not found and default and default != category:
+            found = find(default)
+        return found
+
+    def _logo(self) -> Path | None | bool:
+        """The configured logo file, None when none is configured, False when it is missing."""
+        setting = self.project.settings.render.logo
+        if not setting:
+            return None
+        path = Path(setting)
+        path = path if path.is_absolute() else self.layout.root / path
+        if not path.is_file():
+            self._warn_once("*", "logo", "No tasks are created: the logo %s (render.logo) does not exist", path)
+            return False
+        self._warned.discard(("*", "logo"))
+        return path
+
+    def _rng(self, chapter: str) -> random.Random:
+        seed = self.project.settings.plan.seed
+        return random.Random(f"{seed}:{chapter}") if seed is not None else random.Random()
+
+    def _duration(self, path: Path) -> float | None:
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except OSError:
+            return None
+        if key not in self._durations:
+            try:
+                self._durations[key] = probe(path).duration
+            except MediaError as exc:
+                log.warning("Cannot read the duration of %s: %s", _rel(self.layout, path), exc.reason)
+                self._durations[key] = None
+        return self._durations[key]
+
+    def _clip_seconds(self, path: Path) -> float | None:
+        return Layout.duration_from_scanned_name(path) or self._duration(path)
+
+    def _warn_once(self, chapter: str, what: str, message: str, *args: object) -> None:
+        if (chapter, what) not in self._warned:
+            self._warned.add((chapter, what))
+            log.warning(message, *args)
+
+
+def video_list_text(names: list[str]) -> str:
+    """ffconcat text naming plain files of the task folder (safe mode accepts them)."""
+    return "ffconcat version 1.0\n" + "".join(f"file {name}\n" for name in names)

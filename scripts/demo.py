@@ -1,0 +1,130 @@
+"""`make demo`: sample assets into demo/root/raw/, `storyreel run --until-idle`, show the result.
+
+The demo renders at 1280x720 with the veryfast preset so it finishes in a minute or
+two on a laptop; the product's default is SPEC §5's 3840x2160 (set in storyreel.toml).
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # mediakit: sample media made with ffmpeg and espeak-ng
+sys.path.insert(0, str(REPO / "src"))
+
+import mediakit  # noqa: E402
+
+from storyreel.layout import TaskState  # noqa: E402
+from storyreel.media.probe import probe  # noqa: E402
+from storyreel.project import Project  # noqa: E402
+
+ROOT = REPO / "demo" / "root"
+CATEGORY = "fantasy"
+DEMO_SIZE = "1280x720"
+DASHBOARD = "127.0.0.1:8766"  # `storyreel dashboard`'s default address
+NARRATION = (
+    "Chapter one. High above the silver lake, a young dragon named Ember watched the clouds "
+    "drift by. Every morning she practised her wings, and every morning the wind pushed her "
+    "back to the ground. But today the air was warm, and the valley was quiet. Ember spread "
+    "her wings, leaned into the breeze, and for the first time, she flew over the hills, "
+    "past the old stone bridge, all the way to the edge of the sea."
+)
+CLIPS = [  # name, width, height, fps, seconds, audio, lavfi source: deliberately unlike each other
+    ("harbour", 1280, 720, 30, 6.0, True, "testsrc2"),
+    ("archive", 640, 480, 25, 5.0, False, "smptebars"),
+    ("flight", 960, 540, 60, 4.0, True, "testsrc"),
+    ("phone", 720, 1280, 24, 5.0, False, "rgbtestsrc"),
+]
+
+
+def say(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def make_assets(raw: Path) -> None:
+    for name, width, height, fps, seconds, audio, source in CLIPS:
+        mediakit.clip(raw / "video" / CATEGORY / f"{name}.mp4", width=width, height=height, fps=fps,
+                      seconds=seconds, audio=audio, source=source)
+        print(f"   clip  {name}.mp4  {width}x{height} @ {fps} fps, {seconds:g} s, "
+              f"{'with' if audio else 'no'} audio")
+    mediakit.tone_mp3(raw / "music" / CATEGORY / "theme.mp3", seconds=12.0, frequency=220)
+    print("   music theme.mp3  12 s (shorter than the narration: it loops)")
+    voice = raw / "story" / CATEGORY / "dragon_flight" / "voice" / "chapter_0001.mp3"
+    mediakit.speech_mp3(voice, NARRATION)
+    print(f"   voice chapter_0001.mp3  {probe(voice).duration:.1f} s of espeak-ng narration")
+
+
+def configure(root: Path) -> None:
+    cfg = root / "storyreel.toml"
+    text = cfg.read_text(encoding="utf-8")
+    for key, value in (("resolution", f'"{DEMO_SIZE}"'), ("preset", '"veryfast"'),
+                       ("logo", '"brand/logo.png"'), ("stable_seconds", "0.5")):
+        text = text.replace(next(ln for ln in text.splitlines() if ln.startswith(f"{key} = ")),
+                            f"{key} = {value}", 1)
+    cfg.write_text(text, encoding="utf-8")
+    mediakit.logo_png(root / "brand" / "logo.png", width=120, height=48, color="orange")
+
+
+def start_dashboard(storyreel: list[str]) -> None:
+    """Serve the read-only dashboard while the demo renders; it stops when the demo ends
+    (on a terminal, once Enter is pressed, so the finished farm can be looked at)."""
+    proc = subprocess.Popen([*storyreel, "dashboard", str(ROOT), "--listen", DASHBOARD],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    print(f"   watch the work move: http://{DASHBOARD}/dashboard")
+
+    def stop() -> None:
+        if proc.poll() is None and sys.stdin.isatty():
+            try:
+                input(f"\nThe dashboard is still at http://{DASHBOARD}/dashboard; press Enter to stop it. ")
+            except (EOFError, KeyboardInterrupt):
+                print()
+        proc.terminate()
+        proc.wait(10)
+
+    atexit.register(stop)
+
+
+def main() -> int:
+    storyreel = [sys.executable, "-m", "storyreel.cli"]
+    if ROOT.exists():
+        say(f"Removing the previous demo at {ROOT}")
+        shutil.rmtree(ROOT)
+    say(f"Creating a project at {ROOT}")
+    subprocess.run([*storyreel, "init", str(ROOT)], check=True)
+    configure(ROOT)
+    print(f"   output size {DEMO_SIZE}, preset veryfast: smaller and faster than the 3840x2160 default")
+    say("Making sample assets in raw/")
+    make_assets(ROOT / "raw")
+    say("Running: storyreel run demo/root --until-idle")
+    start_dashboard(storyreel)
+    started = time.monotonic()
+    done = subprocess.run([*storyreel, "run", str(ROOT), "--until-idle"])
+    took = time.monotonic() - started
+    if done.returncode != 0:
+        print(f"storyreel run failed with exit code {done.returncode}", file=sys.stderr)
+        return done.returncode
+    project = Project.open(ROOT)
+    layout = project.layout
+    failed = layout.task_ids(TaskState.FAILED)
+    finished = layout.task_ids(TaskState.DONE)
+    say(f"Done in {took:.0f} s: {len(finished)} video(s), {len(failed)} failed task(s)")
+    for task_id in failed:
+        print(f"   failed: {layout.task_dir(task_id, TaskState.FAILED)} (see stderr.log, reason.json)")
+    for task_id in finished:
+        final = layout.output_file(task_id)
+        info = probe(final)
+        video, audio = info.first_video, info.first_audio
+        print(f"   {final}")
+        print(f"   {video.codec} {video.width}x{video.height} @ {video.fps:g} fps, {audio.codec} "
+              f"{audio.sample_rate} Hz {audio.channels} ch, {info.duration:.2f} s, "
+              f"{info.size / 1e6:.1f} MB")
+    return 0 if finished and not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

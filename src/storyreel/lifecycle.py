@@ -1,0 +1,196 @@
+"""Task state moves: tasks/ → processing/ → output/ or trash/failed/ (SPEC §2, §8).
+
+A task's folder *is* its state (layout.TaskState). Every move is one atomic
+rename done by the main worker, the single writer of the project root. Symlinks
+inside a task folder are relative; a move to a folder of another depth
+(trash/failed/<id>) re-points them so they keep naming the scanned assets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from storyreel import fsops
+from storyreel.errors import FilesystemError
+from storyreel.layout import (
+    FAILURE_REASON_NAME,
+    FINAL_NAME,
+    METADATA_NAME,
+    STDERR_NAME,
+    Layout,
+    TaskState,
+)
+from storyreel.logs import iso_utc
+
+
+def claim(layout: Layout, task_id: str) -> Path:
+    """Move tasks/<id> to processing/<id>; FilesystemError when it is not queued."""
+    src = layout.task_dir(task_id, TaskState.QUEUED)
+    dst = layout.task_dir(task_id, TaskState.PROCESSING)
+    if not src.is_dir():
+        raise FilesystemError("claim", src, dst, "no such task in tasks/")
+    return fsops.move(src, dst)
+
+
+def release(layout: Layout, task_id: str) -> Path:
+    """Put a claimed task back: processing/<id> → tasks/<id>."""
+    src = layout.task_dir(task_id, TaskState.PROCESSING)
+    dst = layout.task_dir(task_id, TaskState.QUEUED)
+    if not src.is_dir():
+        raise FilesystemError("release", src, dst, "no such task in processing/")
+    return fsops.move(src, dst)
+
+
+def complete(layout: Layout, task_id: str, rendered: Path) -> Path:
+    """Publish a verified render as output/<id>/final.mp4 (with the task's metadata.json).
+
+    output/<id>/ appears whole (built under a temp name, then renamed). The processing
+    folder, which holds only symlinks and files the planner generated, is then removed.
+    Returns the final.mp4 path.
+    """
+    processing = layout.task_dir(task_id, TaskState.PROCESSING)
+    dst_dir = layout.task_dir(task_id, TaskState.DONE)
+    if dst_dir.exists():
+        raise FilesystemError("complete", rendered, dst_dir, "the task already has an output folder")
+    if not Path(rendered).is_file():
+        raise FilesystemError("complete", rendered, dst_dir, "the rendered file does not exist")
+    tmp = fsops.temp_path(layout.output, task_id)
+    try:
+        tmp.mkdir(parents=True)
+        meta = processing / METADATA_NAME
+        if meta.is_file():
+            fsops.copy_into_place(meta, tmp / METADATA_NAME)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise FilesystemError("complete", processing, dst_dir, exc.strerror or str(exc)) from exc
+    try:
+        fsops.move(rendered, tmp / FINAL_NAME)
+        fsops.move(tmp, dst_dir)
+    except FilesystemError:
+        leftover = tmp / FINAL_NAME
+        if leftover.exists() and not Path(rendered).exists():
+            os.replace(leftover, rendered)  # give the render back to its owner
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if processing.is_dir():
+        shutil.rmtree(processing)
+    return dst_dir / FINAL_NAME
+
+
+def fail(
+    layout: Layout, task_id: str, reason: str, stderr: str = "", **details: Any
+) -> Path:
+    """Move a task (from processing/ or tasks/) to trash/failed/<id>/ with stderr.log and
+    reason.json (SPEC §8). `details` (node, attempt, …) go into reason.json."""
+    found = layout.find_task(task_id)
+    if found is None or found[0] not in (TaskState.PROCESSING, TaskState.QUEUED):
+        raise FilesystemError("fail", layout.task_dir(task_id, TaskState.PROCESSING),
+                              layout.task_dir(task_id, TaskState.FAILED),
+                              "no such task in processing/ or tasks/")
+    state, src = found
+    dst = layout.task_dir(task_id, TaskState.FAILED)
+    fsops.write_atomic(src / STDERR_NAME, stderr)
+    record = {"task_id": task_id, "reason": reason, "failed_at": iso_utc(),
+              "from": str(state), **details}
+    fsops.write_json(src / FAILURE_REASON_NAME, record)
+    fsops.move(src, dst)
+    repoint_links(dst, src)
+    return dst
+
+
+def repoint_links(folder: Path, old_folder: Path) -> None:
+    """Keep relative symlinks pointing at the same files after `old_folder` moved to `folder`."""
+    for entry in folder.iterdir():
+        if not entry.is_symlink():
+            continue
+        target = os.readlink(entry)
+        if os.path.isabs(target):
+            continue
+        absolute = os.path.normpath(os.path.join(old_folder, target))
+        new_target = os.path.relpath(absolute, folder)
+        if new_target == target:
+            continue
+        tmp = fsops.temp_path(folder, entry.name)
+        os.symlink(new_target, tmp)
+        os.replace(tmp, entry)
+
+
+def failure_reason(layout: Layout, task_id: str) -> dict[str, Any] | None:
+    """reason.json of a failed task, if any."""
+    path = layout.task_dir(task_id, TaskState.FAILED) / FAILURE_REASON_NAME
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _chapter_of(task_dir: Path) -> str | None:
+    try:
+        data = json.loads((task_dir / METADATA_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    chapter = data.get("chapter") if isinstance(data, dict) else None
+    return chapter if isinstance(chapter, str) and chapter else None
+
+
+class ChapterIndex:
+    """Which voice chapters already have a task, in any state.
+
+    A task keeps its id and chapter through every move, so each metadata.json is
+    read once; later look-ups only list the four state folders.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self._by_id: dict[str, str | None] = {}
+        self._seen: set[str] = set()
+
+    def chapters(self) -> dict[str, str]:
+        """chapter (relative to the root) → task id, over tasks/, processing/, output/, trash/failed/.
+
+        A task that moves while the folders are listed can be missed by one listing;
+        when a task seen last time is missing, the folders are listed once more.
+        """
+        ids = self._list()
+        if self._seen - ids.keys():
+            ids.update(self._list())
+        self._seen = set(ids)
+        result: dict[str, str] = {}
+        for task_id, chapter in ids.items():
+            if chapter:
+                result.setdefault(chapter, task_id)
+        return result
+
+    def _list(self) -> dict[str, str | None]:
+        found: dict[str, str | None] = {}
+        for state in TaskState:
+            for task_id in self.layout.task_ids(state):
+                if self._by_id.get(task_id) is None:
+                    self._by_id[task_id] = _chapter_of(self.layout.task_dir(task_id, state))
+                found[task_id] = self._by_id[task_id]
+        return found
+
+    def note(self, task_id: str, chapter: str) -> None:
+        """Record a task just created (saves reading its metadata back)."""
+        self._by_id[task_id] = chapter
+        self._seen.add(task_id)
+
+
+def has_task_for(layout: Layout, chapter: str) -> str | None:
+    """The id of the task made from `chapter` (relative to the root), in any state, or None."""
+    return ChapterIndex(layout).chapters().get(chapter)
+
+
+def tidy(layout: Layout) -> list[str]:
+    """Finish completions a kill interrupted: a task in output/ with final.mp4 and still in
+    processing/ loses its processing folder. Returns the task ids tidied."""
+    tidied = []
+    for task_id in layout.task_ids(TaskState.PROCESSING):
+        if layout.output_file(task_id).is_file():
+            shutil.rmtree(layout.task_dir(task_id, TaskState.PROCESSING))
+            tidied.append(task_id)
+    return tidied

@@ -1,0 +1,1 @@
+"""One render: the filter graph and argv, encoder probing, running and verifying ffmpeg."""

@@ -1,0 +1,225 @@
+"""Render one task folder to a verified video: THE entry point render nodes call.
+
+    result = render_task(task_dir, output, on_progress=..., cancel=...)
+
+The task folder holds metadata.json, voice.mp3, music.mp3, video_NNNN.mp4 (symlinks
+or plain copies), video_list.txt and the logo. The video is written under a temp name
+beside `output`, checked with ffprobe, then renamed to `output`; on any failure
+nothing is left at `output` and RenderError carries ffmpeg's full stderr.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyreel import fsops
+from storyreel.errors import MediaError, StoryreelError
+from storyreel.layout import VIDEO_LIST_NAME
+from storyreel.logs import RENDER_WORKER, get_logger
+from storyreel.media import run as runner
+from storyreel.media.probe import probe
+from storyreel.media.tools import ffmpeg
+from storyreel.render import encoders, verify
+from storyreel.render.graph import RenderInputs, build_argv
+from storyreel.render.progress import Progress, ProgressReader
+from storyreel.taskmeta import TaskMeta, read
+
+__all__ = ["Progress", "RenderError", "RenderResult", "read_video_list", "render_task"]
+
+log = get_logger(RENDER_WORKER)
+
+# How often a cancel request is looked at while ffmpeg runs (s).
+CANCEL_POLL_SECONDS = 0.2
+
+
+class RenderError(MediaError):
+    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr."""
+
+    def __init__(self, path: Path | str, reason: str, *, stderr: str = "",
+                 returncode: int | None = None) -> None:
+        super().__init__("render", path, reason, returncode=returncode, stderr=stderr)
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output: Path
+    wall_seconds: float
+    media_seconds: float
+    encoder: str
+    stderr: str
+
+
+def read_video_list(task_dir: Path) -> list[str]:
+    """The clip names of video_list.txt (ffconcat), each a plain name in the task folder."""
+    path = Path(task_dir) / VIDEO_LIST_NAME
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise RenderError(task_dir, f"cannot read {VIDEO_LIST_NAME}: {exc.strerror or exc}") from exc
+    names = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or line.startswith("ffconcat "):
+            continue
+        keyword, _, value = line.partition(" ")
+        if keyword != "file":
+            continue
+        name = value.strip().strip("'")
+        if "/" in name or name.startswith((".", "-")) or not name:
+            raise RenderError(task_dir, f"{VIDEO_LIST_NAME} names {name!r}, which is not a file in the task folder")
+        names.append(name)
+    return names
+
+
+def _inputs(task_dir: Path, meta: TaskMeta) -> RenderInputs:
+    has_list = (task_dir / VIDEO_LIST_NAME).exists()
+    names = (read_video_list(task_dir) if has_list else []) or list(meta.video_files)
+    unknown = [n for n in names if n not in meta.video_files]
+    if unknown:
+        raise RenderError(task_dir, f"{VIDEO_LIST_NAME} names clips metadata.json does not: {', '.join(unknown)}")
+    missing = [n for n in meta.input_names() if not (task_dir / n).is_file()]
+    if missing:
+        raise RenderError(task_dir, f"missing input files: {', '.join(missing)}")
+    voice, music = task_dir / meta.voice_file, task_dir / meta.music_file
+    return RenderInputs(
+        videos=[task_dir / n for n in names],
+        music=music,
+        voice=voice,
+        logo=task_dir / meta.render.logo if meta.render.logo else None,
+        duration=meta.voice_duration,
+        voice_channels=_channels(voice),
+        music_channels=_channels(music),
+    )
+
+
+def _channels(path: Path) -> int:
+    audio = probe(path).first_audio
+    if audio is None:
+        raise RenderError(path.parent, f"{path.name} has no audio stream")
+    return audio.channels
+
+
+def render_task(
+    task_dir: Path, output: Path, *, encoder: str | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> RenderResult:
+    """Render `task_dir` to `output` and verify it. `encoder=None` uses metadata's
+    encoder ("auto" = the best one this machine has); `cancel` set → ffmpeg is
+    stopped and RenderError raised."""
+    task_dir, output = Path(task_dir).absolute(), Path(output).absolute()
+    try:
+        meta = read(task_dir)
+        spec = meta.render
+        name = encoders.choose(encoder or spec.encoder)
+        enc = encoders.setup(name, spec.preset, spec.quality)
+        inputs = _inputs(task_dir, meta)
+        tool = ffmpeg()
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except RenderError:
+        raise
+    except (StoryreelError, OSError) as exc:
+        raise RenderError(task_dir, str(exc)) from exc
+    if output.exists():
+        raise RenderError(task_dir, f"{output} already exists")
+    tmp = fsops.temp_path(output.parent, output.name)
+    argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
+    started = time.monotonic()
+    try:
+        try:
+            stderr = _run(argv, task_dir, meta.voice_duration, on_progress, cancel)
+        except RenderError as exc:
+            if not enc.gpu_scale or (cancel is not None and cancel.is_set()):
+                raise
+            # Some clips (4:4:4, 10-bit, odd codecs) cannot be decoded by the GPU.
+            log.warning("GPU decoding failed for %s (%s); rendering again with CPU decoding",
+                        task_dir.name, exc.reason)
+            enc = encoders.setup(name, spec.preset, spec.quality, hw_decode=False)
+            argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
+            stderr = _run(argv, task_dir, meta.voice_duration, on_progress, cancel)
+        _verify(tmp, task_dir, meta, stderr)
+        fsops.move(tmp, output)
+    except RenderError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except (StoryreelError, OSError) as exc:  # ffmpeg cannot start, the disk is full, …
+        tmp.unlink(missing_ok=True)
+        raise RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", "")) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    wall = time.monotonic() - started
+    log.info("Rendered %s → %s: %.1f s of video in %.1f s with %s",
+             task_dir.name, output, meta.voice_duration, wall, name)
+    return RenderResult(output, wall, meta.voice_duration, name, stderr)
+
+
+def _run(
+    argv: list[str], task_dir: Path, total: float,
+    on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
+) -> str:
+    reader = ProgressReader(total)
+    job = runner.Streaming(argv, verb="render", path=task_dir)
+    finished = threading.Event()
+    cancelled = threading.Event()
+
+    def watch() -> None:
+        while True:
+            if cancel is not None and cancel.is_set():
+                cancelled.set()
+                job.stop()
+                return
+            if finished.wait(CANCEL_POLL_SECONDS):
+                return
+
+    watcher = threading.Thread(target=watch, name="render-cancel", daemon=True)
+    if cancel is not None:
+        watcher.start()
+    try:
+        for line in job.lines():
+            progress = reader.feed(line)
+            if progress is not None and on_progress is not None:
+                on_progress(progress)
+    finally:
+        finished.set()
+        job.stop()
+        done = job.wait(check=False)
+        if cancel is not None:
+            watcher.join()
+    if cancelled.is_set() or (cancel is not None and cancel.is_set() and done.returncode != 0):
+        raise RenderError(task_dir, "cancelled", stderr=done.stderr, returncode=done.returncode)
+    if done.returncode != 0:
+        raise RenderError(task_dir, f"ffmpeg exited with code {done.returncode}: {ffmpeg_complaint(done.stderr)}",
+                          stderr=done.stderr, returncode=done.returncode)
+    return done.stderr
+
+
+# ffmpeg's closing words, which say nothing about the cause.
+_GENERIC = ("Conversion failed!", "Exiting normally", "received signal")
+_CAUSE_RE = re.compile(r"error|invalid|no such|cannot|unable|not found|failed|corrupt", re.IGNORECASE)
+
+
+def ffmpeg_complaint(stderr: str) -> str:
+    """The stderr line that best says why ffmpeg failed."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    causes = [ln for ln in lines if _CAUSE_RE.search(ln) and not ln.startswith(_GENERIC)]
+    if causes:
+        return causes[-1]
+    return lines[-1] if lines else "no error message"
+
+
+def _verify(path: Path, task_dir: Path, meta: TaskMeta, stderr: str) -> None:
+    try:
+        info = probe(path)
+    except MediaError as exc:
+        raise RenderError(task_dir, f"the rendered file cannot be probed: {exc.reason}",
+                          stderr=stderr + "\n" + exc.stderr) from exc
+    found = verify.problems(info, meta.render, meta.voice_duration)
+    if found:
+        raise RenderError(task_dir, "the rendered file failed verification: " + "; ".join(found),
+                          stderr=stderr)

@@ -1,0 +1,59 @@
+"""ffmpeg's `-progress pipe:1` key=value lines → Progress (percent, speed, ETA)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one render is, in seconds of output media."""
+
+    out_seconds: float
+    total_seconds: float
+    speed: float | None  # media seconds per wall second; None until ffmpeg knows
+
+    @property
+    def percent(self) -> float:
+        if self.total_seconds <= 0:
+            return 0.0
+        if self.out_seconds >= self.total_seconds:
+            return 100.0  # exact, whatever float division would make of it
+        return max(0.0, min(100.0, 100.0 * self.out_seconds / self.total_seconds))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if not self.speed or self.speed <= 0:
+            return None
+        return max(0.0, self.total_seconds - self.out_seconds) / self.speed
+
+
+def _speed(value: str) -> float | None:
+    try:
+        speed = float(value.strip().rstrip("x"))
+    except ValueError:
+        return None
+    return speed if speed > 0 else None
+
+
+class ProgressReader:
+    """Collects one block of progress lines; `feed` returns a Progress at each block's end."""
+
+    def __init__(self, total_seconds: float) -> None:
+        self.total_seconds = total_seconds
+        self._out = 0.0
+        self._speed: float | None = None
+
+    def feed(self, line: str) -> Progress | None:
+        key, sep, value = line.strip().partition("=")
+        if not sep:
+            return None
+        if key in ("out_time_us", "out_time_ms"):  # both are microseconds in ffmpeg 5
+            if value.strip().lstrip("-").isdigit():  # "N/A" before the first frame
+                self._out = max(self._out, int(value) / 1_000_000)
+        elif key == "speed":
+            self._speed = _speed(value)
+        elif key == "progress":
+            out = self.total_seconds if value == "end" else min(self._out, self.total_seconds)
+            return Progress(out, self.total_seconds, self._speed)
+        return None

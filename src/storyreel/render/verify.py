@@ -1,0 +1,41 @@
+"""Is a rendered file what the task asked for? (ffprobe facts vs the task's render spec)"""
+
+from __future__ import annotations
+
+from storyreel.media.probe import MediaInfo
+from storyreel.taskmeta import RenderSpec
+
+# A rate within this of the target counts as the target (30000/1001 is not 30).
+RATE_TOLERANCE = 0.01
+
+
+def problems(info: MediaInfo, spec: RenderSpec, voice_duration: float) -> list[str]:
+    """What is wrong with a render; empty when it is right.
+
+    Right means: one video stream at the output size and frame rate, one audio
+    stream, and a duration equal to the voice's within one frame.
+    """
+    found: list[str] = []
+    width, height = spec.size
+    frame = 1.0 / spec.frame_rate
+    if len(info.video) != 1:
+        found.append(f"expected 1 video stream, found {len(info.video)}")
+    else:
+        video = info.video[0]
+        if (video.width, video.height) != (width, height):
+            found.append(f"video is {video.width}x{video.height}, expected {width}x{height}")
+        if video.fps is None or abs(video.fps - spec.frame_rate) > RATE_TOLERANCE:
+            found.append(f"video runs at {video.fps} fps, expected {spec.frame_rate}")
+    if len(info.audio) != 1:
+        found.append(f"expected 1 audio stream, found {len(info.audio)}")
+    durations = {"file": info.duration}
+    if info.video:
+        durations["video"] = info.video[0].duration
+    if info.audio:
+        durations["audio"] = info.audio[0].duration
+    for what, seconds in durations.items():
+        if seconds is None:
+            found.append(f"{what} duration unknown")
+        elif abs(seconds - voice_duration) > frame + 1e-3:
+            found.append(f"{what} lasts {seconds:.3f} s, expected {voice_duration:.3f} s ± {frame:.3f}")
+    return found

@@ -1,0 +1,127 @@
+"""metadata.json of a task folder (SPEC §5), with everything a render node needs.
+
+A task folder is self-contained: a node that downloaded its files knows how to
+render it from this file alone, without the project's storyreel.toml.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from storyreel import fsops
+from storyreel.config import RenderSettings
+from storyreel.errors import StoryreelError
+from storyreel.layout import METADATA_NAME, name_problem
+
+
+class TaskMetaError(StoryreelError):
+    """metadata.json is missing, unreadable or names files outside its task folder."""
+
+
+def _plain_name(value: str) -> str:
+    """A file name inside the task folder: no folders, nothing ffmpeg reads as an option."""
+    problem = name_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not a plain file name: {problem}")
+    return value
+
+
+class RenderSpec(BaseModel):
+    """SPEC §5's `render` block plus the settings a node needs to render alone."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    resolution: str = "3840x2160"
+    frame_rate: int = Field(30, ge=1, le=120)
+    logo: str = ""  # file name inside the task folder; "" renders without a logo
+    output_format: str = "mp4"
+    encoder: str = "auto"
+    preset: str = "medium"
+    quality: int = Field(23, ge=0, le=51)
+    music_volume: float = Field(0.25, ge=0)
+    voice_volume: float = Field(1.0, ge=0)
+    logo_x: int = Field(20, ge=0)
+    logo_y: int = Field(20, ge=0)
+    logo_width: int = Field(0, ge=0)
+    scale_flags: str = "fast_bilinear"
+    audio_bitrate: str = "192k"
+
+    @field_validator("logo")
+    @classmethod
+    def _logo_name(cls, value: str) -> str:
+        return _plain_name(value) if value else value
+
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: str) -> str:
+        return RenderSettings.model_validate({"resolution": value}).resolution
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, _, height = self.resolution.partition("x")
+        return int(width), int(height)
+
+    @classmethod
+    def from_settings(cls, settings: RenderSettings, logo_name: str) -> RenderSpec:
+        data = settings.model_dump()
+        data["logo"] = logo_name
+        return cls.model_validate(data)
+
+
+class TaskMeta(BaseModel):
+    """The whole metadata.json."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    task_id: str
+    category: str
+    story_name: str
+    voice_file: str
+    voice_duration: float = Field(gt=0)
+    music_file: str
+    video_files: list[str] = Field(min_length=1)  # in play order; a clip may repeat
+    render: RenderSpec
+    chapter: str = ""  # source chapter, relative to the project root
+    created_at: str = ""
+    music_source: str = ""  # scanned music file, relative to the project root
+    video_sources: list[str] = []  # scanned clips, relative to the project root, in order
+
+    @field_validator("voice_file", "music_file")
+    @classmethod
+    def _names(cls, value: str) -> str:
+        return _plain_name(value)
+
+    @field_validator("video_files")
+    @classmethod
+    def _video_names(cls, value: list[str]) -> list[str]:
+        return [_plain_name(v) for v in value]
+
+    def input_names(self) -> list[str]:
+        """Every file the render reads from the task folder (besides metadata.json)."""
+        names = [self.voice_file, self.music_file, *dict.fromkeys(self.video_files)]
+        if self.render.logo:
+            names.append(self.render.logo)
+        return names
+
+
+def read(task_dir: Path) -> TaskMeta:
+    """Load and check a task folder's metadata.json."""
+    path = Path(task_dir) / METADATA_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TaskMetaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        return TaskMeta.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise TaskMetaError(f"cannot read {path}: {problems}") from exc
+
+
+def write(task_dir: Path, meta: TaskMeta) -> Path:
+    """Write metadata.json atomically."""
+    return fsops.write_atomic(Path(task_dir) / METADATA_NAME, meta.model_dump_json(indent=2) + "\n")
