@@ -1,0 +1,88 @@
+"""The serial baseline of benchmark 2: download → render → upload, one task at a time.
+
+It speaks the same protocol with the product's own client and renderer, and sends
+the same stage events, so the only difference from `storyreel render` is that
+nothing overlaps. It exits when a claim finds the queue empty. No heartbeats: the
+benchmark's leases outlast a task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+from storyreel.layout import FINAL_NAME
+from storyreel.logs import Event
+from storyreel.node.client import CoordinatorClient
+from storyreel.render.job import render_task
+
+
+def _event(
+    client: CoordinatorClient, event: Event, grant: dict, started: float, **fields: object
+) -> None:
+    ended = time.time()
+    client.event(
+        str(event),
+        task_id=grant["task_id"],
+        attempt=grant["attempt"],
+        started=round(started, 3),
+        ended=round(ended, 3),
+        seconds=round(ended - started, 3),
+        **fields,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--node-id", default=f"serial-{socket.gethostname()}")
+    parser.add_argument("--work-dir", type=Path, required=True)
+    parser.add_argument("--encoder", default="libx264")
+    args = parser.parse_args()
+    client = CoordinatorClient(args.server, args.token, args.node_id)
+    never = threading.Event()
+    try:
+        client.register(socket.gethostname(), [args.encoder])
+        while (grant := client.claim()) is not None:
+            work = args.work_dir / f"{grant['task_id']}-a{grant['attempt']}"
+            inputs = work / "inputs"
+            inputs.mkdir(parents=True, exist_ok=True)
+            started = time.time()
+            total = sum(
+                client.download(
+                    grant["task_id"],
+                    grant["attempt"],
+                    f["name"],
+                    f["size"],
+                    f["sha256"],
+                    inputs / f["name"],
+                    never,
+                )
+                for f in grant["files"]
+            )
+            _event(client, Event.DOWNLOADED, grant, started, bytes=total, in_place=False)
+            started = time.time()
+            result = render_task(inputs, work / FINAL_NAME, encoder=args.encoder)
+            _event(
+                client,
+                Event.RENDERED,
+                grant,
+                started,
+                media_seconds=round(result.media_seconds, 3),
+                encoder=result.encoder,
+            )
+            started = time.time()
+            answer = client.upload(grant["task_id"], grant["attempt"], work / FINAL_NAME)
+            _event(client, Event.UPLOADED, grant, started, bytes=answer.get("bytes"), tries=1)
+            shutil.rmtree(work)
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""The benchmarks' smoke mode still runs end to end and reports figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(300)
+def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--smoke",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+            "--json",
+            str(tmp_path / "figures.json"),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=290,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    text = out.read_text(encoding="utf-8")
+    assert "Smoke mode" in text
+    for title in (
+        "1. Render vs its limits",
+        "2. Node pipeline",
+        "3. Scaling",
+        "4. Ingest",
+        "5. Memory",
+    ):
+        assert f"## {title}" in text
+    figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
+    assert figures["machine"]["cores"]
+    render = figures["sections"]["1. Render vs its limits"]["smoke"]
+    assert render["median_wall"]["template"] > 0
+    assert render["limit_wall"] > 0
+    duration, frames = render["template_output"]
+    assert duration == pytest.approx(render["voice_seconds"], abs=0.2)
+    ingest = figures["sections"]["4. Ingest"]
+    assert ingest["ingested"] + ingest["rejected"] == ingest["files"]
+    assert ingest["files_per_second"] > 0
