@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := ffmpeg espeak-ng
+APT_PACKAGES := ffmpeg espeak-ng chromium
 
 .PHONY: help deps venv demo test lint bench bench-smoke clean
 
@@ -13,9 +13,10 @@ help:
 	@echo "make bench  - measure render, node pipeline, ingest and coordinator (writes BENCHMARKS.md)"
 	@echo "make lint   - ruff"
 
-# System tools: ffmpeg/ffprobe render and probe, espeak-ng speaks sample narration.
+# System tools: ffmpeg/ffprobe render and probe, espeak-ng speaks sample narration,
+# chromium runs the dashboard test headless.
 deps:
-	@missing=""; for tool in ffmpeg ffprobe espeak-ng; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in ffmpeg ffprobe espeak-ng chromium; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing $(APT_PACKAGES) with apt-get"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \

@@ -93,20 +93,145 @@ def init(root: RootArg) -> None:
 @app.command()
 def main(
     root: RootArg,
-    once: Annotated[bool, typer.Option("--once", help="Process what is in raw/ now, then exit.")] = False,
+    once: Annotated[bool, typer.Option("--once", help=(
+        "Process what is in raw/ now (each file once its size and mtime are stable), then exit."))] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
+                          "default: the [coordinator] listen setting, 127.0.0.1:8765."),
+    ] = None,
 ) -> None:
-    """Run the main worker: watch raw/, validate and file assets into scanned/, plan tasks.
+    """Run the main worker: watch raw/, validate and file assets into scanned/, plan tasks,
+    and hand tasks to render nodes over HTTP (see 'storyreel render').
 
     Runs until Ctrl-C or SIGTERM (the first finishes the current file, a second stops at once)."""
     from storyreel.mainworker import MainWorker
 
     try:
         project = _open(root)
-        worker = MainWorker(project)
+        worker = MainWorker(project, listen=None if once else (listen or project.settings.coordinator.listen))
         if once:
             worker.run_once()
         else:
             worker.run_forever(stop_on_signals())
+    except StoryreelError as exc:
+        _fail(exc)
+
+
+@app.command()
+def status(
+    root: RootArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the farm state as JSON for scripts.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Redraw every --interval seconds until Ctrl-C.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between redraws with --watch.", min=0.2)] = 2.0,
+    window: Annotated[float, typer.Option(help="Span of the recent metrics, in seconds.", min=1)] = 3600.0,
+    url: Annotated[
+        str | None, typer.Option(help="Coordinator URL; default: the [coordinator] listen address.")
+    ] = None,
+) -> None:
+    """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the SPEC §10
+    metrics. Live node progress comes from the running coordinator; without one, from the log."""
+    from storyreel.project import Project
+    from storyreel.status import print_status
+
+    try:
+        print_status(Project.open(root), as_json=as_json, watch=watch, interval=interval, window=window, url=url)
+    except StoryreelError as exc:
+        _fail(exc)
+
+
+@app.command()
+def dashboard(
+    root: RootArg,
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to serve on; a non-loopback address asks for the project token.")
+    ] = "127.0.0.1:8766",
+) -> None:
+    """Serve the read-only web dashboard and /metrics on their own, e.g. while 'storyreel run'
+    renders on this machine. A running 'storyreel main' already serves them on its own port."""
+    from storyreel.web.standalone import serve
+
+    try:
+        serve(_open(root), listen, stop_on_signals())
+    except StoryreelError as exc:
+        _fail(exc)
+
+
+@app.command()
+def run(
+    root: RootArg,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit once raw/, tasks/ and processing/ are drained.")
+    ] = False,
+    encoder: Annotated[
+        str | None, typer.Option(help="Force an encoder (e.g. libx264); default: the task's [render] encoder.")
+    ] = None,
+    nodes: Annotated[
+        int,
+        typer.Option(min=0, max=64, help="Render with N local render node processes over loopback HTTP (the "
+                                          "farm protocol); 0 renders in this process with a progress bar."),
+    ] = 0,
+) -> None:
+    """Run the main worker and a local renderer together: raw/ in, output/<task>/final.mp4 out.
+
+    A progress bar on a terminal, a log line every few seconds otherwise. The first Ctrl-C or
+    SIGTERM stops the current render and puts its task back in tasks/ (with --nodes: each node
+    finishes its render and upload); a second stops at once."""
+    from storyreel.render.local import run_local
+
+    try:
+        project = _open(root)
+        if nodes:
+            from storyreel.node.local import FarmStop, run_farm
+
+            farm_stop = FarmStop()
+            farm_stop.install()
+            run_farm(project, nodes, farm_stop, until_idle=until_idle, encoder=encoder)
+            return
+        run_local(project, stop_on_signals(), until_idle=until_idle, encoder=encoder)
+    except StoryreelError as exc:
+        _fail(exc)
+
+
+@app.command()
+def render(
+    server: Annotated[str, typer.Option(help="The main worker's URL, e.g. http://farm-main:8765.")],
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="STORYREEL_TOKEN", help="The project's token (ROOT/.storyreel/token on the main "
+                                                    "worker); or set STORYREEL_TOKEN."),
+    ] = None,
+    token_file: Annotated[Path | None, typer.Option(help="Read the token from this file instead.")] = None,
+    node_id: Annotated[str | None, typer.Option(help="This node's name; default: <hostname>-<pid>.")] = None,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Where downloaded inputs and renders are kept; default: a temp folder.")
+    ] = None,
+    copy_inputs: Annotated[
+        bool, typer.Option("--copy-inputs", help="Download inputs even when the project root is visible here.")
+    ] = False,
+    encoder: Annotated[
+        str | None, typer.Option(help="Force an encoder (e.g. libx264) for every task; default: each task's.")
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARN or ERROR.")] = "INFO",
+) -> None:
+    """Run a render node: claim tasks from the main worker, download, render, upload.
+
+    While one task renders the next downloads and the previous uploads. The first Ctrl-C or
+    SIGTERM hands back the prefetched task and finishes the current one; a second stops at once
+    and hands back everything."""
+    from storyreel.errors import ConfigError
+    from storyreel.node.main import run_node
+
+    setup_logging(None, log_level)
+    try:
+        if token_file is not None:
+            try:
+                token = token_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
+        if not token:
+            raise ConfigError("a render node needs the project's token: --token, --token-file or STORYREEL_TOKEN")
+        run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder)
     except StoryreelError as exc:
         _fail(exc)
 

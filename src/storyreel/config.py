@@ -6,6 +6,7 @@ all, commented, so the file documents itself.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,10 @@ class CrawlSettings(_Section):
     allow_private_networks: bool = Field(
         False, description="Allow story links to loopback/private addresses (intranet crawling). Off: refused."
     )
+    allow_networks: list[str] = Field(
+        [],
+        description="Networks story links may reach even with private networks off, e.g. [\"10.1.2.0/24\"] (CIDR).",
+    )
     user_agent: str = Field("storyreel/0.1 (+story crawler)", description="User-Agent sent with every fetch.")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a story site.")
     read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each piece of a response.")
@@ -126,8 +131,24 @@ class CrawlSettings(_Section):
     max_bytes: int = Field(5_000_000, gt=0, description="Largest page body accepted, enforced while streaming.")
     max_redirects: int = Field(5, ge=0, description="Redirect hops followed, each re-checked.")
     retries: int = Field(3, ge=0, description="Retries of timeouts, 5xx and resets before a link is rejected.")
+    retry_backoff_seconds: float = Field(
+        1.0, ge=0, description="First wait before retrying a URL; doubles each retry, within the deadline (s)."
+    )
     concurrency: int = Field(4, ge=1, description="Links fetched at once, so a slow site cannot stall the rest.")
     chunk_words: int = Field(10_000, ge=100, description="Most words per chunk_NNNN.txt (SPEC §4).")
+    min_words: int = Field(
+        20, ge=1, description="A link file whose pages give fewer words is rejected: a boilerplate-only page, not a story."
+    )
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not a network like 10.1.2.0/24") from exc
+        return value
 
 
 class Settings(_Section):
@@ -165,6 +186,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 

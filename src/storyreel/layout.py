@@ -22,6 +22,8 @@ TEMP_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download", ".swp"
 
 CONFIG_NAME = "storyreel.toml"
 REASON_SUFFIX = ".reason.json"
+# A processed story link keeps, beside it, a record of its URLs, fetch time and chunks.
+LINK_RECORD_SUFFIX = ".record.json"
 
 # Files inside a task folder (SPEC §2, §5).
 METADATA_NAME = "metadata.json"
@@ -202,6 +204,16 @@ class Layout:
     def journal(self) -> Path:
         return self.state / "journal"
 
+    @property
+    def coordinator_file(self) -> Path:
+        """Where a running main worker records the URL it serves render nodes on."""
+        return self.state / "coordinator.json"
+
+    @property
+    def coordinator_lock(self) -> Path:
+        """Held (flock) by the one main worker that serves this root; a second one is refused."""
+        return self.state / "coordinator.lock"
+
     def all_dirs(self) -> list[Path]:
         """Every folder `storyreel init` creates."""
         kinds = [self.raw / k for k in AssetKind] + [self.scanned / k for k in AssetKind]
@@ -271,6 +283,28 @@ class Layout:
 
     def scanned_link_dir(self, category: str, story: str) -> Path:
         return self.scanned_story(category, story) / "link"
+
+    def scanned_chunks(self, category: str, story: str) -> list[Path]:
+        """A story's chunk_NNNN.txt files, in number order."""
+        folder = self.scanned_story(category, story)
+        if not folder.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := CHUNK_RE.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def scanned_link(self, category: str, story: str, name: str) -> Path:
+        """Where a processed link file goes: link/<name>, or link/<stem>.N<suffix> when taken."""
+        folder = self.scanned_link_dir(category, story)
+        dest, counter = folder / name, 1
+        while dest.exists() or self.link_record(dest).exists():
+            dest = folder / f"{Path(name).stem}.{counter}{Path(name).suffix}"
+            counter += 1
+        return dest
+
+    @staticmethod
+    def link_record(link: Path) -> Path:
+        """The record written beside a processed link file: URLs, fetch time, chunks."""
+        return link.with_name(link.name + LINK_RECORD_SUFFIX)
 
     def scanned_voices(self) -> list[Path]:
         """Every scanned voice chapter, sorted."""

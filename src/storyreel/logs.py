@@ -119,11 +119,9 @@ class EventLog:
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Every event in the log; a torn last line (killed writer) is skipped."""
-    try:
-        fh = open(path, encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    if not path.exists():
         return
-    with fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
             line = line.strip()
             if not line:

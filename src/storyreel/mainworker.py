@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 
-from storyreel import fsops
+from storyreel import fsops, lifecycle
+from storyreel.coordinator import Coordinator, CoordinatorServer
+from storyreel.diskspace import LowDiskWarner
 from storyreel.ingest import Ingestor
 from storyreel.logs import MAIN_WORKER, get_logger
+from storyreel.media.tools import ffmpeg, ffprobe
 from storyreel.plan import Planner
 from storyreel.project import Project
 
@@ -14,18 +17,38 @@ log = get_logger(MAIN_WORKER)
 
 
 class MainWorker:
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, listen: str | None = None) -> None:
+        """`listen` (HOST:PORT) serves render nodes from this worker; None serves none."""
         self.project = project
+        self.listen = listen
+        self.farm: CoordinatorServer | None = None
         self.ingestor = Ingestor(project)
         self.planner = Planner(project)
+        self.disk = LowDiskWarner(log, project.layout.root, project.settings.disk.low_space_gb)
 
     def start(self) -> None:
         """Finish what a killed predecessor left half-done, then start watching."""
+        ffmpeg(), ffprobe()  # a missing tool stops us here with an install hint
+        if self.listen is not None:
+            self.farm = CoordinatorServer(Coordinator(self.project), self.listen)
+            self.farm.lock_root()
         fsops.Journal(self.project.layout).recover()
         fsops.sweep(self.project.layout)
+        log.info("Main worker started on %s", self.project.layout.root)
+        if self.farm is not None:
+            lifecycle.tidy(self.project.layout)
+            self.farm.start()
+
+    def stop_serving(self) -> None:
+        if self.farm is not None:
+            self.farm.stop()
+            self.farm = None
 
     def cycle(self) -> bool:
         """One pass of every stage; True when anything moved."""
+        self.disk.check()
+        if self.farm is not None:
+            self.farm.coordinator.reap()
         handled = self.ingestor.run_pass()
         created = self.planner.plan_pending()
         return bool(handled or created)
@@ -46,9 +69,11 @@ class MainWorker:
     def run_forever(self, stop: threading.Event) -> None:
         """Watch and work until `stop` is set."""
         self.start()
+        self.ingestor.watch()
         try:
             while not stop.is_set():
                 self.cycle()
                 stop.wait(0.5)
         finally:
+            self.stop_serving()
             self.ingestor.close()

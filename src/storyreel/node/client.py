@@ -1,0 +1,222 @@
+"""A render node's HTTP client for the coordinator API (see coordinator/api.py).
+
+Transport trouble (coordinator restarting, network blip) is retried with backoff
+where waiting is the right answer; a 409 means our attempt no longer holds the
+task and is raised as LeaseLost so the pipeline drops that task at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from storyreel import __version__
+from storyreel.errors import StoryreelError
+from storyreel.logs import RENDER_WORKER, get_logger
+
+log = get_logger(RENDER_WORKER)
+
+API = "/api/v1"
+SHA256_HEADER = "X-Storyreel-Sha256"
+SIZE_HEADER = "X-Storyreel-Size"
+# Connecting is quick on a LAN; reads wait for ffprobe-verified uploads of big files.
+TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+# Waits between retries of an unreachable coordinator grow to this (s).
+MAX_BACKOFF = 5.0
+# A download that breaks off resumes (Range) this many times before the task is given back.
+DOWNLOAD_TRIES = 4
+BLOCK = 1 << 20
+# Fault injection for tests and drills, documented in the README: the first N upload tries
+# of this process announce a wrong sha256, so the real coordinator refuses them (422).
+FAULT_UPLOADS_ENV = "STORYREEL_FAULT_UPLOAD_FAILURES"
+
+
+class NodeError(StoryreelError):
+    """A request to the coordinator failed."""
+
+
+class Unauthorized(NodeError):
+    """The coordinator refused our token (401): nothing will work until it is fixed."""
+
+
+class Unreachable(NodeError):
+    """The coordinator did not answer (down, restarting, network trouble, 5xx)."""
+
+
+class LeaseLost(NodeError):
+    """409: our attempt no longer holds the task (it expired and went to another node)."""
+
+
+class Refused(NodeError):
+    """The coordinator answered with an error that retrying the same request will not fix."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotRegistered(Refused):
+    """428: the coordinator does not know us (it restarted); register again."""
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    return str(data.get("detail", data)) if isinstance(data, dict) else str(data)
+
+
+class CoordinatorClient:
+    def __init__(self, server: str, token: str, node: str, *, give_up: threading.Event | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.node = node
+        self.token = token
+        self.http = httpx.Client(
+            base_url=self.server + API, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
+        )
+        # Set on a hard stop: patient calls stop waiting for the coordinator.
+        self.give_up = give_up or threading.Event()
+        self._faults = int(os.environ.get(FAULT_UPLOADS_ENV, "0") or 0)
+        self._unreachable_logged = False
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- plumbing --------------------------------------------------------------
+    def _check(self, response: httpx.Response, what: str) -> httpx.Response:
+        status = response.status_code
+        if status < 400:
+            if self._unreachable_logged:
+                self._unreachable_logged = False
+                log.info("Coordinator %s answers again", self.server)
+            return response
+        detail = _detail(response)
+        if status == 401:
+            raise Unauthorized(f"cannot {what}: the coordinator refused our token ({detail})")
+        if status == 409:
+            raise LeaseLost(f"cannot {what}: {detail}")
+        if status == 428:
+            raise NotRegistered(f"cannot {what}: {detail}", status)
+        if status >= 500:
+            raise Unreachable(f"cannot {what}: coordinator error {status}: {detail}")
+        raise Refused(f"cannot {what}: {status} {detail}", status)
+
+    def _call(self, method: str, path: str, what: str, *, patient: bool,
+              abort: threading.Event | None = None, **kw: Any) -> httpx.Response:
+        """One request; `patient` retries an unreachable coordinator until it answers, we give
+        up (hard stop) or `abort` is set."""
+        delay = 0.2
+        while True:
+            try:
+                return self._check(self.http.request(method, path, **kw), what)
+            except (httpx.TransportError, Unreachable) as exc:
+                stopped = self.give_up.is_set() or (abort is not None and abort.is_set())
+                if not patient or stopped:
+                    raise Unreachable(f"cannot {what}: {exc}") from exc
+                if not self._unreachable_logged:
+                    self._unreachable_logged = True
+                    log.warning("Coordinator %s unreachable (%s); retrying", self.server, exc)
+                waited = 0.0
+                while waited < delay:
+                    if self.give_up.is_set() or (abort is not None and abort.is_set()):
+                        raise Unreachable(f"cannot {what}: stopped while the coordinator was unreachable") from exc
+                    self.give_up.wait(0.1)
+                    waited += 0.1
+                delay = min(delay * 2, MAX_BACKOFF)
+
+    # -- the protocol ------------------------------------------------------------
+    def register(self, host: str, encoders: list[str]) -> dict[str, Any]:
+        body = {"node": self.node, "host": host, "encoders": encoders, "version": __version__}
+        return self._call("POST", "/nodes/register", "register", patient=True, json=body).json()
+
+    def alive(self) -> None:
+        self._call("POST", f"/nodes/{self.node}/alive", "say alive", patient=False)
+
+    def claim(self, abort: threading.Event | None = None) -> dict[str, Any] | None:
+        """The next task, or None when there is none; waits out an unreachable coordinator."""
+        return self._call("POST", "/claim", "claim a task", patient=True, abort=abort,
+                          json={"node": self.node}).json()["task"]
+
+    def heartbeat(self, task_id: str, attempt: int, progress: dict[str, Any]) -> dict[str, Any]:
+        body = {"node": self.node, "attempt": attempt, "progress": progress}
+        return self._call("POST", f"/tasks/{task_id}/heartbeat", f"heartbeat task {task_id}", patient=False,
+                          json=body).json()
+
+    def wait_reachable(self, host: str, encoders: list[str]) -> None:
+        """Block until the coordinator answers (registering again if it forgot us)."""
+        try:
+            self._call("POST", f"/nodes/{self.node}/alive", "reach the coordinator", patient=True)
+        except NotRegistered:
+            self.register(host, encoders)
+
+    def release(self, task_id: str, attempt: int, *, patient: bool = False) -> None:
+        body = {"node": self.node, "attempt": attempt}
+        self._call("POST", f"/tasks/{task_id}/release", f"release task {task_id}", patient=patient, json=body)
+
+    def fail(self, task_id: str, attempt: int, reason: str, stderr: str, **details: Any) -> None:
+        body = {"node": self.node, "attempt": attempt, "reason": reason, "stderr": stderr, **details}
+        self._call("POST", f"/tasks/{task_id}/failure", f"report task {task_id} failed", patient=True, json=body)
+
+    def event(self, event: str, **fields: Any) -> None:
+        body = {"node": self.node, "event": event, "fields": fields}
+        self._call("POST", "/events", f"send the {event} event", patient=False, json=body)
+
+    def download(self, task_id: str, attempt: int, name: str, size: int, sha256: str, dest: Path,
+                 cancel: threading.Event) -> int:
+        """Fetch one input file to `dest`, resuming a broken transfer; checks size and sha256."""
+        part = dest.with_name(dest.name + ".part")
+        params = {"node": self.node, "attempt": attempt}
+        what = f"download {name} of task {task_id}"
+        for _ in range(DOWNLOAD_TRIES):
+            have = part.stat().st_size if part.exists() else 0
+            headers = {"Range": f"bytes={have}-"} if 0 < have < size else {}
+            try:
+                with self.http.stream("GET", f"/tasks/{task_id}/files/{name}", params=params,
+                                      headers=headers) as response:
+                    self._check(response, what)
+                    mode = "ab" if response.status_code == 206 else "wb"
+                    with open(part, mode) as fh:
+                        for block in response.iter_bytes(BLOCK):
+                            if cancel.is_set():
+                                raise NodeError(f"cannot {what}: cancelled")
+                            fh.write(block)
+            except (httpx.TransportError, Unreachable) as exc:
+                log.warning("Download of %s for task %s broke off (%s); resuming", name, task_id, exc)
+                if cancel.wait(0.5):
+                    raise NodeError(f"cannot {what}: cancelled") from exc
+                continue
+            if part.stat().st_size == size and _sha256(part) == sha256:
+                os.replace(part, dest)
+                return size
+            part.unlink()
+            log.warning("Download of %s for task %s arrived damaged; fetching again", name, task_id)
+        raise NodeError(f"cannot {what}: failed {DOWNLOAD_TRIES} times")
+
+    def upload(self, task_id: str, attempt: int, path: Path) -> dict[str, Any]:
+        """Stream the render to the coordinator, which checks size, sha256 and content."""
+        size = path.stat().st_size
+        digest = _sha256(path)
+        if self._faults > 0:
+            self._faults -= 1
+            digest = "0" * 64
+            log.warning("Fault injection (%s): announcing a wrong sha256 for task %s", FAULT_UPLOADS_ENV,
+                        task_id)
+        headers = {SHA256_HEADER: digest, SIZE_HEADER: str(size), "Content-Length": str(size)}
+        params = {"node": self.node, "attempt": attempt}
+        with open(path, "rb") as fh:
+            return self._call("PUT", f"/tasks/{task_id}/output", f"upload task {task_id}", patient=False,
+                              params=params, headers=headers, content=fh).json()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,74 @@
+"""`storyreel render`: probe encoders, register with the coordinator, run the pipeline.
+
+First SIGTERM/Ctrl-C: the prefetched task goes back at once, the current render
+and its upload finish, then the node exits. Second: the render is cancelled and
+every task is released before exiting.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+from storyreel.logs import RENDER_WORKER, get_logger
+from storyreel.node.client import CoordinatorClient
+from storyreel.node.pipeline import Node, NodeConfig, clear_leftovers
+from storyreel.render.encoders import choose, usable_encoders
+
+log = get_logger(RENDER_WORKER)
+
+
+def default_node_id() -> str:
+    """Unique per process on a machine, readable in logs: `<hostname>-<pid>`."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: Path | None = None,
+             copy_inputs: bool = False, encoder: str | None = None) -> None:
+    """Serve one coordinator until stopped by a signal. `encoder` forces one for every task."""
+    node_id = node_id or default_node_id()
+    encoders = [choose(encoder)] if encoder else usable_encoders()
+    scratch: Path | None = None  # a temp work dir we made, removed at exit
+    give_up = threading.Event()
+    holder: list[Node] = []
+    _on_signals(give_up, holder)  # a signal while still waiting for the coordinator ends the wait
+    client = CoordinatorClient(server, token, node_id, give_up=give_up)
+    try:
+        config = NodeConfig.from_register(client.register(socket.gethostname(), encoders))
+        if work_dir is None:
+            work_dir = scratch = Path(tempfile.mkdtemp(prefix=f"storyreel-{node_id}-"))
+        work_dir.mkdir(parents=True, exist_ok=True)
+        clear_leftovers(work_dir)
+        node = Node(client, config, work_dir, encoders=encoders, copy_inputs=copy_inputs, encoder=encoder)
+        holder.append(node)
+        log.info("Render node %s serving %s (encoders %s, work dir %s)", node_id, server,
+                 ", ".join(encoders), work_dir)
+        node.run()
+        log.info("Render node %s stopped", node_id)
+    finally:
+        client.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _on_signals(give_up: threading.Event, holder: list[Node]) -> None:
+    """First signal: the node's warm stop; second: its cold stop. Before the node runs,
+    any signal gives up waiting for the coordinator."""
+
+    def handler(_signum: int, _frame: object) -> None:
+        if not holder:
+            give_up.set()
+            return
+        node = holder[0]
+        if node.stopping.is_set():
+            node.stop_now()
+        else:
+            node.stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
