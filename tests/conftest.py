@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import mediakit
 import pytest
 
-import mediakit
 from storyreel.logs import setup_logging
 from storyreel.project import Project
 

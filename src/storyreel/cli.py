@@ -168,27 +168,22 @@ def run(
     ] = None,
     nodes: Annotated[
         int,
-        typer.Option(min=0, max=64, help="Render with N local render node processes over loopback HTTP (the "
-                                          "farm protocol); 0 renders in this process with a progress bar."),
-    ] = 0,
+        typer.Option(min=1, max=64, help="How many local render node processes to run; they talk to the "
+                                          "main worker over loopback HTTP, exactly as nodes on other machines."),
+    ] = 1,
 ) -> None:
-    """Run the main worker and a local renderer together: raw/ in, output/<task>/final.mp4 out.
+    """Run the main worker and local render nodes together: raw/ in, output/<task>/final.mp4 out.
 
-    A progress bar on a terminal, a log line every few seconds otherwise. The first Ctrl-C or
-    SIGTERM stops the current render and puts its task back in tasks/ (with --nodes: each node
-    finishes its render and upload); a second stops at once."""
-    from storyreel.render.local import run_local
+    A progress bar on a terminal (one node), a log line every few seconds otherwise. The first
+    Ctrl-C or SIGTERM lets each node finish its current render and upload and hands back the
+    prefetched task; a second stops at once and hands back everything."""
+    from storyreel.node.local import FarmStop, run_farm
 
     try:
         project = _open(root)
-        if nodes:
-            from storyreel.node.local import FarmStop, run_farm
-
-            farm_stop = FarmStop()
-            farm_stop.install()
-            run_farm(project, nodes, farm_stop, until_idle=until_idle, encoder=encoder)
-            return
-        run_local(project, stop_on_signals(), until_idle=until_idle, encoder=encoder)
+        farm_stop = FarmStop()
+        farm_stop.install()
+        run_farm(project, nodes, farm_stop, until_idle=until_idle, encoder=encoder)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -213,6 +208,13 @@ def render(
         str | None, typer.Option(help="Force an encoder (e.g. libx264) for every task; default: each task's.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARN or ERROR.")] = "INFO",
+    log_file: Annotated[
+        Path | None, typer.Option(help="Also append log lines to this file (they always go to stderr).")
+    ] = None,
+    progress: Annotated[
+        str, typer.Option(help="Render progress: 'bar' (a progress bar), 'log' (a line every few seconds) "
+                               "or 'auto' (a bar when stderr is a terminal).")
+    ] = "auto",
 ) -> None:
     """Run a render node: claim tasks from the main worker, download, render, upload.
 
@@ -222,7 +224,7 @@ def render(
     from storyreel.errors import ConfigError
     from storyreel.node.main import run_node
 
-    setup_logging(None, log_level)
+    setup_logging(log_file, log_level)
     try:
         if token_file is not None:
             try:
@@ -231,7 +233,11 @@ def render(
                 raise ConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
         if not token:
             raise ConfigError("a render node needs the project's token: --token, --token-file or STORYREEL_TOKEN")
-        run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder)
+        if progress not in ("auto", "bar", "log"):
+            raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
+        bar = sys.stderr.isatty() if progress == "auto" else progress == "bar"
+        run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
+                 progress_bar=bar)
     except StoryreelError as exc:
         _fail(exc)
 

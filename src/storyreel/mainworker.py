@@ -51,6 +51,8 @@ class MainWorker:
             self.farm.coordinator.reap()
         handled = self.ingestor.run_pass()
         created = self.planner.plan_pending()
+        if self.farm is not None:
+            self.farm.coordinator.note_queued(created)
         return bool(handled or created)
 
     def run_once(self) -> None:

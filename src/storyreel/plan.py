@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyreel import diskguard, fsops
+from storyreel import diskspace, fsops
 from storyreel.errors import MediaError, StoryreelError
 from storyreel.layout import (
     MUSIC_NAME,
@@ -92,7 +92,7 @@ class Planner:
             return []
         known = self.index.chapters()
         waiting = [v for v in voices if _rel(self.layout, v) not in known]
-        if not waiting or not diskguard.space_ok(self.project):
+        if not waiting or not diskspace.space_ok(self.project):
             return []
         created = []
         for voice in waiting:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from storyreel import diskguard, metrics, queues
+from storyreel import diskspace, metrics, queues
 from storyreel.errors import ConfigError
 from storyreel.layout import TaskState
 from storyreel.logs import read_events
@@ -167,7 +167,7 @@ def farm_state(
         if info and not row["host"]:
             row["host"] = info.host
         row["encoder"] = last_encoder.get(row["node"], row["encoder"])  # the one it renders with
-    disk = diskguard.measure(project)
+    disk = diskspace.measure(project)
     failed = queues.failures(layout)
     return {
         "root": str(layout.root),

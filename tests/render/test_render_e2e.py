@@ -91,7 +91,7 @@ def test_raw_assets_become_a_verified_video(project, media):
     kinds = [e["event"] for e in read_events(layout.events_file)]
     assert kinds.count("task_created") == 1 and kinds.count("completed") == 1
     log = layout.log_file.read_text()
-    assert "Finished task" in log
+    assert f"Task {final.parent.name} done: output/{final.parent.name}/final.mp4" in log
     assert "100.0% at" in log  # progress as log lines when not on a terminal
 
 
@@ -117,7 +117,7 @@ def test_clip_that_fails_to_decode_sends_the_task_to_failed(project, media):
     stderr = (folder / "stderr.log").read_text()
     assert "video_0001.mp4" in stderr and "rror" in stderr
     reason = json.loads((folder / "reason.json").read_text())
-    assert reason["reason"].startswith("ffmpeg exited with code")
+    assert reason["reason"].startswith("render failed: ffmpeg exited with code")
     assert not list(layout.output.iterdir())
     assert (folder / "voice.mp3").resolve().is_file()  # inputs still reachable for a retry
 

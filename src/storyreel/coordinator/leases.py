@@ -10,12 +10,14 @@ number to continue from and how many leases have already run out.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storyreel import fsops
+from storyreel.errors import FilesystemError
 from storyreel.layout import LEASE_NAME
 
 
@@ -64,8 +66,23 @@ def read_lease(task_dir: Path) -> Lease | None:
         return None
 
 
-def write_lease(task_dir: Path, lease: Lease) -> Path:
-    return fsops.write_atomic(lease_path(task_dir), json.dumps(lease.model_dump(), indent=2) + "\n")
+def write_lease(task_dir: Path, lease: Lease, *, durable: bool = True) -> Path:
+    """Replace the task's lease.json atomically. `durable=False` (heartbeat renewals only)
+    skips the fsyncs: a crash can then lose a renewal but never leaves a torn file, and a
+    lost renewal only brings the deadline back to an earlier one, which a restarted
+    coordinator extends anyway (it grants pre-restart leases one more lease period)."""
+    path = lease_path(task_dir)
+    text = json.dumps(lease.model_dump(), indent=2) + "\n"
+    if durable:
+        return fsops.write_atomic(path, text)
+    tmp = fsops.temp_path(path.parent, path.name)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FilesystemError("write", path, None, exc.strerror or str(exc)) from exc
+    return path
 
 
 def new_lease(task_id: str, node: str, previous: Lease | None, seconds: float, now: float) -> Lease:

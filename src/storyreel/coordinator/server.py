@@ -69,6 +69,7 @@ class CoordinatorServer:
         """Bind and serve; returns the URL and records it in .storyreel/coordinator.json."""
         if self._lock_handle is None:
             self.lock_root()
+        self.coordinator.rescan_queue()  # index tasks/ now, not on the first claim
         self._thread.start()
         deadline = time.monotonic() + START_TIMEOUT
         while not self.server.started:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storyreel import diskguard, lifecycle
+from storyreel import diskspace, lifecycle
 from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
 from storyreel.coordinator.model import (
@@ -31,6 +31,7 @@ from storyreel.coordinator.model import (
     UnregisteredNode,
     sha256_file,
 )
+from storyreel.coordinator.taskqueue import QueueIndex, list_task_ids
 from storyreel.errors import FilesystemError, MediaError
 from storyreel.layout import (
     FAILURE_REASON_NAME,
@@ -54,6 +55,10 @@ LOST_AFTER_HEARTBEATS = 3
 DURATION_TOLERANCE = 0.5
 # Files of a task folder that are the coordinator's own bookkeeping, never sent to nodes.
 _PRIVATE_NAMES = frozenset({LEASE_NAME, STDERR_NAME, FAILURE_REASON_NAME})
+# A renewal is written to lease.json once the deadline there trails the one in memory by this
+# share of a lease period. Only a restarted coordinator reads that deadline, and it grants every
+# lease from before the restart a whole period anyway, so a live node loses nothing by the lag.
+LEASE_WRITE_LAG = 0.25
 # Events a node may add to the project's event log through the coordinator.
 NODE_EVENTS = frozenset({Event.DOWNLOADED, Event.RENDERED, Event.UPLOADED})
 
@@ -61,7 +66,9 @@ NODE_EVENTS = frozenset({Event.DOWNLOADED, Event.RENDERED, Event.UPLOADED})
 class Coordinator:
     """Claims, heartbeats, downloads, uploads, failures and the reaper for one project."""
 
-    def __init__(self, project: Project, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, project: Project, *, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        """`clock` judges leases (wall time); `monotonic` paces the listings of tasks/."""
         self.project = project
         self.layout = project.layout
         self.settings = project.settings.coordinator
@@ -71,7 +78,12 @@ class Coordinator:
         self._hashes: dict[tuple[str, int, int], str] = {}
         self._orphans: dict[str, float] = {}  # processing/<id> without a lease → first seen
         self._warned_encoders: set[str] = set()
-        self._created: dict[str, str] = {}  # task id → metadata's created_at (never changes)
+        self.queue = QueueIndex(self.layout, monotonic=monotonic)
+        self._processing = self.layout.state_dir(TaskState.PROCESSING)
+        # Held leases of processing/ as last written by this coordinator, the only writer of
+        # lease.json; a lease not found here (written before a restart) is read from disk once.
+        self._leases: dict[str, Lease] = {}
+        self._on_disk: dict[str, float] = {}  # task id → the deadline its lease.json holds
         # Leases granted before a restart get at least one lease period from now, so nodes
         # that kept rendering while the main worker was down are not punished for it.
         self._grace_until = clock() + self.settings.lease_seconds
@@ -119,45 +131,69 @@ class Coordinator:
             info = self._seen(node)
             if info is None:
                 raise UnregisteredNode(f"node {node!r} must register before claiming")
-            if not diskguard.space_ok(self.project):
+            if not diskspace.space_ok(self.project):
                 return None  # below [disk] floor_gb: nothing is handed out until space returns
-            for task_id in self._queue():
-                task_dir = self.layout.task_dir(task_id, TaskState.QUEUED)
-                metadata = _read_metadata(task_dir)
-                if metadata is None:
-                    continue
-                forced = _forced_encoder(metadata)
-                if forced and forced not in info.encoders:
-                    self._warn_encoder(task_id, forced)
-                    continue
-                now = self.clock()
-                lease = leases.new_lease(task_id, node, leases.read_lease(task_dir),
-                                         self.settings.lease_seconds, now)
-                try:
-                    leases.write_lease(task_dir, lease)
-                    lifecycle.claim(self.layout, task_id)
-                except FilesystemError as exc:
-                    log.error("Cannot hand out task %s: %s", task_id, exc)
-                    continue
-                info.tasks[task_id] = {"attempt": lease.attempt, "stage": "claimed", "progress": None,
-                                       "eta_seconds": None}
-                break
-            else:
+            found = self._claim_from_queue(info)
+            if found is None and self.queue.rescan_due():
+                self.queue.rescan()  # a miss: look for folders an operator moved in by hand
+                found = self._claim_from_queue(info)
+            if found is None:
                 return None
+            task_id, lease, metadata = found
         log.info("Task %s claimed by %s (attempt %d)", task_id, node, lease.attempt)
         self.project.events.emit(Event.CLAIMED, task_id=task_id, node=node, attempt=lease.attempt)
         processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
         return Grant(lease, metadata, self._files(processing))
 
-    def _queue(self) -> list[str]:
-        """Queued task ids, oldest first (by their metadata's creation time)."""
-        def created(task_id: str) -> tuple[str, str]:
-            if task_id not in self._created:
-                metadata = _read_metadata(self.layout.task_dir(task_id, TaskState.QUEUED)) or {}
-                self._created[task_id] = str(metadata.get("created_at") or "")
-            return self._created[task_id], task_id
+    def _claim_from_queue(self, info: NodeInfo) -> tuple[str, Lease, dict[str, Any]] | None:
+        """Move the oldest task `info`'s node can render to processing/ under a new lease."""
+        if not self.queue.built:
+            self.queue.rescan()
+        for task_id in self.queue:
+            task_dir = self.layout.task_dir(task_id, TaskState.QUEUED)
+            if not task_dir.is_dir():
+                self.queue.discard(task_id)  # moved away by hand since the last listing
+                continue
+            metadata = _read_metadata(task_dir)
+            if metadata is None:
+                continue
+            forced = _forced_encoder(metadata)
+            if forced and forced not in info.encoders:
+                self._warn_encoder(task_id, forced)
+                continue
+            now = self.clock()
+            lease = leases.new_lease(task_id, info.node, leases.read_lease(task_dir),
+                                     self.settings.lease_seconds, now)
+            try:
+                leases.write_lease(task_dir, lease)
+                lifecycle.claim(self.layout, task_id)
+            except FilesystemError as exc:
+                log.error("Cannot hand out task %s: %s", task_id, exc)
+                continue
+            self.queue.discard(task_id)
+            self._remember(lease)
+            info.tasks[task_id] = {"attempt": lease.attempt, "stage": "claimed", "progress": None,
+                                   "eta_seconds": None}
+            return task_id, lease, metadata
+        return None
 
-        return sorted(self.layout.task_ids(TaskState.QUEUED), key=created)
+    def note_queued(self, task_ids: list[str]) -> None:
+        """Tasks just created in tasks/ (by the planner): claimable from now on."""
+        if task_ids:
+            with self._lock:
+                self.queue.add(task_ids)
+
+    def rescan_queue(self) -> tuple[int, int]:
+        """List tasks/ again so folders moved in or out by hand are seen; the listing runs
+        outside the lock. Returns how many tasks it added to and dropped from the queue."""
+        with self._lock:
+            since = self.queue.begin_rescan()
+        listed = self.queue.list_folder()
+        with self._lock:
+            added, dropped = self.queue.merge(listed, since)
+        if added or dropped:
+            log.debug("Queue listing: %d task(s) found in tasks/, %d gone", added, dropped)
+        return added, dropped
 
     def _warn_encoder(self, task_id: str, encoder: str) -> None:
         if any(encoder in n.encoders for n in self._nodes.values() if not n.lost):
@@ -193,11 +229,19 @@ class Coordinator:
 
     def _held(self, task_id: str, node: str, attempt: int) -> tuple[Lease, Path]:
         """The lease and folder of a task (node, attempt) holds now; StaleLease otherwise."""
+        lease = self._leases.get(task_id)
+        if lease is not None and lease.matches(node, attempt):
+            task_dir = self._processing / task_id
+            if task_dir.is_dir():
+                return lease, task_dir
+        self._forget(task_id)  # stale, or moved by hand: ask the folders
         found = self.layout.find_task(task_id)
         if found is None:
             raise UnknownTask(f"no task {task_id}")
         state, task_dir = found
         lease = leases.read_lease(task_dir) if state == TaskState.PROCESSING else None
+        if lease is not None and lease.state == LeaseState.HELD:
+            self._remember(lease)
         if lease is None or not lease.matches(node, attempt):
             holder = f"held by {lease.node} attempt {lease.attempt}" if lease and lease.state == "held" \
                 else f"{state}"
@@ -205,12 +249,16 @@ class Coordinator:
         return lease, task_dir
 
     # -- heartbeats ------------------------------------------------------------
-    def heartbeat(self, task_id: str, node: str, attempt: int, progress: dict[str, Any]) -> Lease:
+    def heartbeat(self, task_id: str, node: str, attempt: int, progress: dict[str, Any], *,
+                  wait: bool = True) -> Lease | None:
         """Extend the lease of a task the node still holds and note its progress.
 
         A node this coordinator has not met (it restarted) is still honoured; `is_registered`
-        tells it to register again so it shows in the node table."""
-        with self._lock:
+        tells it to register again so it shows in the node table. With `wait=False` it returns
+        None at once, changing nothing, when another request holds the coordinator."""
+        if not self._lock.acquire(blocking=wait):
+            return None
+        try:
             info = self._seen(node)
             try:
                 lease, task_dir = self._held(task_id, node, attempt)
@@ -224,14 +272,29 @@ class Coordinator:
                         task_id, node, attempt)
                 raise
             lease = leases.renewed(lease, self.settings.lease_seconds, self.clock())
-            leases.write_lease(task_dir, lease)
+            if lease.deadline - self._on_disk.get(task_id, 0.0) >= LEASE_WRITE_LAG * self.settings.lease_seconds:
+                # No fsync for a renewal: losing one only shortens the lease (see write_lease).
+                leases.write_lease(task_dir, lease, durable=False)
+                self._remember(lease)
+            else:
+                self._leases[task_id] = lease
             if info is not None:
                 info.tasks[task_id] = {"attempt": attempt, **_progress_fields(progress)}
+        finally:
+            self._lock.release()
         return lease
 
+    def _remember(self, lease: Lease) -> None:
+        """A held lease as just written to (or read from) its lease.json."""
+        self._leases[lease.task_id] = lease
+        self._on_disk[lease.task_id] = lease.deadline
+
+    def _forget(self, task_id: str) -> None:
+        self._leases.pop(task_id, None)
+        self._on_disk.pop(task_id, None)
+
     def is_registered(self, node: str) -> bool:
-        with self._lock:
-            return node in self._nodes
+        return node in self._nodes  # one dictionary lookup: needs no lock
 
     def node_alive(self, node: str) -> None:
         """A node with nothing to do still says it is there."""
@@ -259,11 +322,13 @@ class Coordinator:
                 raise BadUpload(f"upload of task {task_id} is {size} bytes, not the {expected_size} announced")
             if expected_sha256 and sha256 != expected_sha256.lower():
                 raise BadUpload(f"upload of task {task_id} has sha256 {sha256}, not the {expected_sha256} announced")
-            _, task_dir = self._held(task_id, node, attempt)
+            with self._lock:
+                _, task_dir = self._held(task_id, node, attempt)
             media_seconds = self._verify_render(task_id, task_dir, part)
             with self._lock:
                 self._held(task_id, node, attempt)
                 final = lifecycle.complete(self.layout, task_id, part)
+                self._forget(task_id)
                 info = self._nodes.get(node)
                 if info is not None:
                     info.tasks.pop(task_id, None)
@@ -312,6 +377,7 @@ class Coordinator:
             self._held(task_id, node, attempt)
             dest = lifecycle.fail(self.layout, task_id, reason, stderr, node=node, attempt=attempt,
                                   **(details or {}))
+            self._forget(task_id)
             info = self._nodes.get(node)
             if info is not None:
                 info.tasks.pop(task_id, None)
@@ -334,8 +400,10 @@ class Coordinator:
         self.project.events.emit(Event.RELEASED, task_id=task_id, node=node, attempt=attempt)
 
     def _requeue(self, task_dir: Path, lease: Lease, state: str) -> None:
+        self._forget(lease.task_id)
         leases.write_lease(task_dir, leases.ended(lease, state))
         lifecycle.release(self.layout, lease.task_id)
+        self.queue.add([lease.task_id])
 
     def record_event(self, node: str, event: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Append a node's stage event (downloaded, rendered, uploaded) to the event log."""
@@ -350,10 +418,12 @@ class Coordinator:
     def reap(self) -> list[str]:
         """Return expired tasks to tasks/ (or trash/failed/ after the last attempt) and note
         lost nodes. Returns the task ids it moved."""
+        if self.queue.rescan_due():
+            self.rescan_queue()
         moved: list[str] = []
         with self._lock:
             now = self.clock()
-            for task_id in self.layout.task_ids(TaskState.PROCESSING):
+            for task_id in list_task_ids(self._processing):
                 try:
                     if self._reap_one(task_id, now):
                         moved.append(task_id)
@@ -363,8 +433,12 @@ class Coordinator:
         return moved
 
     def _reap_one(self, task_id: str, now: float) -> bool:
-        task_dir = self.layout.task_dir(task_id, TaskState.PROCESSING)
-        lease = leases.read_lease(task_dir)
+        task_dir = self._processing / task_id
+        lease = self._leases.get(task_id)
+        if lease is None:
+            lease = leases.read_lease(task_dir)  # written before a restart: read it once
+            if lease is not None and lease.state == LeaseState.HELD:
+                self._remember(lease)
         if lease is None or lease.state != LeaseState.HELD:
             # No lease: a hold whose lease.json was lost; honour it for one lease period.
             first = self._orphans.setdefault(task_id, now)
@@ -384,6 +458,7 @@ class Coordinator:
         if lease.expiries + 1 >= self.settings.max_attempts:
             reason = (f"abandoned: lease expired {lease.expiries + 1} times "
                       f"(max_attempts = {self.settings.max_attempts}); last holder {lease.node}")
+            self._forget(task_id)
             leases.write_lease(task_dir, leases.ended(lease, LeaseState.EXPIRED))
             dest = lifecycle.fail(self.layout, task_id, reason, "", node=lease.node, attempt=lease.attempt)
             log.warning("Task %s abandoned after attempt %d on %s; moved to %s", task_id, lease.attempt,

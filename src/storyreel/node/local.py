@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 from storyreel.errors import StoryreelError
+from storyreel.ingest.watch import raw_has_files
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.mainworker import MainWorker
 from storyreel.project import Project
-from storyreel.render.local import raw_has_files
 
 log = get_logger(MAIN_WORKER)
 
@@ -52,9 +52,11 @@ class FarmStop:
 
 
 def node_argv(url: str, token_file: Path, node_id: str, work_dir: Path, *, encoder: str | None,
-              log_level: str) -> list[str]:
+              log_level: str, progress: str = "auto", log_file: Path | None = None) -> list[str]:
     argv = [sys.executable, "-m", "storyreel.cli", "render", "--server", url, "--token-file", str(token_file),
-            "--node-id", node_id, "--work-dir", str(work_dir), "--log-level", log_level]
+            "--node-id", node_id, "--work-dir", str(work_dir), "--log-level", log_level, "--progress", progress]
+    if log_file is not None:
+        argv += ["--log-file", str(log_file)]  # local nodes share the project's log
     return argv + (["--encoder", encoder] if encoder else [])
 
 
@@ -71,7 +73,9 @@ def run_farm(project: Project, nodes: int, stop: FarmStop, *, until_idle: bool =
     try:
         for number in range(1, nodes + 1):
             argv = node_argv(worker.farm.url, layout.token_file, f"local-{number}", work / f"node-{number}",
-                             encoder=encoder, log_level=project.settings.log_level)
+                             encoder=encoder, log_level=project.settings.log_level,
+                             # several nodes share one terminal: progress bars would overwrite each other
+                             progress="auto" if nodes == 1 else "log", log_file=layout.log_file)
             try:
                 # Own process group: a terminal's Ctrl-C reaches this process only, which
                 # passes it on, so each node sees exactly one signal per Ctrl-C.
@@ -102,7 +106,7 @@ def run_farm(project: Project, nodes: int, stop: FarmStop, *, until_idle: bool =
 
 def _drained(worker: MainWorker) -> bool:
     layout = worker.project.layout
-    return not (worker.ingestor.pending() or raw_has_files(layout) or layout.task_ids(TaskState.QUEUED)
+    return not (worker.ingestor.pending() or raw_has_files(layout.raw) or layout.task_ids(TaskState.QUEUED)
                 or layout.task_ids(TaskState.PROCESSING))
 
 

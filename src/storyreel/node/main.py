@@ -29,7 +29,7 @@ def default_node_id() -> str:
 
 
 def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: Path | None = None,
-             copy_inputs: bool = False, encoder: str | None = None) -> None:
+             copy_inputs: bool = False, encoder: str | None = None, progress_bar: bool = False) -> None:
     """Serve one coordinator until stopped by a signal. `encoder` forces one for every task."""
     node_id = node_id or default_node_id()
     encoders = [choose(encoder)] if encoder else usable_encoders()
@@ -44,7 +44,8 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
             work_dir = scratch = Path(tempfile.mkdtemp(prefix=f"storyreel-{node_id}-"))
         work_dir.mkdir(parents=True, exist_ok=True)
         clear_leftovers(work_dir)
-        node = Node(client, config, work_dir, encoders=encoders, copy_inputs=copy_inputs, encoder=encoder)
+        node = Node(client, config, work_dir, encoders=encoders, copy_inputs=copy_inputs, encoder=encoder,
+                    progress_bar=progress_bar)
         holder.append(node)
         log.info("Render node %s serving %s (encoders %s, work dir %s)", node_id, server,
                  ", ".join(encoders), work_dir)

@@ -33,6 +33,7 @@ from storyreel.node.client import (
     Unreachable,
 )
 from storyreel.render.job import Progress, RenderError, render_task
+from storyreel.render.progress import ProgressReport
 
 log = get_logger(RENDER_WORKER)
 
@@ -95,8 +96,10 @@ class Job:
 
 class Node:
     def __init__(self, client: CoordinatorClient, config: NodeConfig, work_dir: Path, *,
-                 encoders: list[str], copy_inputs: bool = False, encoder: str | None = None) -> None:
+                 encoders: list[str], copy_inputs: bool = False, encoder: str | None = None,
+                 progress_bar: bool = False) -> None:
         self.client = client
+        self.progress_bar = progress_bar  # a bar on a terminal, else a log line every few seconds
         self.config = config
         self.work_dir = work_dir
         self.encoders = encoders
@@ -360,9 +363,15 @@ class Node:
         output = job.work / FINAL_NAME
         assert job.inputs is not None
         log.info("Rendering task %s", job.label)
+        report = ProgressReport(job.label, interactive=self.progress_bar)
+
+        def on_progress(progress: Progress) -> None:
+            job.progress = progress  # sent with the next heartbeat
+            report(progress)
+
         try:
-            result = render_task(job.inputs, output, encoder=self.encoder,
-                                 on_progress=lambda p: setattr(job, "progress", p), cancel=job.cancel)
+            result = render_task(job.inputs, output, encoder=self.encoder, on_progress=on_progress,
+                                 cancel=job.cancel)
         except RenderError as exc:
             if job.lost.is_set():
                 self._drop(job)
@@ -371,6 +380,8 @@ class Node:
             else:
                 self._fail(job, started, f"render failed: {exc.reason}", exc.stderr, stage="render")
             return
+        finally:
+            report.close()
         job.stage = "rendered"
         log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,
                  result.media_seconds, result.encoder)

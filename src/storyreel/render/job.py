@@ -154,7 +154,7 @@ def render_task(
         tmp.unlink(missing_ok=True)
         raise
     wall = time.monotonic() - started
-    log.info("Rendered %s → %s: %.1f s of video in %.1f s with %s",
+    log.debug("Rendered %s → %s: %.1f s of video in %.1f s with %s",
              task_dir.name, output, meta.voice_duration, wall, name)
     return RenderResult(output, wall, meta.voice_duration, name, stderr)
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+from storyreel.logs import RENDER_WORKER, get_logger
+
+log = get_logger(RENDER_WORKER)
+
+# Without a terminal, one progress line this often (s) keeps logs readable.
+PROGRESS_LOG_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -57,3 +65,37 @@ class ProgressReader:
             out = self.total_seconds if value == "end" else min(self._out, self.total_seconds)
             return Progress(out, self.total_seconds, self._speed)
         return None
+
+
+class ProgressReport:
+    """A rich progress bar on a terminal, else a log line every few seconds."""
+
+    def __init__(self, task_id: str, interactive: bool) -> None:
+        self.task_id = task_id
+        self._last_log = 0.0
+        self._bar = None
+        if interactive:
+            from rich.console import Console
+            from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(TextColumn("render {task.description}"), BarColumn(),
+                            TextColumn("{task.percentage:>5.1f}%  {task.fields[speed]}"),
+                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self._bar.start()
+            self._row = self._bar.add_task(task_id[:8], total=100.0, speed="")
+
+    def __call__(self, progress: Progress) -> None:
+        speed = f"{progress.speed:.2f}x" if progress.speed else "…"
+        if self._bar is not None:
+            self._bar.update(self._row, completed=progress.percent, speed=speed)
+            return
+        now = time.monotonic()
+        if now - self._last_log >= PROGRESS_LOG_SECONDS or progress.percent >= 100:
+            self._last_log = now
+            eta = f"{progress.eta_seconds:.0f} s" if progress.eta_seconds is not None else "unknown"
+            log.info("Rendering %s: %.1f%% at %s, ETA %s", self.task_id, progress.percent, speed, eta)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from storyreel import diskguard
+from storyreel import diskspace
 from storyreel.project import Project
 
 WARN = re.compile(
@@ -22,28 +22,28 @@ def _warns(project: Project) -> int:
 
 
 def test_below_the_floor_work_pauses_with_one_warn_and_resumes(project: Project):
-    assert diskguard.space_ok(project)
+    assert diskspace.space_ok(project)
     project.settings.disk.floor_gb = 1_000_000.0  # a petabyte: more than any test machine has free
-    assert not diskguard.space_ok(project)
-    assert not diskguard.space_ok(project)
+    assert not diskspace.space_ok(project)
+    assert not diskspace.space_ok(project)
     assert _warns(project) == 1  # once per crossing, not once per check
-    assert diskguard.measure(project).paused
+    assert diskspace.measure(project).paused
 
     project.settings.disk.floor_gb = 0.0
-    assert diskguard.space_ok(project)
+    assert diskspace.space_ok(project)
     assert any(" INFO main_worker " in line and "Disk space back:" in line for line in _lines(project))
 
     project.settings.disk.floor_gb = 1_000_000.0
-    assert not diskguard.space_ok(project)
+    assert not diskspace.space_ok(project)
     assert _warns(project) == 2  # a new crossing warns again
 
 
 def test_low_space_above_the_floor_keeps_working(project: Project):
     project.settings.disk.low_space_gb = 1_000_000.0
     project.settings.disk.floor_gb = 0.0
-    report = diskguard.check(project)
+    report = diskspace.check(project)
     assert report.low and not report.paused
-    assert diskguard.space_ok(project)
+    assert diskspace.space_ok(project)
     assert _warns(project) == 0
 
 
