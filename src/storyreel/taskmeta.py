@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storyreel import fsops
-from storyreel.config import RenderSettings
+from storyreel.config import RenderSettings, validation_problems
 from storyreel.errors import StoryreelError
 from storyreel.layout import METADATA_NAME, name_problem
 
@@ -116,10 +116,7 @@ def read(task_dir: Path) -> TaskMeta:
     try:
         return TaskMeta.model_validate_json(text)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise TaskMetaError(f"cannot read {path}: {problems}") from exc
+        raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
 
 
 def write(task_dir: Path, meta: TaskMeta) -> Path:

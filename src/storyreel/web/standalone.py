@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from storyreel import __version__
+from storyreel.coordinator.server import parse_listen
 from storyreel.errors import ConfigError
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.project import Project
@@ -21,14 +22,6 @@ log = get_logger(MAIN_WORKER)
 
 # Next to the coordinator's default 8765, so both can run on one machine.
 DEFAULT_LISTEN = "127.0.0.1:8766"
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    host, sep, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ConfigError(f"cannot listen on {listen!r}: expected HOST:PORT, e.g. {DEFAULT_LISTEN}")
-    return host, int(port)
 
 
 def dashboard_app(project: Project, listen: str) -> FastAPI:
