@@ -11,6 +11,7 @@ between "new file in place" and "old file removed" is finished at restart.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -182,6 +183,15 @@ def sweep(layout: Layout) -> list[Path]:
                     path.unlink(missing_ok=True)
                     removed.append(path)
     return removed
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in blocks (task inputs and renders are large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(_COPY_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def free_bytes(path: Path) -> int:

@@ -3,16 +3,11 @@ refusals that become HTTP answers."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from storyreel.coordinator.leases import Lease
 from storyreel.errors import StoryreelError
-
-# Hashing reads files in pieces of this size.
-HASH_BLOCK = 1 << 20
 
 
 class CoordinatorError(StoryreelError):
@@ -91,9 +86,3 @@ class NodeInfo:
         }
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()

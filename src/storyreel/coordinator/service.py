@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storyreel import diskspace, lifecycle
+from storyreel import diskspace, fsops, lifecycle
 from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
 from storyreel.coordinator.model import (
@@ -29,7 +29,6 @@ from storyreel.coordinator.model import (
     TaskFile,
     UnknownTask,
     UnregisteredNode,
-    sha256_file,
 )
 from storyreel.coordinator.taskqueue import QueueIndex, list_task_ids
 from storyreel.errors import FilesystemError, MediaError
@@ -213,7 +212,7 @@ class Coordinator:
             key = (str(entry.resolve()), stat.st_size, stat.st_mtime_ns)
             digest = self._hashes.get(key)
             if digest is None:
-                digest = self._hashes[key] = sha256_file(entry)
+                digest = self._hashes[key] = fsops.sha256_file(entry)
             files.append(TaskFile(name, stat.st_size, digest))
         return files
 

@@ -7,7 +7,6 @@ task and is raised as LeaseLost so the pipeline drops that task at once.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
@@ -17,6 +16,7 @@ import httpx
 
 from storyreel import __version__
 from storyreel.errors import StoryreelError
+from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
 
 log = get_logger(RENDER_WORKER)
@@ -191,7 +191,7 @@ class CoordinatorClient:
                 if cancel.wait(0.5):
                     raise NodeError(f"cannot {what}: cancelled") from exc
                 continue
-            if part.stat().st_size == size and _sha256(part) == sha256:
+            if part.stat().st_size == size and sha256_file(part) == sha256:
                 os.replace(part, dest)
                 return size
             part.unlink()
@@ -201,7 +201,7 @@ class CoordinatorClient:
     def upload(self, task_id: str, attempt: int, path: Path) -> dict[str, Any]:
         """Stream the render to the coordinator, which checks size, sha256 and content."""
         size = path.stat().st_size
-        digest = _sha256(path)
+        digest = sha256_file(path)
         if self._faults > 0:
             self._faults -= 1
             digest = "0" * 64
@@ -214,9 +214,3 @@ class CoordinatorClient:
                               params=params, headers=headers, content=fh).json()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
