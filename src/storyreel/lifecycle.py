@@ -27,22 +27,23 @@ from storyreel.layout import (
 from storyreel.logs import iso_utc
 
 
+def _shift(layout: Layout, task_id: str, verb: str, src_state: TaskState, dst_state: TaskState) -> Path:
+    """Rename a task folder from one state folder to another; FilesystemError when absent."""
+    src = layout.task_dir(task_id, src_state)
+    dst = layout.task_dir(task_id, dst_state)
+    if not src.is_dir():
+        raise FilesystemError(verb, src, dst, f"no such task in {src.parent.name}/")
+    return fsops.move(src, dst)
+
+
 def claim(layout: Layout, task_id: str) -> Path:
     """Move tasks/<id> to processing/<id>; FilesystemError when it is not queued."""
-    src = layout.task_dir(task_id, TaskState.QUEUED)
-    dst = layout.task_dir(task_id, TaskState.PROCESSING)
-    if not src.is_dir():
-        raise FilesystemError("claim", src, dst, "no such task in tasks/")
-    return fsops.move(src, dst)
+    return _shift(layout, task_id, "claim", TaskState.QUEUED, TaskState.PROCESSING)
 
 
 def release(layout: Layout, task_id: str) -> Path:
     """Put a claimed task back: processing/<id> → tasks/<id>."""
-    src = layout.task_dir(task_id, TaskState.PROCESSING)
-    dst = layout.task_dir(task_id, TaskState.QUEUED)
-    if not src.is_dir():
-        raise FilesystemError("release", src, dst, "no such task in processing/")
-    return fsops.move(src, dst)
+    return _shift(layout, task_id, "release", TaskState.PROCESSING, TaskState.QUEUED)
 
 
 def complete(layout: Layout, task_id: str, rendered: Path) -> Path:
