@@ -1,4 +1,33 @@
-"""Domain errors. Each carries the verb, the path and the reason, and reads as a sentence."""
+"""Every error storyreel raises on purpose. Each carries the verb, the path and the reason,
+and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk full".
+
+    StoryreelError
+    ├── ConfigError            storyreel.toml, the token or a command-line value is unusable
+    ├── ToolMissingError       ffmpeg or ffprobe cannot be found
+    ├── FilesystemError        a move, copy or write failed
+    ├── MediaError             ffmpeg or ffprobe failed on a file
+    │   └── RenderError        a render failed (its whole stderr kept)
+    ├── TaskMetaError          metadata.json is missing, unreadable or names outside files
+    ├── Unacceptable           a raw file failed validation: it goes to trash/invalid/
+    ├── SourceChanged          a raw file changed while it was checked: look again later
+    ├── LinkFileError          a link file holds no usable list of URLs
+    ├── UnsafeURLError         a story URL must not be fetched (scheme, address, port)
+    ├── FetchError             a story URL could not be fetched
+    ├── ExtractError           a fetched page held no story text
+    ├── CoordinatorError       the coordinator refuses a node's request (.status: HTTP)
+    │   ├── UnknownTask        404
+    │   ├── StaleLease         409: the attempt no longer holds the task
+    │   ├── BadUpload          422: the upload is not the render it claims to be
+    │   └── UnregisteredNode   428: the node must register (again)
+    ├── NodeError              a render node's request to the coordinator failed
+    │   ├── Unauthorized       401: the token was refused
+    │   ├── Unreachable        no answer, or 5xx: try again later
+    │   ├── LeaseLost          409: our attempt no longer holds the task
+    │   └── Refused            any other refusal; retrying will not help (.status)
+    │       └── NotRegistered  428: register again
+    ├── NodeProcessError       a local render node process could not start or died
+    └── RootLocked             another main worker holds the project root
+"""
 
 from __future__ import annotations
 
@@ -46,3 +75,126 @@ class MediaError(StoryreelError):
     @property
     def stderr_tail(self) -> str:
         return "\n".join(self.stderr.strip().splitlines()[-10:])
+
+
+class RenderError(MediaError):
+    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr."""
+
+    def __init__(self, path: Path | str, reason: str, *, stderr: str = "",
+                 returncode: int | None = None) -> None:
+        super().__init__("render", path, reason, returncode=returncode, stderr=stderr)
+
+
+class TaskMetaError(StoryreelError):
+    """metadata.json is missing, unreadable or names files outside its task folder."""
+
+
+# -- ingest ----------------------------------------------------------------------------
+class Unacceptable(StoryreelError):
+    """A raw file failed validation; it belongs in trash/invalid/ with this reason."""
+
+    def __init__(self, reason: str, detail: str | None = None) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(reason)
+
+
+class SourceChanged(StoryreelError):
+    """The raw file changed while it was being checked; it is looked at again once still."""
+
+
+# -- story links -------------------------------------------------------------------------
+class LinkFileError(StoryreelError):
+    """A link file that does not hold a usable list of URLs."""
+
+
+class UnsafeURLError(StoryreelError):
+    """A story URL that must not be fetched: "cannot fetch URL: blocked address …"."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot fetch {url}: {reason}")
+
+
+class FetchError(StoryreelError):
+    """A URL could not be fetched: "cannot fetch URL: HTTP 404"."""
+
+    def __init__(self, url: str, reason: str, *, transient: bool = False) -> None:
+        self.url = url
+        self.reason = reason
+        self.transient = transient
+        super().__init__(f"cannot fetch {url}: {reason}")
+
+
+class ExtractError(StoryreelError):
+    """A page held no story text: "cannot extract URL: no text found"."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"cannot extract {url}: {reason}")
+
+
+# -- the coordinator's refusals (the HTTP status travels with them) ----------------------
+class CoordinatorError(StoryreelError):
+    """A node's request cannot be honoured; `status` is the HTTP answer."""
+
+    status = 400
+
+
+class UnknownTask(CoordinatorError):
+    status = 404
+
+
+class StaleLease(CoordinatorError):
+    """The request names an attempt that no longer holds the task."""
+
+    status = 409
+
+
+class BadUpload(CoordinatorError):
+    """The uploaded file is not the render it claims to be (size, sha256 or content)."""
+
+    status = 422
+
+
+class UnregisteredNode(CoordinatorError):
+    status = 428
+
+
+# -- a render node's view of the coordinator ---------------------------------------------
+class NodeError(StoryreelError):
+    """A request to the coordinator failed."""
+
+
+class Unauthorized(NodeError):
+    """The coordinator refused our token (401): nothing will work until it is fixed."""
+
+
+class Unreachable(NodeError):
+    """The coordinator did not answer (down, restarting, network trouble, 5xx)."""
+
+
+class LeaseLost(NodeError):
+    """409: our attempt no longer holds the task (it expired and went to another node)."""
+
+
+class Refused(NodeError):
+    """The coordinator answered with an error that retrying the same request will not fix."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotRegistered(Refused):
+    """428: the coordinator does not know us (it restarted); register again."""
+
+
+class NodeProcessError(StoryreelError):
+    """A local render node process could not be started or died."""
+
+
+class RootLocked(StoryreelError):
+    """Another main worker holds the project root's lock."""

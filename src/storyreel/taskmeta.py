@@ -12,12 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from storyreel import fsops
 from storyreel.config import RenderSettings, validation_problems
-from storyreel.errors import StoryreelError
+from storyreel.errors import TaskMetaError
 from storyreel.layout import METADATA_NAME, name_problem
-
-
-class TaskMetaError(StoryreelError):
-    """metadata.json is missing, unreadable or names files outside its task folder."""
 
 
 def _plain_name(value: str) -> str:

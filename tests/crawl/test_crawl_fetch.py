@@ -6,7 +6,8 @@ import pytest
 from crawlkit import Reply, StoryServer, endless, gzip_bomb, slow_drip
 
 from storyreel.crawl.charset import decode_body
-from storyreel.crawl.fetch import Fetcher, FetchError, Limits, parse_content_type
+from storyreel.crawl.fetch import Fetcher, Limits, parse_content_type
+from storyreel.errors import FetchError
 from storyreel.project import Project
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from crawlkit import STORY_HOST, Certificate, Reply, StoryServer, drop_link
 
-from storyreel.crawl.fetch import Fetcher, FetchError, Limits
+from storyreel.crawl.fetch import Fetcher, Limits
 from storyreel.crawl.links import LinkProcessor
-from storyreel.crawl.safety import Policy, UnsafeURLError, check_url, classify, parse_url, refusal
+from storyreel.crawl.safety import Policy, check_url, classify, parse_url, refusal
+from storyreel.errors import FetchError, UnsafeURLError
 from storyreel.project import Project
 
 

@@ -11,8 +11,8 @@ import pytest
 from farmkit import farm_project
 
 from storyreel.coordinator import Coordinator
-from storyreel.coordinator.model import StaleLease
 from storyreel.coordinator.taskqueue import RESCAN_SECONDS
+from storyreel.errors import StaleLease
 from storyreel.layout import TaskState
 from storyreel.plan import Planner
 

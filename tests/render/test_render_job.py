@@ -8,8 +8,9 @@ import threading
 import pytest
 from render_helpers import make_task, mean_volume, moov_before_mdat, pixel, voice_with_tail
 
+from storyreel.errors import RenderError
 from storyreel.media.probe import probe
-from storyreel.render.job import RenderError, render_task
+from storyreel.render.job import render_task
 
 WIDTH, HEIGHT, FPS = 160, 90, 30
 

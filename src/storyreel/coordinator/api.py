@@ -29,8 +29,8 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 
 from storyreel import __version__
-from storyreel.coordinator.model import CoordinatorError
 from storyreel.coordinator.service import Coordinator
+from storyreel.errors import CoordinatorError
 from storyreel.layout import TASK_ID_RE
 from storyreel.logs import MAIN_WORKER, get_logger
 

@@ -7,33 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storyreel.coordinator.leases import Lease
-from storyreel.errors import StoryreelError
-
-
-class CoordinatorError(StoryreelError):
-    """A node's request cannot be honoured; `status` is the HTTP answer."""
-
-    status = 400
-
-
-class UnknownTask(CoordinatorError):
-    status = 404
-
-
-class StaleLease(CoordinatorError):
-    """The request names an attempt that no longer holds the task."""
-
-    status = 409
-
-
-class BadUpload(CoordinatorError):
-    """The uploaded file is not the render it claims to be (size, sha256 or content)."""
-
-    status = 422
-
-
-class UnregisteredNode(CoordinatorError):
-    status = 428
 
 
 @dataclass(frozen=True)

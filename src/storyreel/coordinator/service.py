@@ -20,18 +20,17 @@ from typing import Any
 from storyreel import diskspace, fsops, lifecycle
 from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
-from storyreel.coordinator.model import (
+from storyreel.coordinator.model import Grant, NodeInfo, TaskFile
+from storyreel.coordinator.taskqueue import QueueIndex, list_task_ids
+from storyreel.errors import (
     BadUpload,
     CoordinatorError,
-    Grant,
-    NodeInfo,
+    FilesystemError,
+    MediaError,
     StaleLease,
-    TaskFile,
     UnknownTask,
     UnregisteredNode,
 )
-from storyreel.coordinator.taskqueue import QueueIndex, list_task_ids
-from storyreel.errors import FilesystemError, MediaError
 from storyreel.layout import (
     FAILURE_REASON_NAME,
     LEASE_NAME,

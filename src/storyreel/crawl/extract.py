@@ -16,7 +16,7 @@ import unicodedata
 
 import trafilatura
 
-from storyreel.errors import StoryreelError
+from storyreel.errors import ExtractError
 
 # trafilatura warns "discarding data" for every page without text; we report that
 # ourselves, in the SPEC §9 format, as the link's reason.
@@ -27,15 +27,6 @@ PARAGRAPH_BREAK = "\n\n"
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0\u3000]*\n")
 # Control and invisible formatting characters that are not whitespace.
 _INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
-
-
-class ExtractError(StoryreelError):
-    """A page held no story text: "cannot extract URL: no text found"."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(f"cannot extract {url}: {reason}")
 
 
 def _clean_paragraph(text: str) -> str:

@@ -35,7 +35,7 @@ from storyreel.crawl.safety import (
     check_url,
     system_resolver,
 )
-from storyreel.errors import StoryreelError
+from storyreel.errors import FetchError
 from storyreel.logs import MAIN_WORKER, get_logger
 
 log = get_logger(MAIN_WORKER)
@@ -46,16 +46,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
 # Reads are sliced this short so a cancelled crawl (shutdown) stops promptly.
 READ_SLICE_SECONDS = 0.5
-class FetchError(StoryreelError):
-    """A URL could not be fetched: "cannot fetch URL: HTTP 404"."""
-
-    def __init__(self, url: str, reason: str, *, transient: bool = False) -> None:
-        self.url = url
-        self.reason = reason
-        self.transient = transient
-        super().__init__(f"cannot fetch {url}: {reason}")
-
-
 @dataclass(frozen=True)
 class Page:
     """A fetched page, decoded to text."""

@@ -37,10 +37,17 @@ from typing import Any
 
 from storyreel import fsops
 from storyreel.crawl.chunk import chunk_text, count_words
-from storyreel.crawl.extract import ExtractError, extract_text
-from storyreel.crawl.fetch import Fetcher, FetchError, Limits
-from storyreel.crawl.safety import Resolver, UnsafeURLError, parse_url, system_resolver
-from storyreel.errors import FilesystemError, StoryreelError
+from storyreel.crawl.extract import extract_text
+from storyreel.crawl.fetch import Fetcher, Limits
+from storyreel.crawl.safety import Resolver, parse_url, system_resolver
+from storyreel.errors import (
+    ExtractError,
+    FetchError,
+    FilesystemError,
+    LinkFileError,
+    StoryreelError,
+    UnsafeURLError,
+)
 from storyreel.ingest.filing import file_into, reject, rel
 from storyreel.ingest.watch import Signature, signature
 from storyreel.layout import CHUNK_RE, LINK_RECORD_SUFFIX, AssetKind, RawAsset, RawRole
@@ -56,10 +63,6 @@ MAX_URLS = 200
 
 COMMITTING = "committing"
 DONE = "done"
-
-
-class LinkFileError(StoryreelError):
-    """A link file that does not hold a usable list of URLs."""
 
 
 def read_urls(path: Path) -> list[str]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from storyreel.errors import StoryreelError
+from storyreel.errors import UnsafeURLError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -81,15 +81,6 @@ _NETWORKS: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]
 _DNS_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
 _CANONICAL_IPV4 = re.compile(r"^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$")
-
-
-class UnsafeURLError(StoryreelError):
-    """A story URL that must not be fetched: "cannot fetch URL: blocked address …"."""
-
-    def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        self.reason = reason
-        super().__init__(f"cannot fetch {url}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from storyreel.errors import StoryreelError, ToolMissingError
-from storyreel.ingest.filing import SourceChanged, Unacceptable, reject, rel
+from storyreel.errors import SourceChanged, StoryreelError, ToolMissingError, Unacceptable
+from storyreel.ingest.filing import reject, rel
 from storyreel.ingest.music import ingest_music
 from storyreel.ingest.video import ingest_clip
 from storyreel.ingest.voice import ingest_voice

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from storyreel import fsops
-from storyreel.errors import StoryreelError
+from storyreel.errors import SourceChanged
 from storyreel.ingest.watch import Signature, signature
 from storyreel.layout import Layout
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
@@ -23,19 +23,6 @@ SHORT_NAME_BYTES = 180
 # Files are checked in parallel but placed one at a time, so "is the name free?" and
 # "take the name" cannot interleave between two threads.
 _PLACING = threading.RLock()
-
-
-class Unacceptable(StoryreelError):
-    """A raw file failed validation; it belongs in trash/invalid/ with this reason."""
-
-    def __init__(self, reason: str, detail: str | None = None) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(reason)
-
-
-class SourceChanged(StoryreelError):
-    """The raw file changed while it was being checked; it is looked at again once still."""
 
 
 def rel(project: Project, path: Path) -> str:

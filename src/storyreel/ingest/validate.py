@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storyreel.errors import MediaError
-from storyreel.ingest.filing import Unacceptable
+from storyreel.errors import MediaError, Unacceptable
 from storyreel.media.probe import AudioStream, MediaInfo, probe
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storyreel.errors import MediaError
-from storyreel.ingest.filing import Unacceptable, file_into
+from storyreel.errors import MediaError, Unacceptable
+from storyreel.ingest.filing import file_into
 from storyreel.ingest.validate import positive_duration, probed, unreadable
 from storyreel.ingest.watch import Signature
 from storyreel.layout import AssetKind, RawAsset

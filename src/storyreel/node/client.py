@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from storyreel import __version__
-from storyreel.errors import StoryreelError
+from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, Unauthorized, Unreachable
 from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
 
@@ -34,34 +34,6 @@ BLOCK = 1 << 20
 # Fault injection for tests and drills, documented in the README: the first N upload tries
 # of this process announce a wrong sha256, so the real coordinator refuses them (422).
 FAULT_UPLOADS_ENV = "STORYREEL_FAULT_UPLOAD_FAILURES"
-
-
-class NodeError(StoryreelError):
-    """A request to the coordinator failed."""
-
-
-class Unauthorized(NodeError):
-    """The coordinator refused our token (401): nothing will work until it is fixed."""
-
-
-class Unreachable(NodeError):
-    """The coordinator did not answer (down, restarting, network trouble, 5xx)."""
-
-
-class LeaseLost(NodeError):
-    """409: our attempt no longer holds the task (it expired and went to another node)."""
-
-
-class Refused(NodeError):
-    """The coordinator answered with an error that retrying the same request will not fix."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class NotRegistered(Refused):
-    """428: the coordinator does not know us (it restarted); register again."""
 
 
 def _detail(response: httpx.Response) -> str:

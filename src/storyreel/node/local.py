@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from storyreel.errors import StoryreelError
+from storyreel.errors import NodeProcessError
 from storyreel.ingest.watch import raw_has_files
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, get_logger
@@ -30,10 +30,6 @@ log = get_logger(MAIN_WORKER)
 CYCLE_SECONDS = 0.5
 # Nodes get this long to finish and hand back work after the run is over (s).
 NODE_EXIT_SECONDS = 30.0
-
-
-class NodeProcessError(StoryreelError):
-    """A local render node process could not be started or died."""
 
 
 class FarmStop:

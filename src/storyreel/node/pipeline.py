@@ -21,18 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from storyreel.layout import FINAL_NAME, Layout, TaskState
-from storyreel.logs import RENDER_WORKER, Event, get_logger
-from storyreel.node.client import (
-    CoordinatorClient,
+from storyreel.errors import (
     LeaseLost,
     NodeError,
     NotRegistered,
     Refused,
+    RenderError,
     Unauthorized,
     Unreachable,
 )
-from storyreel.render.job import Progress, RenderError, render_task
+from storyreel.layout import FINAL_NAME, Layout, TaskState
+from storyreel.logs import RENDER_WORKER, Event, get_logger
+from storyreel.node.client import CoordinatorClient
+from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
 
 log = get_logger(RENDER_WORKER)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel import fsops
-from storyreel.errors import MediaError, StoryreelError
+from storyreel.errors import MediaError, RenderError, StoryreelError
 from storyreel.layout import VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media import run as runner
@@ -35,14 +35,6 @@ log = get_logger(RENDER_WORKER)
 
 # How often a cancel request is looked at while ffmpeg runs (s).
 CANCEL_POLL_SECONDS = 0.2
-
-
-class RenderError(MediaError):
-    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr."""
-
-    def __init__(self, path: Path | str, reason: str, *, stderr: str = "",
-                 returncode: int | None = None) -> None:
-        super().__init__("render", path, reason, returncode=returncode, stderr=stderr)
 
 
 @dataclass(frozen=True)
