@@ -38,7 +38,10 @@ FAILURE_REASON_NAME = "reason.json"
 CHAPTER_RE = re.compile(r"^chapter_(\d{4,})\.mp3$")
 CHUNK_RE = re.compile(r"^chunk_(\d{4,})\.txt$")
 VIDEO_PART_RE = re.compile(r"^video_(\d{4,})\.mp4$")
-TASK_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_TASK_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+TASK_ID_RE = re.compile(rf"^{_TASK_ID}$")
+# A render node's scratch folder for one attempt of one task (see attempt_dir_name).
+ATTEMPT_DIR_RE = re.compile(rf"^{_TASK_ID}-a\d+$")
 
 # Longest file name component we accept; most filesystems stop at 255 bytes and we
 # add a "<duration>_" prefix and temp prefixes to names.
@@ -71,6 +74,11 @@ class TaskState(StrEnum):
     PROCESSING = "processing"  # processing/<id>/ with lease.json
     DONE = "done"  # output/<id>/final.mp4
     FAILED = "failed"  # trash/failed/<id>/ with stderr.log and reason.json
+
+
+def attempt_dir_name(task_id: str, attempt: int) -> str:
+    """A render node's scratch folder for one attempt of one task: `<task uuid>-a<attempt>`."""
+    return f"{task_id}-a{attempt}"
 
 
 def format_duration(seconds: float) -> str:

@@ -290,15 +290,3 @@ def test_one_coordinator_per_root_and_a_taken_port_is_a_clear_error(farm, tmp_pa
     server = CoordinatorServer(Coordinator(other), "127.0.0.1:0")  # the lock went with the failure
     server.start()
     server.stop()
-
-
-def test_a_restarted_node_clears_only_its_own_leftovers(tmp_path: Path) -> None:
-    from storyreel.node.pipeline import clear_leftovers, job_dir_name
-
-    left = tmp_path / job_dir_name("5679726c-1f79-441a-a214-af56456f98ce", 2)
-    (left / "inputs").mkdir(parents=True)
-    (left / "inputs" / "voice.mp3").write_bytes(b"x")
-    mine = tmp_path / "notes"
-    mine.mkdir()
-    clear_leftovers(tmp_path)
-    assert not left.exists() and mine.is_dir()
