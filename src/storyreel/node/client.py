@@ -18,6 +18,7 @@ from storyreel import __version__
 from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, Unauthorized, Unreachable
 from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
+from storyreel.node.faults import UploadFaults
 
 log = get_logger(RENDER_WORKER)
 
@@ -31,9 +32,6 @@ MAX_BACKOFF = 5.0
 # A download that breaks off resumes (Range) this many times before the task is given back.
 DOWNLOAD_TRIES = 4
 BLOCK = 1 << 20
-# Fault injection for tests and drills, documented in the README: the first N upload tries
-# of this process announce a wrong sha256, so the real coordinator refuses them (422).
-FAULT_UPLOADS_ENV = "STORYREEL_FAULT_UPLOAD_FAILURES"
 
 
 def _detail(response: httpx.Response) -> str:
@@ -45,16 +43,17 @@ def _detail(response: httpx.Response) -> str:
 
 
 class CoordinatorClient:
-    def __init__(self, server: str, token: str, node: str, *, give_up: threading.Event | None = None) -> None:
+    def __init__(self, server: str, token: str, node: str, *, halt: threading.Event | None = None) -> None:
         self.server = server.rstrip("/")
         self.node = node
         self.token = token
         self.http = httpx.Client(
             base_url=self.server + API, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
         )
-        # Set on a hard stop: patient calls stop waiting for the coordinator.
-        self.give_up = give_up or threading.Event()
-        self._faults = int(os.environ.get(FAULT_UPLOADS_ENV, "0") or 0)
+        # The render node's hard stop, only read here: patient calls stop waiting for the
+        # coordinator once it is set.
+        self._halt = halt or threading.Event()
+        self._faults = UploadFaults.from_env()  # a test and drill switch (node/faults.py)
         self._unreachable_logged = False
 
     def close(self) -> None:
@@ -88,7 +87,7 @@ class CoordinatorClient:
             try:
                 return self._check(self.http.request(method, path, **kw), what)
             except (httpx.TransportError, Unreachable) as exc:
-                stopped = self.give_up.is_set() or (abort is not None and abort.is_set())
+                stopped = self._halt.is_set() or (abort is not None and abort.is_set())
                 if not patient or stopped:
                     raise Unreachable(f"cannot {what}: {exc}") from exc
                 if not self._unreachable_logged:
@@ -96,9 +95,9 @@ class CoordinatorClient:
                     log.warning("Coordinator %s unreachable (%s); retrying", self.server, exc)
                 waited = 0.0
                 while waited < delay:
-                    if self.give_up.is_set() or (abort is not None and abort.is_set()):
+                    if self._halt.is_set() or (abort is not None and abort.is_set()):
                         raise Unreachable(f"cannot {what}: stopped while the coordinator was unreachable") from exc
-                    self.give_up.wait(0.1)
+                    self._halt.wait(0.1)
                     waited += 0.1
                 delay = min(delay * 2, MAX_BACKOFF)
 
@@ -173,12 +172,7 @@ class CoordinatorClient:
     def upload(self, task_id: str, attempt: int, path: Path) -> dict[str, Any]:
         """Stream the render to the coordinator, which checks size, sha256 and content."""
         size = path.stat().st_size
-        digest = sha256_file(path)
-        if self._faults > 0:
-            self._faults -= 1
-            digest = "0" * 64
-            log.warning("Fault injection (%s): announcing a wrong sha256 for task %s", FAULT_UPLOADS_ENV,
-                        task_id)
+        digest = self._faults.announced_sha256(task_id, sha256_file(path))
         headers = {SHA256_HEADER: digest, SIZE_HEADER: str(size), "Content-Length": str(size)}
         params = {"node": self.node, "attempt": attempt}
         with open(path, "rb") as fh:

@@ -37,15 +37,15 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
     give_up = threading.Event()
     holder: list[Node] = []
     _on_signals(give_up, holder)  # a signal while still waiting for the coordinator ends the wait
-    client = CoordinatorClient(server, token, node_id, give_up=give_up)
+    client = CoordinatorClient(server, token, node_id, halt=give_up)
     try:
         config = NodeConfig.from_register(client.register(socket.gethostname(), encoders))
         if work_dir is None:
             work_dir = scratch = Path(tempfile.mkdtemp(prefix=f"storyreel-{node_id}-"))
         work_dir.mkdir(parents=True, exist_ok=True)
         clear_leftovers(work_dir)
-        node = Node(client, config, work_dir, encoders=encoders, copy_inputs=copy_inputs, encoder=encoder,
-                    progress_bar=progress_bar)
+        node = Node(client, config, work_dir, halt=give_up, encoders=encoders, copy_inputs=copy_inputs,
+                    encoder=encoder, progress_bar=progress_bar)
         holder.append(node)
         log.info("Render node %s serving %s (encoders %s, work dir %s)", node_id, server,
                  ", ".join(encoders), work_dir)

@@ -1,0 +1,43 @@
+"""Fault switches for tests and drills: never set on a production node.
+
+`STORYREEL_FAULT_UPLOAD_FAILURES=N` (documented in the README): the first N upload
+tries of this render node process announce a wrong sha256, so the real coordinator
+refuses each of them (422) as it would a render damaged in transit. The farm tests
+use it to drive the upload retries against a real main worker.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from storyreel.logs import RENDER_WORKER, get_logger
+
+log = get_logger(RENDER_WORKER)
+
+FAULT_UPLOADS_ENV = "STORYREEL_FAULT_UPLOAD_FAILURES"
+# What a faulty upload announces instead of the render's digest: no file hashes to it.
+WRONG_SHA256 = "0" * 64
+
+
+class UploadFaults:
+    """How many of this process's next upload tries announce a wrong sha256."""
+
+    def __init__(self, remaining: int = 0) -> None:
+        self._remaining = max(remaining, 0)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> UploadFaults:
+        return cls(int(os.environ.get(FAULT_UPLOADS_ENV, "0") or 0))
+
+    def announced_sha256(self, task_id: str, sha256: str) -> str:
+        """The digest one upload try of `task_id` announces: `sha256`, or a wrong one while
+        faults remain."""
+        with self._lock:
+            if self._remaining <= 0:
+                return sha256
+            self._remaining -= 1
+        log.warning("Fault injection (%s): announcing a wrong sha256 for task %s", FAULT_UPLOADS_ENV,
+                    task_id)
+        return WRONG_SHA256

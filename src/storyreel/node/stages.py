@@ -1,0 +1,139 @@
+"""What a render node does to one task, as three verbs: fetch, render, upload.
+
+Each verb moves one held task through one stage and, when the task ends there
+(lost, handed back, failed, uploaded), ends its lease through HeldTasks. The node
+(pipeline.py) runs each verb on its own thread and passes tasks between them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from storyreel.errors import LeaseLost, NodeError, RenderError
+from storyreel.layout import FINAL_NAME, Layout, TaskState
+from storyreel.logs import RENDER_WORKER, Event, get_logger
+from storyreel.node.client import CoordinatorClient
+from storyreel.node.held import HeldTasks, host
+from storyreel.node.job import FailedStage, Job, JobStage, span
+from storyreel.node.outbox import Outbox
+from storyreel.render.job import Progress, render_task
+from storyreel.render.progress import ProgressReport
+
+log = get_logger(RENDER_WORKER)
+
+
+@dataclass
+class Stages:
+    """The three verbs and what they share: the coordinator, the held leases, the outbox."""
+
+    client: CoordinatorClient
+    held: HeldTasks
+    outbox: Outbox
+    halt: threading.Event  # the node's hard stop
+    encoders: list[str]
+    upload_retries: int
+    retry_backoff_seconds: float
+    shared: Layout | None = None  # the project root, when this machine sees it: inputs read in place
+    encoder: str | None = None  # forces this encoder over each task's own setting
+    progress_bar: bool = False  # a bar on a terminal, else a log line every few seconds
+
+    def fetch(self, job: Job) -> bool:
+        """Get the task's inputs; False when the task was handed back or lost instead."""
+        job.stage = JobStage.DOWNLOADING
+        started = time.time()
+        job.work.mkdir(parents=True, exist_ok=True)
+        total = 0
+        if self.shared is not None:
+            job.inputs = self.shared.task_dir(job.task_id, TaskState.PROCESSING)
+        else:
+            job.inputs = job.work / "inputs"
+            job.inputs.mkdir(exist_ok=True)
+            try:
+                for entry in job.files:
+                    total += self.client.download(job.task_id, job.attempt, entry["name"], entry["size"],
+                                                  entry["sha256"], job.inputs / entry["name"], job.cancel)
+            except LeaseLost as exc:
+                self.held.lose(job, exc)
+                self.held.drop(job)
+                return False
+            except NodeError as exc:
+                if not job.cancel.is_set():
+                    log.error("Cannot fetch the inputs of task %s: %s; handing it back", job.label, exc)
+                self.held.release(job)
+                return False
+        job.stage = JobStage.WAITING_TO_RENDER
+        log.info("Downloaded task %s (%d bytes%s)", job.label, total, ", in place" if self.shared else "")
+        self._event(Event.DOWNLOADED, job, started, bytes=total, in_place=self.shared is not None)
+        return True
+
+    def render(self, job: Job) -> bool:
+        """Render the task; True when the render waits for its upload, False when the task
+        ended here (lost, handed back on a hard stop, or failed)."""
+        job.stage = JobStage.RENDERING
+        self.held.beat(job)
+        started = time.time()
+        assert job.inputs is not None
+        log.info("Rendering task %s", job.label)
+        report = ProgressReport(job.label, interactive=self.progress_bar)
+
+        def on_progress(progress: Progress) -> None:
+            job.progress = progress  # sent with the next heartbeat
+            report(progress)
+
+        try:
+            result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
+                                 on_progress=on_progress, cancel=job.cancel)
+        except RenderError as exc:
+            if job.lost.is_set():
+                self.held.drop(job)
+            elif self.halt.is_set():
+                self.held.release(job)
+            else:
+                self.held.fail(job, started, f"render failed: {exc.reason}", exc.stderr,
+                               stage=FailedStage.RENDER)
+            return False
+        finally:
+            report.close()
+        job.stage = JobStage.RENDERED
+        log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,
+                 result.media_seconds, result.encoder)
+        self._event(Event.RENDERED, job, started, media_seconds=round(result.media_seconds, 3),
+                    encoder=result.encoder)
+        return True
+
+    def upload(self, job: Job) -> None:
+        """Upload the render, trying `upload_retries` times with a doubling wait; the task ends
+        here whatever happens (uploaded, failed, lost, or handed back on a hard stop)."""
+        job.stage = JobStage.UPLOADING
+        started = time.time()
+        tries = self.upload_retries
+        for number in range(1, tries + 1):
+            try:
+                self.client.wait_reachable(host(), self.encoders)  # a restarting coordinator is no failed try
+                answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME)
+            except LeaseLost as exc:
+                self.held.lose(job, exc)
+                self.held.drop(job)
+                return
+            except NodeError as exc:
+                log.warning("Upload of task %s failed (try %d of %d): %s", job.label, number, tries, exc)
+                if number < tries and not self.halt.wait(self.retry_backoff_seconds * 2 ** (number - 1)):
+                    continue
+                if self.halt.is_set():
+                    self.held.release(job)
+                    return
+                self.held.fail(job, started, f"upload failed {tries} times: {exc}", "",
+                               stage=FailedStage.UPLOAD)
+                return
+            log.info("Uploaded task %s: %s", job.label, answer.get("output"))
+            self._event(Event.UPLOADED, job, started, bytes=answer.get("bytes"), tries=number)
+            self.held.drop(job)
+            return
+
+    def _event(self, event: Event, job: Job, started: float, **fields: Any) -> None:
+        """A stage event for the coordinator's event log, sent now or queued in order."""
+        self.outbox.send(str(event), {"task_id": job.task_id, "attempt": job.attempt, **span(started),
+                                      **fields})
