@@ -15,24 +15,18 @@ import threading
 import time
 from pathlib import Path
 
-from storyreel.layout import FINAL_NAME
+from storyreel.layout import FINAL_NAME, attempt_dir_name
 from storyreel.logs import Event
 from storyreel.node.client import CoordinatorClient
+from storyreel.node.job import span
 from storyreel.render.job import render_task
 
 
 def _event(
     client: CoordinatorClient, event: Event, grant: dict, started: float, **fields: object
 ) -> None:
-    ended = time.time()
     client.event(
-        str(event),
-        task_id=grant["task_id"],
-        attempt=grant["attempt"],
-        started=round(started, 3),
-        ended=round(ended, 3),
-        seconds=round(ended - started, 3),
-        **fields,
+        str(event), task_id=grant["task_id"], attempt=grant["attempt"], **span(started), **fields
     )
 
 
@@ -49,7 +43,7 @@ def main() -> None:
     try:
         client.register(socket.gethostname(), [args.encoder])
         while (grant := client.claim()) is not None:
-            work = args.work_dir / f"{grant['task_id']}-a{grant['attempt']}"
+            work = args.work_dir / attempt_dir_name(grant["task_id"], grant["attempt"])
             inputs = work / "inputs"
             inputs.mkdir(parents=True, exist_ok=True)
             started = time.time()
