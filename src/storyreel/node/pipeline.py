@@ -70,8 +70,10 @@ class Node:
         self.held = HeldTasks(client, work_dir, encoders)
         self.outbox = Outbox(client)
         shared = None if copy_inputs else _shared_root(config.root, client)
-        self.stages = Stages(client, self.held, self.outbox, halt, encoders, config.upload_retries,
-                             config.retry_backoff_seconds, shared, encoder, progress_bar)
+        self.stages = Stages(client=client, held=self.held, outbox=self.outbox, halt=halt,
+                             encoders=encoders, upload_retries=config.upload_retries,
+                             retry_backoff_seconds=config.retry_backoff_seconds, shared=shared,
+                             encoder=encoder, progress_bar=progress_bar)
         self._to_render: queue.Queue[Job | None] = queue.Queue(maxsize=1)
         self._to_upload: queue.Queue[Job | None] = queue.Queue(maxsize=1)
         self._done = threading.Event()
