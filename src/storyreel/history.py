@@ -179,7 +179,10 @@ class _Reading:
         self.first_ts: float | None = None
 
     def info(self, name: str) -> NodeInfo:
-        return self.nodes.setdefault(name, NodeInfo(name))
+        node = self.nodes.get(name)
+        if node is None:
+            node = self.nodes[name] = NodeInfo(name)
+        return node
 
     def touch(self, name: str, moment: float, since: float | None = None) -> None:
         """`name` was active at `moment`; a node not up since its last loss is up again from `since`."""
