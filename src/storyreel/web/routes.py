@@ -86,14 +86,8 @@ def _page(name: str, status_code: int = 200, **replacements: str) -> HTMLRespons
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
-def dashboard_router(source: StateSource, access: Access) -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request) -> Response:
-        if not access.allowed(request):
-            return RedirectResponse("/dashboard/login", status_code=303)
-        return _page("dashboard.html", logout="" if not access.login_required else "on")
+def _session_routes(router: APIRouter, access: Access) -> None:
+    """The login form, the login that sets the session cookie, and the logout that forgets it."""
 
     @router.get("/dashboard/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form() -> Response:
@@ -119,6 +113,17 @@ def dashboard_router(source: StateSource, access: Access) -> APIRouter:
         response = RedirectResponse("/dashboard/login", status_code=303)
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
+
+
+def dashboard_router(source: StateSource, access: Access) -> APIRouter:
+    router = APIRouter()
+    _session_routes(router, access)
+
+    @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request) -> Response:
+        if not access.allowed(request):
+            return RedirectResponse("/dashboard/login", status_code=303)
+        return _page("dashboard.html", logout="" if not access.login_required else "on")
 
     @router.get("/dashboard/api/state")
     def state(
