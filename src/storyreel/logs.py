@@ -117,18 +117,60 @@ class EventLog:
         return record
 
 
+class EventReader:
+    """The one reader of the event log. It keeps what it has read and, on each call, parses
+    only the whole lines appended since; a line still being written (or torn by a killed
+    writer) waits for its newline. A log that was replaced or truncated is read again
+    from the start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._events: list[dict[str, Any]] = []
+        self._offset = 0
+        self._inode: tuple[int, int] | None = None
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event in the log so far."""
+        with self._lock:
+            appended = self._appended()  # may start over, on a replaced log
+            self._events.extend(appended)
+            return list(self._events)
+
+    def new_events(self) -> list[dict[str, Any]]:
+        """The events appended since the last call, without keeping them."""
+        with self._lock:
+            return self._appended()
+
+    def _appended(self) -> list[dict[str, Any]]:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self._events, self._offset, self._inode = [], 0, None
+            return []
+        inode = (st.st_dev, st.st_ino)
+        if inode != self._inode or st.st_size < self._offset:
+            self._events, self._offset, self._inode = [], 0, inode  # replaced or truncated
+        if st.st_size <= self._offset:
+            return []
+        with open(self.path, "rb") as fh:
+            fh.seek(self._offset)
+            data = fh.read(st.st_size - self._offset)
+        complete = data.rfind(b"\n") + 1
+        self._offset += complete
+        return [record for line in data[:complete].decode("utf-8", errors="replace").splitlines()
+                if (record := parse_event(line)) is not None]
+
+
+def parse_event(line: str) -> dict[str, Any] | None:
+    """One line of the event log as a record, or None for a blank, torn or foreign line."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and "event" in record else None
+
+
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Every event in the log; a torn last line (killed writer) is skipped."""
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "event" in record:
-                yield record
+    """Every event in the log, read once; a torn last line (killed writer) is skipped."""
+    yield from EventReader(path).new_events()

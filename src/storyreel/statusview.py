@@ -1,13 +1,19 @@
-"""`storyreel status` as rich tables, drawn from the farm-state document."""
+"""`storyreel status` printed: the farm state as rich tables, or as JSON for scripts; with
+`--watch`, again every few seconds until Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any
+from collections.abc import Callable
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from storyreel.farmstate import FarmState, NodeTask
+from storyreel.metrics import Figures
 
 BAR_WIDTH = 12
 
@@ -48,16 +54,15 @@ def _num(value: float | None, fmt: str, unit: str = "") -> str:
     return "—" if value is None else f"{value:{fmt}}{unit}"
 
 
-def folders_table(state: dict[str, Any]) -> Table:
+def folders_table(state: FarmState) -> Table:
     """One row: what waits in raw/, what is filed, queued, rendering, done or in the trash."""
-    q = state["queues"]
-    kinds = [key for key in q if key.startswith("scanned/")]
+    q = state.queues
+    scanned = q.scanned()
     table = Table(title="Folders", title_justify="left",
-                  caption=" ".join(f"{k}/ {q[k]}" for k in kinds), caption_justify="left")
+                  caption=" ".join(f"scanned/{k}/ {n}" for k, n in scanned.items()), caption_justify="left")
     columns = {
-        "raw/": q["raw"], "scanned/": sum(q[k] for k in kinds), "tasks/": q["tasks"],
-        "processing/": q["processing"], "output/": q["output"], "trash/invalid/": q["trash/invalid"],
-        "trash/failed/": q["trash/failed"],
+        "raw/": q.raw, "scanned/": sum(scanned.values()), "tasks/": q.tasks, "processing/": q.processing,
+        "output/": q.output, "trash/invalid/": q.trash_invalid, "trash/failed/": q.trash_failed,
     }
     for name in columns:
         table.add_column(name, justify="right")
@@ -73,63 +78,67 @@ def span(seconds: float) -> str:
     return duration(seconds)
 
 
-def nodes_table(state: dict[str, Any]) -> RenderableType:
-    if not state["nodes"]:
+def _utilization(state: FarmState, node: str) -> tuple[str, str]:
+    """A node's render utilization over the window and since start."""
+    shown = []
+    for figures in (state.window, state.since_start):
+        found = figures.node(node)
+        shown.append(_num(found.render_utilization if found else None, ".0f", "%"))
+    return shown[0], shown[1]
+
+
+def nodes_table(state: FarmState) -> RenderableType:
+    if not state.nodes:
         return Text("Nodes: none has registered yet", style="dim")
-    now = state["now"]
-    util = {n["node"]: n for n in state["metrics"]["window"]["nodes"]}
-    util_all = {n["node"]: n for n in state["metrics"]["since_start"]["nodes"]}
     table = Table(title="Nodes", title_justify="left")
     for col in ("node", "host", "encoder", "state", "last seen", "task", "progress", "ETA", "util win",
                 "util all"):
         table.add_column(col, justify="right" if col.startswith("util") or col == "ETA" else "left",
                          no_wrap=col in ("progress", "last seen", "ETA"))
-    for node in state["nodes"]:
-        tasks = node["tasks"] or [{"task_id": "", "stage": "", "progress": None, "eta": None}]
-        for i, task in enumerate(tasks):
-            label = task["task_id"][:8] + (f" ({task['stage']})" if task["stage"] else "")
-            first = i == 0
-            table.add_row(
-                node["node"] if first else "", node["host"] if first else "", node["encoder"] if first else "",
-                Text(node["state"], style="green" if node["live"] else "dim") if first else "",
-                ago(node["last_seen"], now) if first else "", label, bar(task["progress"]),
-                duration(task["eta"]),
-                _num((util.get(node["node"]) or {}).get("render_utilization"), ".0f", "%") if first else "",
-                _num((util_all.get(node["node"]) or {}).get("render_utilization"), ".0f", "%") if first else "",
-            )
+    for node in state.nodes:
+        first: list[RenderableType] = [
+            node.node, node.host, node.encoder, Text(node.state, style="green" if node.live else "dim"),
+            ago(node.last_seen, state.now),
+        ]
+        util = _utilization(state, node.node)
+        for task in node.tasks or [NodeTask(task_id="", stage="")]:
+            label = task.task_id[:8] + (f" ({task.stage})" if task.stage else "")
+            table.add_row(*first, label, bar(task.progress), duration(task.eta), *util)
+            first, util = [""] * len(first), ("", "")
     return table
 
 
-def metrics_table(state: dict[str, Any]) -> Table:
-    m = state["metrics"]
-    win, all_ = m["window"], m["since_start"]
+# The rows of the metrics table: label, the figure, its format and unit.
+_METRIC_ROWS: tuple[tuple[str, Callable[[Figures], float | None], str, str], ...] = (
+    ("render_utilization", lambda f: f.render_utilization, ".1f", "%"),
+    ("avg_render_time (per video)", lambda f: f.avg_render_time, ".1f", "s"),
+    ("render time per output minute", lambda f: f.render_seconds_per_output_minute, ".1f", "s"),
+    ("task_throughput", lambda f: f.task_throughput, ".2f", "/h"),
+    ("io_overhead (per task)", lambda f: f.io_overhead, ".1f", "s"),
+    ("  not hidden by overlap", lambda f: f.io_exposed, ".1f", "s"),
+    ("tasks completed", lambda f: f.tasks_completed, "d", ""),
+    ("tasks failed", lambda f: f.tasks_failed, "d", ""),
+    ("tasks requeued", lambda f: f.tasks_requeued, "d", ""),
+    ("files rejected", lambda f: f.files_rejected, "d", ""),
+)
+
+
+def metrics_table(state: FarmState) -> Table:
     table = Table(title="Metrics (SPEC §10)", title_justify="left")
     table.add_column("metric")
-    table.add_column(f"last {span(m['window_seconds'])}", justify="right")
+    table.add_column(f"last {span(state.metrics.window_seconds)}", justify="right")
     table.add_column("since start", justify="right")
-    rows = [
-        ("render_utilization", "render_utilization", ".1f", "%"),
-        ("avg_render_time (per video)", "avg_render_time", ".1f", "s"),
-        ("render time per output minute", "render_seconds_per_output_minute", ".1f", "s"),
-        ("task_throughput", "task_throughput", ".2f", "/h"),
-        ("io_overhead (per task)", "io_overhead", ".1f", "s"),
-        ("  not hidden by overlap", "io_exposed", ".1f", "s"),
-        ("tasks completed", "tasks_completed", "d", ""),
-        ("tasks failed", "tasks_failed", "d", ""),
-        ("tasks requeued", "tasks_requeued", "d", ""),
-        ("files rejected", "files_rejected", "d", ""),
-    ]
-    for label, key, fmt, unit in rows:
-        table.add_row(label, _num(win[key], fmt, unit), _num(all_[key], fmt, unit))
+    for label, figure, fmt, unit in _METRIC_ROWS:
+        table.add_row(label, _num(figure(state.window), fmt, unit), _num(figure(state.since_start), fmt, unit))
     return table
 
 
-def speeds_table(state: dict[str, Any]) -> Table:
+def speeds_table(state: FarmState) -> Table:
     table = Table(title="Render speed (since start)", title_justify="left")
     for col in ("node", "encoder", "renders", "× realtime"):
         table.add_column(col, justify="left" if col in ("node", "encoder") else "right")
-    for row in state["metrics"]["since_start"]["speeds"]:
-        table.add_row(row["node"], row["encoder"] or "?", str(row["renders"]), _num(row["speed"], ".2f", "×"))
+    for row in state.since_start.speeds:
+        table.add_row(row.node, row.encoder or "?", str(row.renders), _num(row.speed, ".2f", "×"))
     return table
 
 
@@ -142,24 +151,55 @@ def reasons_table(title: str, reasons: dict[str, int]) -> Table:
     return table
 
 
-def render(state: dict[str, Any]) -> RenderableType:
-    disk = state["disk"]
+def _header(state: FarmState) -> Text:
+    disk = state.disk
     head = Text()
-    head.append(f"storyreel farm at {state['root']}", style="bold")
-    head.append(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(state['now']))}")
-    head.append("  coordinator: " + ("running" if state["coordinator"] else "not reachable (nodes from the log)"),
-                style=None if state["coordinator"] else "yellow")
-    head.append(f"\ndisk: {disk['free_bytes'] / 1e9:.1f}GB free")
-    if disk["paused"]:
-        head.append(f"  below the {disk['floor_bytes'] / 1e9:.1f}GB floor: planning and claiming paused",
+    head.append(f"storyreel farm at {state.root}", style="bold")
+    head.append(f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(state.now))}")
+    head.append("  coordinator: " + ("running" if state.coordinator else "not reachable (nodes from the log)"),
+                style=None if state.coordinator else "yellow")
+    head.append(f"\ndisk: {disk.free_bytes / 1e9:.1f}GB free")
+    if disk.paused:
+        head.append(f"  below the {disk.floor_bytes / 1e9:.1f}GB floor: planning and claiming paused",
                     style="bold red")
-    elif disk["low"]:
+    elif disk.low:
         head.append("  low", style="yellow")
-    parts: list[RenderableType] = [head, folders_table(state), nodes_table(state), metrics_table(state)]
-    if state["metrics"]["since_start"]["speeds"]:
+    return head
+
+
+def render(state: FarmState) -> RenderableType:
+    parts: list[RenderableType] = [_header(state), folders_table(state), nodes_table(state), metrics_table(state)]
+    if state.since_start.speeds:
         parts.append(speeds_table(state))
-    if state["failed_reasons"]:
-        parts.append(reasons_table("Failed tasks (trash/failed/)", state["failed_reasons"]))
-    if state["invalid_reasons"]:
-        parts.append(reasons_table("Rejected files (trash/invalid/)", state["invalid_reasons"]))
+    if state.failed_reasons:
+        parts.append(reasons_table("Failed tasks (trash/failed/)", state.failed_reasons))
+    if state.invalid_reasons:
+        parts.append(reasons_table("Rejected files (trash/invalid/)", state.invalid_reasons))
     return Group(*parts)
+
+
+def dump_json(state: FarmState, indent: int | None = None) -> str:
+    """The state as the JSON document `status --json` prints and the dashboard polls."""
+    return json.dumps(state.model_dump(mode="json"), indent=indent, ensure_ascii=False)
+
+
+def show(read: Callable[[], FarmState], *, as_json: bool = False, watch: bool = False,
+         interval: float = 2.0) -> None:
+    """Print the state `read` returns: tables, or JSON; with `watch`, redrawn (tables) or one
+    JSON document per line (JSON lines) every `interval` seconds until Ctrl-C."""
+    console = Console()
+    try:
+        if as_json:
+            print(dump_json(read(), indent=None if watch else 2), flush=True)
+            while watch:
+                time.sleep(interval)
+                print(dump_json(read()), flush=True)
+        elif not watch:
+            console.print(render(read()))
+        else:
+            with Live(render(read()), console=console, auto_refresh=False) as live:
+                while True:
+                    time.sleep(interval)
+                    live.update(render(read()), refresh=True)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends --watch; the last picture stays on screen

@@ -10,6 +10,7 @@ from storyreel.logs import (
     RENDER_WORKER,
     Event,
     EventLog,
+    EventReader,
     get_logger,
     read_events,
     setup_logging,
@@ -51,3 +52,16 @@ def test_event_log_appends_and_survives_a_torn_line(tmp_path: Path):
     assert got[1]["seconds"] == 2.5
     assert json.loads((tmp_path / "events.jsonl").read_text().splitlines()[0])["task_id"] == "t1"
     assert list(read_events(tmp_path / "missing.jsonl")) == []
+
+
+def test_event_reader_reads_only_appended_whole_lines(tmp_path: Path):
+    path = tmp_path / "events.jsonl"
+    cache = EventReader(path)
+    assert cache.events() == []
+    path.write_text('{"ts": 1, "event": "a"}\n{"ts": 2, "ev')  # the writer is mid-line
+    assert [e["event"] for e in cache.events()] == ["a"]
+    with open(path, "a") as fh:
+        fh.write('ent": "b"}\n')
+    assert [e["event"] for e in cache.events()] == ["a", "b"]
+    path.write_text('{"ts": 3, "event": "c"}\n')  # rotated: read from the start again
+    assert [e["event"] for e in cache.events()] == ["c"]

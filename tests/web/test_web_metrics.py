@@ -27,8 +27,9 @@ from pathlib import Path
 
 import pytest
 
+from storyreel.history import history
 from storyreel.logs import read_events
-from storyreel.metrics import compute, history, timeline
+from storyreel.metrics import compute, timeline
 
 T0 = 1_000_000_000
 
@@ -117,6 +118,36 @@ def test_a_node_not_live_stops_at_its_last_activity():
     """After a restart nobody reported A lost; if A is not live its stretch ends at 1145."""
     h = history(EVENTS, now=T0 + 1200, live={"B"})
     assert h.alive["A"] == [(T0 + 1000, T0 + 1145)]
+
+
+def test_each_event_kind_has_one_handler_and_odd_records_are_skipped():
+    """The history reads every kind the farm writes except `ingested` (no figure needs it);
+    records of unknown, missing or non-text kinds and records without a time change nothing."""
+    from storyreel.history import HANDLERS
+    from storyreel.logs import Event
+
+    assert set(Event) - set(HANDLERS) == {Event.INGESTED}
+    odd = [{"ts": T0 + 1, "event": ["claimed"], "node": "A", "task_id": "T1"},
+           {"ts": T0 + 2, "event": None, "node": "A"},
+           {"event": "node_registered", "node": "C"},
+           {"ts": "not a time", "event": "node_registered", "node": "D"}]
+    plain = history(EVENTS, now=T0 + 1200)
+    mixed = history(EVENTS + odd, now=T0 + 1200)
+    assert mixed.nodes == plain.nodes and mixed.alive == plain.alive and mixed.stages == plain.stages
+    assert mixed.first_ts == T0 + 1
+
+
+def test_a_claim_holds_a_task_until_it_ends():
+    """What the log says a node still holds: claimed and not yet completed, failed,
+    requeued or released."""
+    events = [_ev(0, "node_registered", node="A"),
+              *(_ev(i, "claimed", task_id=t, node="A", attempt=1) for i, t in enumerate("WXYZ", 1)),
+              _ev(10, "completed", task_id="W", node="A", attempt=1),
+              _ev(11, "failed", task_id="X", node="A", attempt=1, reason="r"),
+              _ev(12, "requeued", task_id="Y", node="A", attempt=2, reason="lease expired")]
+    assert set(history(events, now=T0 + 20).nodes["A"].holding) == {"Z"}
+    released = events + [_ev(13, "released", task_id="Z", node="A", attempt=1)]
+    assert history(released, now=T0 + 20).nodes["A"].holding == {}
 
 
 def test_empty_log_gives_no_figures_rather_than_zero_division():

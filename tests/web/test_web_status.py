@@ -1,4 +1,5 @@
-"""`storyreel status` and the farm-state document, from real folders and a real event log."""
+"""`storyreel status` as a command: tables, `--json` and `--watch`, from the folders or from
+a running coordinator."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from fastapi import FastAPI
 from webkit import StandInCoordinator, finished_farm, node_row, serve
 
 from storyreel.project import Project
-from storyreel.status import farm_state
 from storyreel.web import mount
 
 # Nothing listens on the discard port, so `status` falls back to the folders at once.
@@ -28,27 +28,6 @@ def _status(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def _tree(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if "logs" not in p.parts}
-
-
-def test_state_counts_folders_and_reads_reasons(project: Project):
-    ids = finished_farm(project)
-    state = farm_state(project)
-    assert state["queues"] == {
-        "raw": 1, "scanned/story": 0, "scanned/video": 0, "scanned/frame": 0, "scanned/music": 0,
-        "tasks": 1, "processing": 1, "output": 1, "trash/invalid": 1, "trash/failed": 1,
-    }
-    assert state["invalid_reasons"] == {"corrupt or truncated": 1}
-    assert state["failed_reasons"] == {"ffmpeg exited with status 1": 1}
-    failure = state["recent_failures"][0]
-    assert failure["task_id"] == ids["failed"]
-    assert failure["stderr_tail"][-1] == "Conversion failed!"
-    assert [c["task_id"] for c in state["recent_completed"]] == [ids["done"]]
-    node = state["nodes"][0]
-    assert (node["node"], node["host"], node["encoder"], node["live"]) == ("render-1", "studio-pc", "libx264", False)
-    assert node["state"] == "busy" and [t["task_id"] for t in node["tasks"]] == [ids["processing"]]
-    assert state["metrics"]["since_start"]["tasks_completed"] == 1
-    assert state["metrics"]["since_start"]["avg_render_time"] == 60.0
-    json.dumps(state)  # the document is plain JSON
 
 
 def test_status_json_without_a_coordinator(project: Project):
@@ -96,19 +75,6 @@ def test_status_on_a_folder_that_is_not_a_project(tmp_path: Path):
     assert "storyreel init" in result.stderr
 
 
-def test_log_tail_keeps_operator_lines_and_drops_debug(project: Project):
-    from storyreel.logs import MAIN_WORKER, get_logger
-
-    log = get_logger(MAIN_WORKER)
-    log.info("Moved file %s → %s", "raw/video/a/x.mp4", "scanned/video/a/mp4_w160_h90/2.0_x.mp4")
-    log.debug("run ffprobe with a very long argv")
-    log.warning("Low disk space: %.1fGB remaining", 2.3)
-    tail = farm_state(project)["log_tail"]
-    assert len(tail) == 2
-    assert tail[0].endswith('INFO main_worker "Moved file raw/video/a/x.mp4 → scanned/video/a/mp4_w160_h90/2.0_x.mp4"')
-    assert tail[1].endswith('WARN main_worker "Low disk space: 2.3GB remaining"')
-
-
 def test_status_watch_json_prints_one_document_per_refresh_until_ctrl_c(project: Project):
     import signal
 
@@ -129,18 +95,3 @@ def test_status_watch_json_prints_one_document_per_refresh_until_ctrl_c(project:
     assert proc.returncode == 0, proc.stderr.read()
     assert [d["queues"]["output"] for d in docs] == [1, 1]
     assert docs[1]["now"] >= docs[0]["now"]
-
-
-def test_event_cache_reads_only_appended_whole_lines(tmp_path: Path):
-    from storyreel.status import EventCache
-
-    path = tmp_path / "events.jsonl"
-    cache = EventCache(path)
-    assert cache.events() == []
-    path.write_text('{"ts": 1, "event": "a"}\n{"ts": 2, "ev')  # the writer is mid-line
-    assert [e["event"] for e in cache.events()] == ["a"]
-    with open(path, "a") as fh:
-        fh.write('ent": "b"}\n')
-    assert [e["event"] for e in cache.events()] == ["a", "b"]
-    path.write_text('{"ts": 3, "event": "c"}\n')  # rotated: read from the start again
-    assert [e["event"] for e in cache.events()] == ["c"]

@@ -3,7 +3,7 @@
     GET  /dashboard              the page (static HTML + vanilla JS, polls the state)
     GET  /dashboard/login        token form; POST sets the session cookie
     POST /dashboard/logout       forgets the cookie
-    GET  /dashboard/api/state    the farm state as JSON (same document as `status --json`)
+    GET  /dashboard/api/state    the farm state as JSON (FarmState, as `status --json` prints it)
     GET  /dashboard/static/NAME  the page's CSS and JS
     GET  /metrics                Prometheus text format
 
@@ -23,8 +23,9 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from storyreel import metrics
+from storyreel.farmstate import FarmState, NodeRow, build_state
+from storyreel.logs import EventReader
 from storyreel.project import Project
-from storyreel.status import EventCache, farm_state
 from storyreel.web.auth import COOKIE_MAX_AGE, COOKIE_NAME, Access, is_loopback, listen_host
 from storyreel.web.prometheus import exposition
 
@@ -51,19 +52,24 @@ class StateSource:
     def __init__(self, project: Project, coordinator: NodeSource | None) -> None:
         self.project = project
         self.coordinator = coordinator
-        self.events = EventCache(project.layout.events_file)
+        self.events = EventReader(project.layout.events_file)
         self._lock = threading.Lock()
-        self._cache: dict[float, tuple[float, dict[str, Any]]] = {}
+        self._cache: dict[float, tuple[float, FarmState]] = {}
         self._lifetime = STATE_CACHE_SECONDS
 
-    def state(self, window: float = metrics.DEFAULT_WINDOW_SECONDS) -> dict[str, Any]:
+    def nodes(self) -> list[NodeRow] | None:
+        """The coordinator's live node rows; None when this server runs without one."""
+        if self.coordinator is None:
+            return None
+        return [NodeRow.from_snapshot(raw) for raw in self.coordinator.nodes_snapshot()]
+
+    def state(self, window: float = metrics.DEFAULT_WINDOW_SECONDS) -> FarmState:
         with self._lock:
             hit = self._cache.get(window)
             if hit and time.monotonic() - hit[0] < self._lifetime:
                 return hit[1]
             started = time.monotonic()
-            nodes = self.coordinator.nodes_snapshot() if self.coordinator is not None else None
-            state = farm_state(self.project, nodes, events=self.events.events(), window=window)
+            state = build_state(self.project, self.nodes(), events=self.events.events(), window=window)
             finished = time.monotonic()
             self._lifetime = max(STATE_CACHE_SECONDS, STATE_CACHE_COST_FACTOR * (finished - started))
             self._cache = {window: (finished, state)}
@@ -80,14 +86,8 @@ def _page(name: str, status_code: int = 200, **replacements: str) -> HTMLRespons
 _NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 
 
-def dashboard_router(source: StateSource, access: Access) -> APIRouter:
-    router = APIRouter()
-
-    @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard(request: Request) -> Response:
-        if not access.allowed(request):
-            return RedirectResponse("/dashboard/login", status_code=303)
-        return _page("dashboard.html", logout="" if not access.login_required else "on")
+def _session_routes(router: APIRouter, access: Access) -> None:
+    """The login form, the login that sets the session cookie, and the logout that forgets it."""
 
     @router.get("/dashboard/login", response_class=HTMLResponse, include_in_schema=False)
     def login_form() -> Response:
@@ -114,6 +114,17 @@ def dashboard_router(source: StateSource, access: Access) -> APIRouter:
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
+
+def dashboard_router(source: StateSource, access: Access) -> APIRouter:
+    router = APIRouter()
+    _session_routes(router, access)
+
+    @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard(request: Request) -> Response:
+        if not access.allowed(request):
+            return RedirectResponse("/dashboard/login", status_code=303)
+        return _page("dashboard.html", logout="" if not access.login_required else "on")
+
     @router.get("/dashboard/api/state")
     def state(
         request: Request, window: float = Query(metrics.DEFAULT_WINDOW_SECONDS, gt=0, le=30 * 86400)
@@ -122,7 +133,8 @@ def dashboard_router(source: StateSource, access: Access) -> APIRouter:
         if not access.allowed(request):
             return JSONResponse({"detail": "log in at /dashboard/login or send the project token"},
                                 status_code=401, headers={"WWW-Authenticate": "Bearer"})
-        return JSONResponse(source.state(window), headers=_NO_STORE)
+        return Response(source.state(window).model_dump_json(), media_type="application/json",
+                        headers=_NO_STORE)
 
     @router.get("/dashboard/static/{name}", include_in_schema=False)
     def static(name: str) -> Response:

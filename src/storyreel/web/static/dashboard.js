@@ -1,5 +1,7 @@
 // storyreel dashboard: polls /dashboard/api/state and redraws. Read-only; all text is
 // set with textContent, so hostile file names and log lines cannot inject markup.
+// The state is FarmState.model_dump() (storyreel/farmstate/model.py), the same document
+// `storyreel status --json` prints.
 "use strict";
 
 const POLL_MS = 2000;

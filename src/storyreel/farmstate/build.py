@@ -1,0 +1,99 @@
+"""The farm state built in one place, from the folders, the event log and, when a
+coordinator runs in this process, its live node rows. Read-only: nothing here moves,
+writes or deletes a file.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from storyreel import diskspace, metrics, queues
+from storyreel.farmstate.model import (
+    CompletedTask,
+    DiskState,
+    FarmState,
+    FolderCounts,
+    NodeRow,
+    NodeState,
+    NodeTask,
+)
+from storyreel.history import History, history
+from storyreel.layout import TaskState
+from storyreel.logs import read_events
+from storyreel.project import Project
+
+# Recent lists stay short enough for a phone screen.
+RECENT_FAILURES = 10
+RECENT_COMPLETED = 10
+LOG_LINES = 30
+
+
+def build_state(
+    project: Project,
+    nodes: list[NodeRow] | None = None,
+    *,
+    events: list[dict[str, Any]] | None = None,
+    now: float | None = None,
+    window: float = metrics.DEFAULT_WINDOW_SECONDS,
+) -> FarmState:
+    """Everything `storyreel status` and the dashboard show.
+
+    `nodes` are the coordinator's live rows; None when no coordinator is reachable, in
+    which case nodes come from the event log as offline. `events` default to the whole log.
+    """
+    now = time.time() if now is None else now
+    layout = project.layout
+    if events is None:
+        events = list(read_events(layout.events_file))
+    live = {row.node for row in nodes if row.live} if nodes is not None else set()
+    running = [render for row in nodes or [] for render in row.renders_started(now)]
+    h = history(events, now, live, running)
+    failed = queues.failures(layout)
+    return FarmState(
+        root=str(layout.root),
+        now=now,
+        coordinator=nodes is not None,
+        disk=DiskState.of(diskspace.measure(project)),
+        queues=FolderCounts.model_validate(queues.queue_lengths(layout)),
+        invalid_reasons=queues.invalid_reasons(layout),
+        failed_reasons=queues.failed_reasons(failed),
+        recent_failures=failed[:RECENT_FAILURES],
+        recent_completed=[
+            CompletedTask(task_id=o.task_id, node=o.node, when=o.ts, media_seconds=o.media_seconds)
+            for o in sorted(h.completed, key=lambda o: o.ts, reverse=True)[:RECENT_COMPLETED]
+        ],
+        nodes=_node_rows(h, nodes or [], set(layout.task_ids(TaskState.PROCESSING))),
+        metrics=metrics.measure(h, window),
+        log_tail=queues.log_tail(layout, LOG_LINES),
+    )
+
+
+def _node_rows(h: History, live: list[NodeRow], processing: set[str]) -> list[NodeRow]:
+    """The coordinator's rows, then the nodes only the log remembers; each with the host the
+    log knows when the coordinator gave none, and the encoder it last rendered with."""
+    known = {row.node for row in live}
+    rows = live + [row for row in _nodes_from_history(h, processing) if row.node not in known]
+    last_encoder = h.last_encoder()
+    out = []
+    for row in rows:
+        info = h.nodes.get(row.node)
+        host = info.host if info and not row.host else row.host
+        out.append(row.model_copy(update={"host": host, "encoder": last_encoder.get(row.node, row.encoder)}))
+    return out
+
+
+def _nodes_from_history(h: History, processing: set[str]) -> list[NodeRow]:
+    """Nodes as the event log remembers them, when the coordinator does not list them. A
+    node is "busy" while a task it claimed is still in processing/ (the in-process renderer
+    of `storyreel run` reports no progress, only its claims)."""
+    rows = []
+    for info in sorted(h.nodes.values(), key=lambda i: i.node):
+        held = sorted((t for t in info.holding if t in processing), key=lambda t: info.holding[t])
+        state = NodeState.BUSY if held else (NodeState.LOST if info.lost else NodeState.OFFLINE)
+        rows.append(NodeRow(
+            node=info.node, host=info.host, encoder=info.encoders[0] if info.encoders else "",
+            encoders=info.encoders, state=state, last_seen=info.last_activity, live=False,
+            tasks=[NodeTask(task_id=t, stage="claimed") for t in held],
+        ))
+    return rows
