@@ -107,14 +107,16 @@ class Stages:
     def upload(self, job: Job) -> None:
         """Upload the render: one try and up to `upload_retries` more with a doubling wait
         (SPEC §8); the task ends here whatever happens (uploaded, failed, lost, or handed back
-        on a hard stop). A restarting coordinator uses up no try: the node waits for it."""
+        on a hard stop). A coordinator that is restarting or whose disk is full (507) uses up
+        no try: the render is kept and sent again once it can take it."""
         job.stage = JobStage.UPLOADING
         started = time.time()
         tries = 1 + self.upload_retries
         for number in range(1, tries + 1):
             try:
                 self.client.wait_reachable(host(), self.encoders)
-                answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME)
+                answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME,
+                                            abort=job.cancel)
             except LeaseLost as exc:
                 self.held.lose(job, exc)
                 self.held.drop(job)
