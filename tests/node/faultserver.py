@@ -158,6 +158,9 @@ class FakeCoordinator:
     def url(self) -> str:
         return self.server.url
 
+    def close(self) -> None:
+        self.server.close()
+
     def grants_left(self) -> int:
         with self._lock:
             return len(self._grants)
