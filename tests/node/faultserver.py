@@ -118,6 +118,11 @@ class FullDiskProxy:
         with self._lock:
             self._armed[(method, route)] = [times, retry_after]
 
+    def disarm(self) -> None:
+        """Pass everything on from now: the disk has room again."""
+        with self._lock:
+            self._armed.clear()
+
     def _respond(self, request: Request) -> Reply:
         with self._lock:
             for (method, route), rule in self._armed.items():

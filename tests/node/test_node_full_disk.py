@@ -85,6 +85,26 @@ def test_an_upload_answered_507_goes_again_with_no_try_spent_and_the_lease_kept(
     assert node.poll() is None
 
 
+def test_a_render_waiting_out_a_full_disk_is_dropped_once_its_lease_is_really_lost(farm, proxy) -> None:
+    task_id = farm.ids(TaskState.QUEUED)[0]
+    proxy.arm("PUT", UPLOAD, 1000, retry_after="1")
+    node = start_node(farm, proxy)
+    wait_for("the first upload", lambda: proxy.server.requests("PUT", UPLOAD), procs=[node, farm.main])
+    proxy.arm("POST", HEARTBEAT, 1000)  # renewals are not kept either: the lease runs out
+    wait_for("the lease to run out", lambda: farm.events("requeued", task_id=task_id), procs=[node, farm.main])
+    proxy.disarm()
+    wait_for("the second attempt to be uploaded", lambda: farm.events("uploaded", task_id=task_id),
+             procs=[node, farm.main])
+
+    statuses = [(request.path.split("attempt=")[1], status) for request, status in
+                proxy.server.requests("PUT", UPLOAD)]
+    assert statuses[-2:] == [("1", 409), ("2", 201)] and {s for a, s in statuses[:-2]} == {507}
+    assert "Lost the lease on task" in farm.node_log("n1").read_text()
+    assert [(e["node"], e["attempt"]) for e in farm.events("completed")] == [("n1", 2)]
+    assert [e["attempt"] for e in farm.events("uploaded")] == [2] and not farm.events("failed")
+    assert node.poll() is None
+
+
 def test_a_failure_report_answered_507_is_sent_again_after_its_retry_after(farm, proxy) -> None:
     task_id = farm.ids(TaskState.QUEUED)[0]
     proxy.arm("POST", FAILURE, 3, retry_after="1")
