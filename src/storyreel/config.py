@@ -110,7 +110,9 @@ class CoordinatorSettings(_Section):
 
 
 class NodeSettings(_Section):
-    upload_retries: int = Field(3, ge=1, description="Upload tries before the task is reported failed (SPEC §8).")
+    upload_retries: int = Field(
+        3, ge=0, description="Upload retries after the first try before the task is reported failed (SPEC §8)."
+    )
     retry_backoff_seconds: float = Field(2.0, ge=0, description="First wait between upload tries; doubles each time (s).")
     poll_seconds: float = Field(2.0, gt=0, description="Wait between claims when there is nothing to do (s).")
     work_dir: str = Field("", description="Where a node keeps downloaded inputs; empty for a temp folder.")

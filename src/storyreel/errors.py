@@ -22,6 +22,7 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     ├── NodeError              a render node's request to the coordinator failed
     │   ├── Unauthorized       401: the token was refused
     │   ├── Unreachable        no answer, or 5xx: try again later
+    │   │   └── CoordinatorFull  507: its disk is full; try again after .retry_after seconds
     │   ├── LeaseLost          409: our attempt no longer holds the task
     │   └── Refused            any other refusal; retrying will not help (.status)
     │       └── NotRegistered  428: register again
@@ -174,6 +175,15 @@ class Unauthorized(NodeError):
 
 class Unreachable(NodeError):
     """The coordinator did not answer (down, restarting, network trouble, 5xx)."""
+
+
+class CoordinatorFull(Unreachable):
+    """507: the coordinator's disk is full; the same request may go through after
+    `retry_after` seconds, so it is waited out like an unreachable coordinator."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LeaseLost(NodeError):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from storyreel.errors import LeaseLost, NodeError, Refused, Unreachable
+from storyreel.errors import CoordinatorFull, LeaseLost, NodeError, Refused, Unreachable
 from storyreel.node.outbox import OUTBOX_LIMIT, Outbox
 
 
@@ -75,6 +75,15 @@ def test_a_flush_stops_at_the_first_event_that_must_wait(sender: FakeSender) -> 
     sender.tries = 0
     outbox.flush()
     assert sender.tries == 1 and len(outbox) == 3
+
+
+def test_an_event_the_coordinator_has_no_disk_space_for_waits_and_goes_later(sender: FakeSender) -> None:
+    outbox = Outbox(sender)
+    sender.faults["T1"] = CoordinatorFull("cannot send the rendered event: the coordinator's disk is full", 5.0)
+    outbox.send("rendered", fields("T1"))
+    assert sender.delivered == [] and len(outbox) == 1
+    outbox.flush()  # the next heartbeat: space is back
+    assert sender.delivered == [("rendered", "T1")] and len(outbox) == 0
 
 
 def test_a_409_drops_that_event_and_the_rest_go_on(sender: FakeSender) -> None:

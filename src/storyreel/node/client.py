@@ -2,20 +2,32 @@
 
 Transport trouble (coordinator restarting, network blip) is retried with backoff
 where waiting is the right answer; a 409 means our attempt no longer holds the
-task and is raised as LeaseLost so the pipeline drops that task at once.
+task and is raised as LeaseLost so the pipeline drops that task at once. A 507
+(the coordinator's disk is full) is waited out the same way, after its Retry-After:
+an upload answered 507 goes again, with the render kept, until it is taken.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from storyreel import __version__
-from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, Unauthorized, Unreachable
+from storyreel.errors import (
+    CoordinatorFull,
+    LeaseLost,
+    NodeError,
+    NotRegistered,
+    Refused,
+    Unauthorized,
+    Unreachable,
+)
 from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.faults import UploadFaults
@@ -32,6 +44,14 @@ MAX_BACKOFF = 5.0
 # A download that breaks off resumes (Range) this many times before the task is given back.
 DOWNLOAD_TRIES = 4
 BLOCK = 1 << 20
+# A 507's Retry-After is kept within these bounds (s): no busy loop on a 0, and a node
+# still tries every half minute so its render goes as soon as space is back.
+FULL_WAIT_MIN = 1.0
+FULL_WAIT_MAX = 30.0
+# The wait after a 507 that names none (s).
+FULL_WAIT_DEFAULT = 5.0
+# How often a wait for the coordinator looks at the stop flags (s).
+WAIT_TICK = 0.1
 
 
 def _detail(response: httpx.Response) -> str:
@@ -40,6 +60,24 @@ def _detail(response: httpx.Response) -> str:
     except ValueError:
         return response.text[:200] or response.reason_phrase
     return str(data.get("detail", data)) if isinstance(data, dict) else str(data)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The wait a 507 asks for, in seconds, within FULL_WAIT_MIN..FULL_WAIT_MAX."""
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        seconds = FULL_WAIT_DEFAULT
+    if math.isnan(seconds):
+        seconds = FULL_WAIT_DEFAULT
+    return min(max(seconds, FULL_WAIT_MIN), FULL_WAIT_MAX)
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    """A file's bytes for one request body; a request sent again reads the file again."""
+    with open(path, "rb") as fh:
+        while block := fh.read(BLOCK):
+            yield block
 
 
 class CoordinatorClient:
@@ -74,18 +112,36 @@ class CoordinatorClient:
             raise LeaseLost(f"cannot {what}: {detail}")
         if status == 428:
             raise NotRegistered(f"cannot {what}: {detail}", status)
+        if status == 507:
+            raise CoordinatorFull(f"cannot {what}: the coordinator's disk is full ({detail})",
+                                  _retry_after(response))
         if status >= 500:
             raise Unreachable(f"cannot {what}: coordinator error {status}: {detail}")
         raise Refused(f"cannot {what}: {status} {detail}", status)
 
-    def _call(self, method: str, path: str, what: str, *, patient: bool,
-              abort: threading.Event | None = None, **kw: Any) -> httpx.Response:
+    def _call(self, method: str, path: str, what: str, *, patient: bool, wait_full: bool | None = None,
+              abort: threading.Event | None = None, body: Callable[[], Any] | None = None,
+              **kw: Any) -> httpx.Response:
         """One request; `patient` retries an unreachable coordinator until it answers, we give
-        up (hard stop) or `abort` is set."""
+        up (hard stop) or `abort` is set. `wait_full` (as `patient` unless given) waits out a
+        full disk (507) the same way. `body` makes the request body afresh for each try."""
         delay = 0.2
+        full = False  # this request is waiting out a full disk: one WARN for the whole spell
         while True:
             try:
-                return self._check(self.http.request(method, path, **kw), what)
+                if body is not None:
+                    kw["content"] = body()
+                response = self._check(self.http.request(method, path, **kw), what)
+            except CoordinatorFull as exc:
+                if not (patient if wait_full is None else wait_full):
+                    raise
+                if not full:
+                    full = True
+                    log.warning("Coordinator %s has no disk space (%s); trying again every %g s",
+                                self.server, exc, exc.retry_after)
+                if not self._wait(exc.retry_after, abort):
+                    raise Unreachable(f"cannot {what}: stopped while the coordinator's disk was full") from exc
+                continue
             except (httpx.TransportError, Unreachable) as exc:
                 stopped = self._halt.is_set() or (abort is not None and abort.is_set())
                 if not patient or stopped:
@@ -93,13 +149,23 @@ class CoordinatorClient:
                 if not self._unreachable_logged:
                     self._unreachable_logged = True
                     log.warning("Coordinator %s unreachable (%s); retrying", self.server, exc)
-                waited = 0.0
-                while waited < delay:
-                    if self._halt.is_set() or (abort is not None and abort.is_set()):
-                        raise Unreachable(f"cannot {what}: stopped while the coordinator was unreachable") from exc
-                    self._halt.wait(0.1)
-                    waited += 0.1
+                if not self._wait(delay, abort):
+                    raise Unreachable(f"cannot {what}: stopped while the coordinator was unreachable") from exc
                 delay = min(delay * 2, MAX_BACKOFF)
+                continue
+            if full:
+                log.info("Coordinator %s has disk space again: %s went through", self.server, what)
+            return response
+
+    def _wait(self, seconds: float, abort: threading.Event | None) -> bool:
+        """Wait `seconds` for the coordinator; False at once when we give up (hard stop, abort)."""
+        waited = 0.0
+        while waited < seconds:
+            if self._halt.is_set() or (abort is not None and abort.is_set()):
+                return False
+            self._halt.wait(WAIT_TICK)
+            waited += WAIT_TICK
+        return True
 
     # -- the protocol ------------------------------------------------------------
     def register(self, host: str, encoders: list[str]) -> dict[str, Any]:
@@ -169,14 +235,17 @@ class CoordinatorClient:
             log.warning("Download of %s for task %s arrived damaged; fetching again", name, task_id)
         raise NodeError(f"cannot {what}: failed {DOWNLOAD_TRIES} times")
 
-    def upload(self, task_id: str, attempt: int, path: Path) -> dict[str, Any]:
-        """Stream the render to the coordinator, which checks size, sha256 and content."""
+    def upload(self, task_id: str, attempt: int, path: Path,
+               abort: threading.Event | None = None) -> dict[str, Any]:
+        """Stream the render to the coordinator, which checks size, sha256 and content. While
+        its disk is full (507) the render is kept and sent again after each Retry-After, for
+        as long as it takes: a full disk is no failed try. Ends on a hard stop or `abort`."""
         size = path.stat().st_size
         digest = self._faults.announced_sha256(task_id, sha256_file(path))
         headers = {SHA256_HEADER: digest, SIZE_HEADER: str(size), "Content-Length": str(size)}
         params = {"node": self.node, "attempt": attempt}
-        with open(path, "rb") as fh:
-            return self._call("PUT", f"/tasks/{task_id}/output", f"upload task {task_id}", patient=False,
-                              params=params, headers=headers, content=fh).json()
+        return self._call("PUT", f"/tasks/{task_id}/output", f"upload task {task_id}", patient=False,
+                          wait_full=True, abort=abort, params=params, headers=headers,
+                          body=lambda: _blocks(path)).json()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import socket
 import threading
+import time
 from pathlib import Path
 
 from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, Unreachable
@@ -18,6 +19,7 @@ from storyreel.layout import attempt_dir_name
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.job import FailedStage, Job, JobStage, span
+from storyreel.node.names import files_problem, lease_problem
 
 log = get_logger(RENDER_WORKER)
 
@@ -46,7 +48,8 @@ class HeldTasks:
         return self._slots.acquire(timeout=timeout)
 
     def claim(self, abort: threading.Event) -> Job | None:
-        """Ask for a task with the slot taken; None (and the slot back) when none was granted."""
+        """Ask for a task with the slot taken; None (and the slot back) when none was granted,
+        or when the grant names an input file that is not a plain name (reported failed)."""
         job = self._ask(abort)
         if job is None:
             self._slots.release()
@@ -54,6 +57,9 @@ class HeldTasks:
         with self._lock:
             self._jobs[job.task_id] = job
         log.info("Claimed task %s", job.label)
+        if problem := files_problem(job.files):
+            self.fail(job, time.time(), f"refused the task: {problem}", "", stage=FailedStage.DOWNLOAD)
+            return None
         return job
 
     def _ask(self, abort: threading.Event) -> Job | None:
@@ -65,6 +71,9 @@ class HeldTasks:
         except Unreachable:
             return None
         if grant is None:
+            return None
+        if problem := lease_problem(grant):  # nothing we could address it by: its lease runs out
+            log.error("Refused a task from the coordinator: %s", problem)
             return None
         work = self._work_dir / attempt_dir_name(grant["task_id"], grant["attempt"])
         return Job(grant["task_id"], grant["attempt"], grant["metadata"], grant["files"], work)

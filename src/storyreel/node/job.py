@@ -36,6 +36,7 @@ PREFETCH_STAGES = frozenset({JobStage.CLAIMED, JobStage.DOWNLOADING})
 class FailedStage(StrEnum):
     """The stage a failure report names (`stage` in the failed task's reason.json)."""
 
+    DOWNLOAD = "download"  # the grant could not be fetched safely (node/names.py)
     RENDER = "render"
     UPLOAD = "upload"
 

@@ -105,15 +105,18 @@ class Stages:
         return True
 
     def upload(self, job: Job) -> None:
-        """Upload the render, trying `upload_retries` times with a doubling wait; the task ends
-        here whatever happens (uploaded, failed, lost, or handed back on a hard stop)."""
+        """Upload the render: one try and up to `upload_retries` more with a doubling wait
+        (SPEC §8); the task ends here whatever happens (uploaded, failed, lost, or handed back
+        on a hard stop). A coordinator that is restarting or whose disk is full (507) uses up
+        no try: the render is kept and sent again once it can take it."""
         job.stage = JobStage.UPLOADING
         started = time.time()
-        tries = self.upload_retries
+        tries = 1 + self.upload_retries
         for number in range(1, tries + 1):
             try:
-                self.client.wait_reachable(host(), self.encoders)  # a restarting coordinator is no failed try
-                answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME)
+                self.client.wait_reachable(host(), self.encoders)
+                answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME,
+                                            abort=job.cancel)
             except LeaseLost as exc:
                 self.held.lose(job, exc)
                 self.held.drop(job)
