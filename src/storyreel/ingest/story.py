@@ -39,7 +39,7 @@ from storyreel import fsops
 from storyreel.crawl.chunk import chunk_text, count_words
 from storyreel.crawl.extract import extract_text
 from storyreel.crawl.fetch import Fetcher, Limits
-from storyreel.crawl.safety import Resolver, parse_url, system_resolver
+from storyreel.crawl.safety import parse_url
 from storyreel.errors import (
     ExtractError,
     FetchError,
@@ -138,11 +138,11 @@ def recover(project: Project) -> list[Path]:
 class LinkProcessor:
     """Crawls stable link files in the background; `submit` never blocks."""
 
-    def __init__(self, project: Project, *, resolver: Resolver = system_resolver) -> None:
+    def __init__(self, project: Project) -> None:
         self.project = project
         settings = project.settings.crawl
         self._cancel = threading.Event()
-        self.fetcher = Fetcher(Limits.from_settings(settings), resolver=resolver, cancel=self._cancel)
+        self.fetcher = Fetcher(Limits.from_settings(settings), cancel=self._cancel)
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="crawl")
         self._lock = threading.Lock()
         self._queued: dict[tuple[str, str], dict[str, RawAsset]] = {}
