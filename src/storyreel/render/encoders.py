@@ -54,10 +54,6 @@ class EncoderSetup:
     gpu_scale: bool = False  # clips are decoded to GPU memory and scaled there (scale_cuda)
     pix_fmt_filter: str = "format=yuv420p"  # last filter of the video chain
 
-    @property
-    def uploads(self) -> bool:
-        return "hwupload" in self.pix_fmt_filter
-
 
 def _check_preset(preset: str) -> str:
     if preset not in X264_PRESETS:
