@@ -57,9 +57,14 @@ class PlanSettings(_Section):
 
 
 class RenderSettings(_Section):
+    """The render settings, defined once: the project's [render] section, and, resolved,
+    every task's metadata.json `render` block (taskmeta.RenderSpec). SPEC §5's fields
+    come first, in SPEC order."""
+
     resolution: str = Field("3840x2160", description="Output size WIDTHxHEIGHT (SPEC §5).")
     frame_rate: int = Field(30, ge=1, le=120, description="Output frame rate (fps).")
     logo: str = Field("", description="Logo image overlaid on the video, relative to the project root; empty for none.")
+    output_format: str = Field("mp4", description="Container of the finished video.")
     logo_x: int = Field(20, ge=0, description="Logo's left edge in output pixels.")
     logo_y: int = Field(20, ge=0, description="Logo's top edge in output pixels.")
     logo_width: int = Field(0, ge=0, description="Logo width in output pixels; 0 keeps the image's own size.")
@@ -73,7 +78,6 @@ class RenderSettings(_Section):
     quality: int = Field(23, ge=0, le=51, description="Constant quality (CRF/CQ/QP style, lower is better).")
     audio_bitrate: str = Field("192k", description="AAC audio bitrate.")
     scale_flags: str = Field("fast_bilinear", description="Scaler used to fit clips to the output size.")
-    output_format: str = Field("mp4", description="Container of the finished video.")
 
     @field_validator("resolution")
     @classmethod

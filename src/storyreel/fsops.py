@@ -50,11 +50,6 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as fh:
-        os.fsync(fh.fileno())
-
-
 def copy_into_place(src: Path, dst: Path) -> None:
     """Copy src to dst through a temp name in dst's folder; dst appears whole or not at all."""
     tmp = temp_path(dst.parent, dst.name)

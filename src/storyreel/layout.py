@@ -292,6 +292,21 @@ class Layout:
     def scanned_link_dir(self, category: str, story: str) -> Path:
         return self.scanned_story(category, story) / "link"
 
+    def story_of(self, path: Path) -> tuple[str, str]:
+        """(category, story) of a path inside a story folder, scanned/story/<category>/<story>/…"""
+        parts = Path(path).relative_to(self.scanned / AssetKind.STORY).parts
+        if len(parts) < 3:
+            raise ValueError(f"{path} is not inside a story folder")
+        return parts[0], parts[1]
+
+    def chapter_of(self, voice: Path) -> str:
+        """A scanned voice chapter's key: its path under the root, as metadata.json's `chapter`."""
+        return self.relative(voice)
+
+    def relative(self, path: Path) -> str:
+        """A path under the root as metadata.json and the log name it (`scanned/music/…`)."""
+        return Path(path).relative_to(self.root).as_posix()
+
     def scanned_chunks(self, category: str, story: str) -> list[Path]:
         """A story's chunk_NNNN.txt files, in number order."""
         folder = self.scanned_story(category, story)
@@ -309,10 +324,25 @@ class Layout:
             counter += 1
         return dest
 
+    def next_chunk_number(self, category: str, story: str) -> int:
+        """The number a story's next chunk takes: one after its highest."""
+        chunks = self.scanned_chunks(category, story)
+        last = CHUNK_RE.match(chunks[-1].name) if chunks else None
+        return int(last.group(1)) + 1 if last else 1
+
     @staticmethod
     def link_record(link: Path) -> Path:
         """The record written beside a processed link file: URLs, fetch time, chunks."""
         return link.with_name(link.name + LINK_RECORD_SUFFIX)
+
+    @staticmethod
+    def link_of_record(record: Path) -> Path:
+        """The processed link file a record belongs to (the inverse of `link_record`)."""
+        return record.with_name(record.name.removesuffix(LINK_RECORD_SUFFIX))
+
+    def link_records(self) -> list[Path]:
+        """Every processed link file's record under scanned/story/, sorted."""
+        return sorted(self.scanned.glob(f"{AssetKind.STORY}/*/*/link/*{LINK_RECORD_SUFFIX}"))
 
     def scanned_voices(self) -> list[Path]:
         """Every scanned voice chapter, sorted."""

@@ -70,10 +70,6 @@ def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Cli
     return picked
 
 
-def _rel(layout: Layout, path: Path) -> str:
-    return Path(path).relative_to(layout.root).as_posix()
-
-
 class Planner:
     """Creates tasks for voice chapters that have none, as soon as their assets exist."""
 
@@ -91,7 +87,7 @@ class Planner:
         if not voices:
             return []
         known = self.index.chapters()
-        waiting = [v for v in voices if _rel(self.layout, v) not in known]
+        waiting = [v for v in voices if self.layout.chapter_of(v) not in known]
         if not waiting or not diskspace.space_ok(self.project):
             return []
         created = []
@@ -104,8 +100,8 @@ class Planner:
     def plan_chapter(self, voice: Path) -> str | None:
         """Build the task of one scanned voice chapter; None (and one WARN) while it cannot be."""
         layout, settings = self.layout, self.project.settings
-        chapter = _rel(layout, voice)
-        category, story = voice.parent.parent.parent.name, voice.parent.parent.name
+        chapter = layout.chapter_of(voice)
+        category, story = layout.story_of(voice)
         music = self._with_fallback(category, lambda c: layout.scanned_music_files(c))
         clips = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.VIDEO, c))
         if not music or not clips:
@@ -178,8 +174,8 @@ class Planner:
                 video_files=order,
                 render=RenderSpec.from_settings(self.project.settings.render, logo_name),
                 chapter=chapter, created_at=iso_utc(),
-                music_source=_rel(layout, music),
-                video_sources=[_rel(layout, c.path) for c in picked],
+                music_source=layout.relative(music),
+                video_sources=[layout.relative(c.path) for c in picked],
             )
             write(tmp, meta)
             fsops.move(tmp, final)
@@ -222,7 +218,7 @@ class Planner:
             try:
                 self._durations[key] = probe(path).duration
             except MediaError as exc:
-                log.warning("Cannot read the duration of %s: %s", _rel(self.layout, path), exc.reason)
+                log.warning("Cannot read the duration of %s: %s", self.layout.relative(path), exc.reason)
                 self._durations[key] = None
         return self._durations[key]
 

@@ -24,46 +24,24 @@ def _plain_name(value: str) -> str:
     return value
 
 
-class RenderSpec(BaseModel):
-    """SPEC §5's `render` block plus the settings a node needs to render alone."""
+class RenderSpec(RenderSettings):
+    """SPEC §5's `render` block: the project's render settings, resolved for one task.
+
+    The fields and their bounds are `RenderSettings`' own, so a node renders from this
+    block alone. Here `logo` is a file name inside the task folder ("" renders without
+    a logo), and keys this version does not know are ignored.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-    resolution: str = "3840x2160"
-    frame_rate: int = Field(30, ge=1, le=120)
-    logo: str = ""  # file name inside the task folder; "" renders without a logo
-    output_format: str = "mp4"
-    encoder: str = "auto"
-    preset: str = "medium"
-    quality: int = Field(23, ge=0, le=51)
-    music_volume: float = Field(0.25, ge=0)
-    voice_volume: float = Field(1.0, ge=0)
-    logo_x: int = Field(20, ge=0)
-    logo_y: int = Field(20, ge=0)
-    logo_width: int = Field(0, ge=0)
-    scale_flags: str = "fast_bilinear"
-    audio_bitrate: str = "192k"
 
     @field_validator("logo")
     @classmethod
     def _logo_name(cls, value: str) -> str:
         return _plain_name(value) if value else value
 
-    @field_validator("resolution")
-    @classmethod
-    def _resolution(cls, value: str) -> str:
-        return RenderSettings.model_validate({"resolution": value}).resolution
-
-    @property
-    def size(self) -> tuple[int, int]:
-        width, _, height = self.resolution.partition("x")
-        return int(width), int(height)
-
     @classmethod
     def from_settings(cls, settings: RenderSettings, logo_name: str) -> RenderSpec:
-        data = settings.model_dump()
-        data["logo"] = logo_name
-        return cls.model_validate(data)
+        return cls.model_validate({**settings.model_dump(), "logo": logo_name})
 
 
 class TaskMeta(BaseModel):

@@ -72,6 +72,34 @@ def test_scanned_names_follow_spec(layout: Layout):
     assert format_duration(0.04) == "0.0"
 
 
+def test_a_story_folder_path_names_its_category_story_and_chapter(layout: Layout):
+    voice = layout.scanned_voice("fantasy", "dragon", "chapter_0003.mp3")
+    assert layout.story_of(voice) == ("fantasy", "dragon")
+    assert layout.chapter_of(voice) == "scanned/story/fantasy/dragon/voice/chapter_0003.mp3"
+    record = layout.link_record(layout.scanned_link_dir("fantasy", "dragon") / "links.txt")
+    assert layout.story_of(record) == ("fantasy", "dragon")
+    assert layout.link_of_record(record) == layout.scanned_link_dir("fantasy", "dragon") / "links.txt"
+    with pytest.raises(ValueError):
+        layout.story_of(layout.scanned_story("fantasy", "dragon"))
+    with pytest.raises(ValueError):
+        layout.story_of(layout.scanned_music("calm", 1.0, "song"))
+
+
+def test_chunks_and_link_records_are_found_in_order(layout: Layout):
+    assert layout.next_chunk_number("fantasy", "dragon") == 1
+    for number in (2, 10):
+        path = layout.scanned_chunk("fantasy", "dragon", number)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("words\n")
+    assert layout.next_chunk_number("fantasy", "dragon") == 11
+    records = [layout.link_record(layout.scanned_link_dir(c, "s") / "l.txt") for c in ("b", "a")]
+    for record in records:
+        record.parent.mkdir(parents=True)
+        record.write_text("{}")
+    (records[0].parent / "l.txt").write_text("http://x.example/\n")
+    assert layout.link_records() == sorted(records)
+
+
 def test_invalid_destination_keeps_raw_path(layout: Layout):
     raw = layout.raw / "video/action/abc.mp4"
     dest = layout.invalid_dest(raw)

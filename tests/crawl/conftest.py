@@ -1,4 +1,4 @@
-"""Fixtures of the crawl tests (they live in crawlkit.py)."""
+"""Fixtures of the crawl tests (they live in tests/crawlkit.py)."""
 
 from crawlkit import (  # noqa: F401
     certificate,

@@ -6,9 +6,9 @@ import pytest
 from crawlkit import STORY_HOST, Certificate, Reply, StoryServer, drop_link
 
 from storyreel.crawl.fetch import Fetcher, Limits
-from storyreel.crawl.links import LinkProcessor
 from storyreel.crawl.safety import Policy, check_url, classify, parse_url, refusal
 from storyreel.errors import FetchError, UnsafeURLError
+from storyreel.ingest.story import LinkProcessor
 from storyreel.project import Project
 
 

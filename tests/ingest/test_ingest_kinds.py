@@ -91,7 +91,7 @@ def test_voice_with_too_little_speech_is_rejected(project, media):
 
 def test_story_link_goes_to_the_crawler_or_waits_in_raw(project):
     try:
-        import storyreel.crawl.links  # noqa: F401
+        import storyreel.ingest.story  # noqa: F401
     except ImportError:
         crawler = False
     else:

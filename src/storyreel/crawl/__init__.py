@@ -1,4 +1,5 @@
-"""Story links: safe fetch (safety, fetch, charset), text extraction (extract), chunking (chunk).
+"""Story links' tools: safe fetch (safety, fetch, charset), text extraction (extract), chunking (chunk).
 
-`links.LinkProcessor` ties them together for the main worker's ingest.
+A leaf package: it knows nothing of the project folders. The story-link stage that
+uses it for the main worker's ingest is `storyreel.ingest.story`.
 """

@@ -51,7 +51,7 @@ STAGES: dict[RawRole, Stage] = {
 
 
 class LinkSink(Protocol):
-    """The story-link crawler (storyreel.crawl.links.LinkProcessor)."""
+    """The story-link crawler (storyreel.ingest.story.LinkProcessor)."""
 
     def submit(self, asset: RawAsset) -> None: ...
     def busy(self) -> bool: ...
@@ -73,9 +73,9 @@ class _Held:
 def open_link_processor(project: Project) -> LinkSink | None:
     """The crawler when it is installed; otherwise story links simply wait in raw/."""
     try:
-        from storyreel.crawl.links import LinkProcessor
+        from storyreel.ingest.story import LinkProcessor
     except ImportError as exc:
-        if exc.name not in ("storyreel.crawl", "storyreel.crawl.links"):
+        if exc.name not in ("storyreel.crawl", "storyreel.ingest.story"):
             log.error("Story links stay in raw/: the crawler cannot load: %s", exc)
         else:
             log.info("Story links stay in raw/: no crawler installed")

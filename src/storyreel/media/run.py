@@ -6,7 +6,7 @@ import logging
 import shlex
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,17 +101,3 @@ class Streaming:
             raise MediaError(self.verb, self.path, _failure(self.argv, rc, stderr), returncode=rc, stderr=stderr)
         return done
 
-
-def stream(
-    argv: list[str], *, verb: str, path: Path | str,
-    on_line: Callable[[str], None] | None = None,
-) -> Completed:
-    """Run a program, handing each stdout line to `on_line`; raise MediaError on failure."""
-    job = Streaming(argv, verb=verb, path=path)
-    try:
-        for line in job.lines():
-            if on_line is not None:
-                on_line(line)
-    finally:
-        job.stop()
-    return job.wait()

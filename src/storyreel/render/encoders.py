@@ -54,10 +54,6 @@ class EncoderSetup:
     gpu_scale: bool = False  # clips are decoded to GPU memory and scaled there (scale_cuda)
     pix_fmt_filter: str = "format=yuv420p"  # last filter of the video chain
 
-    @property
-    def uploads(self) -> bool:
-        return "hwupload" in self.pix_fmt_filter
-
 
 def _check_preset(preset: str) -> str:
     if preset not in X264_PRESETS:
@@ -137,10 +133,9 @@ def _read_cache(path: Path) -> dict[str, list[str]]:
     return {k: [e for e in v if e in ENCODER_ORDER] for k, v in data.items() if isinstance(v, list)}
 
 
-def probe_encoder(name: str, ffmpeg_path: str | None = None) -> bool:
+def probe_encoder(name: str, ffmpeg_path: str) -> bool:
     """True when a one-second test encode with `name` succeeds on this machine."""
-    path = ffmpeg_path or ffmpeg()
-    done = runner.run(test_encode_argv(name, path), verb="test encoder", path=name,
+    done = runner.run(test_encode_argv(name, ffmpeg_path), verb="test encoder", path=name,
                       timeout=PROBE_TIMEOUT, check=False)
     return done.returncode == 0
 
@@ -148,14 +143,14 @@ def probe_encoder(name: str, ffmpeg_path: str | None = None) -> bool:
 _lock = threading.Lock()
 
 
-def usable_encoders(*, refresh: bool = False) -> list[str]:
+def usable_encoders() -> list[str]:
     """The encoders that work here, best first (probed once per ffmpeg binary, then cached)."""
     path = ffmpeg()
     key = _binary_key(path)
     cache = _cache_file()
     with _lock:
-        known = {} if refresh else _read_cache(cache)
-        if key in known and not refresh:
+        known = _read_cache(cache)
+        if key in known:
             return known[key]
         found = _probe_all(path)
         known = _read_cache(cache)

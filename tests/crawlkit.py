@@ -1,4 +1,4 @@
-"""Test kit for the crawl tests: a real HTTP server on loopback serving story pages.
+"""Test kit for the crawl and story-link tests: a real HTTP server on loopback serving story pages.
 
 The story server listens on 127.0.0.2, which the crawl settings allow by name
 (`allow_networks`); private networks in general stay disallowed, so a redirect
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from storyreel.crawl.links import LinkProcessor
+from storyreel.ingest.story import LinkProcessor
 from storyreel.layout import RawAsset
 from storyreel.project import Project
 

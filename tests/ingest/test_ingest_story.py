@@ -1,4 +1,4 @@
-"""LinkProcessor end to end: link file in raw/ → chunks in scanned/, or trash/invalid/ with a reason."""
+"""The story-link stage end to end: link file in raw/ → chunks in scanned/, or trash/invalid/ with a reason."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from crawlkit import (
     words,
 )
 
-from storyreel.crawl.links import LinkProcessor, recover
+from storyreel.ingest.story import LinkProcessor, recover
 from storyreel.layout import RawAsset
 from storyreel.logs import read_events
 from storyreel.project import Project

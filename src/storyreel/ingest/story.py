@@ -39,7 +39,7 @@ from storyreel import fsops
 from storyreel.crawl.chunk import chunk_text, count_words
 from storyreel.crawl.extract import extract_text
 from storyreel.crawl.fetch import Fetcher, Limits
-from storyreel.crawl.safety import Resolver, parse_url, system_resolver
+from storyreel.crawl.safety import parse_url
 from storyreel.errors import (
     ExtractError,
     FetchError,
@@ -50,7 +50,7 @@ from storyreel.errors import (
 )
 from storyreel.ingest.filing import file_into, reject, rel
 from storyreel.ingest.watch import Signature, signature
-from storyreel.layout import CHUNK_RE, LINK_RECORD_SUFFIX, AssetKind, RawAsset, RawRole
+from storyreel.layout import CHUNK_RE, RawAsset, RawRole
 from storyreel.logs import MAIN_WORKER, get_logger, iso_utc
 from storyreel.project import Project
 
@@ -106,8 +106,8 @@ def _failure(url: str, exc: FetchError | ExtractError) -> str:
 def recover(project: Project) -> list[Path]:
     """Finish or undo commits a killed main worker left half-done; returns records handled."""
     handled: list[Path] = []
-    pattern = f"{AssetKind.STORY}/*/*/link/*{LINK_RECORD_SUFFIX}"
-    for record_path in sorted(project.layout.scanned.glob(pattern)):
+    layout = project.layout
+    for record_path in layout.link_records():
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
             state, chunks = record["state"], list(record["chunks"])
@@ -116,13 +116,13 @@ def recover(project: Project) -> list[Path]:
             continue
         if state != COMMITTING:
             continue
-        link = record_path.with_name(record_path.name[: -len(LINK_RECORD_SUFFIX)])
+        link = layout.link_of_record(record_path)
         if link.exists():
             record["state"] = DONE
             fsops.write_json(record_path, record)
             log.info("Finished the interrupted commit of %s", rel(project, link))
         else:
-            story_dir = record_path.parent.parent
+            story_dir = layout.scanned_story(*layout.story_of(record_path))
             for name in chunks:
                 if CHUNK_RE.match(str(name)):
                     (story_dir / name).unlink(missing_ok=True)
@@ -138,11 +138,11 @@ def recover(project: Project) -> list[Path]:
 class LinkProcessor:
     """Crawls stable link files in the background; `submit` never blocks."""
 
-    def __init__(self, project: Project, *, resolver: Resolver = system_resolver) -> None:
+    def __init__(self, project: Project) -> None:
         self.project = project
         settings = project.settings.crawl
         self._cancel = threading.Event()
-        self.fetcher = Fetcher(Limits.from_settings(settings), resolver=resolver, cancel=self._cancel)
+        self.fetcher = Fetcher(Limits.from_settings(settings), cancel=self._cancel)
         self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="crawl")
         self._lock = threading.Lock()
         self._queued: dict[tuple[str, str], dict[str, RawAsset]] = {}
@@ -258,9 +258,7 @@ class LinkProcessor:
         """
         layout = self.project.layout
         story_name = asset.story or ""
-        existing = layout.scanned_chunks(asset.category, story_name)
-        last = CHUNK_RE.match(existing[-1].name) if existing else None
-        first = int(last.group(1)) + 1 if last else 1
+        first = layout.next_chunk_number(asset.category, story_name)
         paths = [layout.scanned_chunk(asset.category, story_name, first + i) for i in range(len(chunks))]
         dest = layout.scanned_link(asset.category, story_name, asset.name)
         record_path = layout.link_record(dest)
