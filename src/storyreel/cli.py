@@ -149,10 +149,11 @@ def dashboard(
 ) -> None:
     """Serve the read-only web dashboard and /metrics on their own, e.g. while 'storyreel run'
     renders on this machine. A running 'storyreel main' already serves them on its own port."""
+    from storyreel.netaddr import Listen
     from storyreel.web.standalone import serve
 
     try:
-        serve(_open(root), listen, stop_on_signals())
+        serve(_open(root), Listen.parse(listen), stop_on_signals())
     except StoryreelError as exc:
         _fail(exc)
 

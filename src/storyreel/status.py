@@ -19,6 +19,7 @@ from storyreel import diskspace, metrics, queues
 from storyreel.errors import ConfigError
 from storyreel.layout import TaskState
 from storyreel.logs import read_events
+from storyreel.netaddr import Listen
 from storyreel.project import Project
 
 # Recent lists stay short enough for a phone screen.
@@ -207,13 +208,7 @@ def coordinator_url(project: Project) -> str:
             return recorded["url"]
     except (OSError, ValueError):
         pass  # no main worker running, or it is starting: fall back to the setting
-    host, _, port = project.settings.coordinator.listen.rpartition(":")
-    host = host.strip("[]")
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return Listen.parse(project.settings.coordinator.listen).url
 
 
 def fetch_state(url: str, token: str, window: float) -> dict[str, Any] | None:
