@@ -6,7 +6,7 @@ import threading
 
 from storyreel import fsops, lifecycle
 from storyreel.coordinator import Coordinator, CoordinatorServer
-from storyreel.diskspace import LowDiskWarner
+from storyreel.diskspace import DiskWatcher
 from storyreel.ingest import Ingestor
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.media.tools import ffmpeg, ffprobe
@@ -22,15 +22,15 @@ class MainWorker:
         self.project = project
         self.listen = listen
         self.farm: CoordinatorServer | None = None
+        self.disk = DiskWatcher.for_project(project)  # one watcher, so each crossing is logged once
         self.ingestor = Ingestor(project)
-        self.planner = Planner(project)
-        self.disk = LowDiskWarner(log, project.layout.root, project.settings.disk.low_space_gb)
+        self.planner = Planner(project, disk=self.disk)
 
     def start(self) -> None:
         """Finish what a killed predecessor left half-done, then start watching."""
         ffmpeg(), ffprobe()  # a missing tool stops us here with an install hint
         if self.listen is not None:
-            self.farm = CoordinatorServer(Coordinator(self.project), self.listen)
+            self.farm = CoordinatorServer(Coordinator(self.project, disk=self.disk), self.listen)
             self.farm.lock_root()
         fsops.Journal(self.project.layout).recover()
         fsops.sweep(self.project.layout)
@@ -46,7 +46,7 @@ class MainWorker:
 
     def cycle(self) -> bool:
         """One pass of every stage; True when anything moved."""
-        self.disk.check()
+        self.disk.warn_if_low()
         if self.farm is not None:
             self.farm.coordinator.reap()
         handled = self.ingestor.run_pass()

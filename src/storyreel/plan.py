@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyreel import diskspace, fsops
+from storyreel import fsops
+from storyreel.diskspace import DiskWatcher
 from storyreel.errors import MediaError, StoryreelError
 from storyreel.layout import (
     MUSIC_NAME,
@@ -77,8 +78,10 @@ def _rel(layout: Layout, path: Path) -> str:
 class Planner:
     """Creates tasks for voice chapters that have none, as soon as their assets exist."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, disk: DiskWatcher | None = None) -> None:
+        """`disk`: the main worker's watcher of free space (a private one when None)."""
         self.project = project
+        self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
         self.index = ChapterIndex(project.layout)
         self._warned: set[tuple[str, str]] = set()
@@ -92,7 +95,7 @@ class Planner:
             return []
         known = self.index.chapters()
         waiting = [v for v in voices if _rel(self.layout, v) not in known]
-        if not waiting or not diskspace.space_ok(self.project):
+        if not waiting or not self.disk.space_ok():
             return []
         created = []
         for voice in waiting:
