@@ -66,6 +66,7 @@ def stop_on_signals() -> threading.Event:
 
 
 def _open(root: Path):
+    """The project, read-only until a main worker holds its root lock; logging set up."""
     from storyreel.project import Project
 
     project = Project.open(root)
@@ -106,14 +107,15 @@ def main(
 
     Runs until Ctrl-C or SIGTERM (the first finishes the current file, a second stops at once)."""
     from storyreel.mainworker import MainWorker
+    from storyreel.netaddr import Listen
 
     try:
         project = _open(root)
-        worker = MainWorker(project, listen=None if once else (listen or project.settings.coordinator.listen))
         if once:
-            worker.run_once()
+            MainWorker(project).run_once()
         else:
-            worker.run_forever(stop_on_signals())
+            address = Listen.parse(listen or project.settings.coordinator.listen)
+            MainWorker(project, listen=address).run_forever(stop_on_signals())
     except StoryreelError as exc:
         _fail(exc)
 

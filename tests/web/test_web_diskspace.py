@@ -81,6 +81,23 @@ def test_planner_and_coordinator_hold_back_below_the_floor_and_resume(project: P
     assert _warns(project) == 2  # two crossings of the floor, one line each
 
 
+def test_the_main_worker_hands_one_watcher_to_the_planner_and_the_coordinator(project: Project, media):
+    from storyreel.mainworker import MainWorker
+    from storyreel.netaddr import Listen
+
+    layout = project.layout
+    media.copy(media.tone(seconds=2.0), layout.scanned_voice("fantasy", "dragon", "chapter_0001.mp3"))
+    worker = MainWorker(project, listen=Listen("127.0.0.1", 0))
+    assert worker.coordinator is not None
+    assert worker.planner.disk is worker.disk and worker.coordinator.disk is worker.disk
+    worker.coordinator.register("n1", "host", ["libx264"], "0.1")
+
+    project.settings.disk.floor_gb = 1_000_000.0
+    assert worker.planner.plan_pending() == []
+    assert worker.coordinator.claim("n1") is None
+    assert _warns(project) == 1  # one crossing, one line, however many stages ask
+
+
 def test_low_disk_warning_repeats_only_after_its_interval(tmp_path):
     import io
     import logging

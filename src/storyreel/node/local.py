@@ -22,10 +22,13 @@ from storyreel.ingest.watch import raw_has_files
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.mainworker import MainWorker
+from storyreel.netaddr import Listen
 from storyreel.project import Project
 
 log = get_logger(MAIN_WORKER)
 
+# Local nodes need no other machine to reach them: loopback, any free port.
+LOOPBACK = Listen("127.0.0.1", 0)
 # Between main-worker cycles when nothing is happening (s).
 CYCLE_SECONDS = 0.5
 # Nodes get this long to finish and hand back work after the run is over (s).
@@ -57,7 +60,7 @@ def node_argv(url: str, token_file: Path, node_id: str, work_dir: Path, *, encod
 
 
 def run_farm(project: Project, nodes: int, stop: FarmStop, *, until_idle: bool = False,
-             encoder: str | None = None, listen: str = "127.0.0.1:0") -> None:
+             encoder: str | None = None, listen: Listen = LOOPBACK) -> None:
     """Main worker + coordinator here, `nodes` render node processes beside it."""
     layout = project.layout
     worker = MainWorker(project, listen=listen)
@@ -94,8 +97,7 @@ def run_farm(project: Project, nodes: int, stop: FarmStop, *, until_idle: bool =
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        worker.stop_serving()
-        worker.ingestor.close()
+        worker.stop()
         if not configured:
             shutil.rmtree(work, ignore_errors=True)  # the nodes' own scratch space, never project files
 
