@@ -75,9 +75,3 @@ class RootLock:
         if self._handle is not None:
             self._handle.close()  # closing the file releases the flock
             self._handle = None
-
-    def __enter__(self) -> RootLock:
-        return self if self.held else self.acquire()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()

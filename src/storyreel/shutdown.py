@@ -55,9 +55,9 @@ class Shutdown:
         if self.soft.is_set():
             self.request_force_stop(signum)
         else:
-            self.request_stop(signum)
+            self.request_stop()
 
-    def request_stop(self, signum: int = signal.SIGTERM) -> None:
+    def request_stop(self) -> None:
         """First stage: finish or hand back the current work."""
         self._requested_at = self.clock()
         self.soft.set()
@@ -73,7 +73,3 @@ class Shutdown:
         self.hard.set()
         if self.on_hard is not None:
             self.on_hard(signum)
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds`, waking at the first stop; True once stopping."""
-        return self.soft.wait(seconds)
