@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -50,22 +47,8 @@ def _fail(exc: StoryreelError) -> None:
     raise typer.Exit(2)
 
 
-def stop_on_signals() -> threading.Event:
-    """First SIGINT/SIGTERM sets the returned event (finish or release current work);
-    the second ends the process at once."""
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        if stop.is_set():
-            os._exit(130 if signum == signal.SIGINT else 143)
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
-
-
 def _open(root: Path):
+    """The project, read-only until a main worker holds its root lock; logging set up."""
     from storyreel.project import Project
 
     project = Project.open(root)
@@ -106,14 +89,16 @@ def main(
 
     Runs until Ctrl-C or SIGTERM (the first finishes the current file, a second stops at once)."""
     from storyreel.mainworker import MainWorker
+    from storyreel.netaddr import Listen
+    from storyreel.shutdown import Shutdown, exit_at_once
 
     try:
         project = _open(root)
-        worker = MainWorker(project, listen=None if once else (listen or project.settings.coordinator.listen))
         if once:
-            worker.run_once()
+            MainWorker(project).run_once()
         else:
-            worker.run_forever(stop_on_signals())
+            address = Listen.parse(listen or project.settings.coordinator.listen)
+            MainWorker(project, listen=address).run_forever(Shutdown(on_hard=exit_at_once).install().soft)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -149,10 +134,12 @@ def dashboard(
 ) -> None:
     """Serve the read-only web dashboard and /metrics on their own, e.g. while 'storyreel run'
     renders on this machine. A running 'storyreel main' already serves them on its own port."""
+    from storyreel.netaddr import Listen
+    from storyreel.shutdown import Shutdown, exit_at_once
     from storyreel.web.standalone import serve
 
     try:
-        serve(_open(root), listen, stop_on_signals())
+        serve(_open(root), Listen.parse(listen), Shutdown(on_hard=exit_at_once).install().soft)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -177,13 +164,11 @@ def run(
     A progress bar on a terminal (one node), a log line every few seconds otherwise. The first
     Ctrl-C or SIGTERM lets each node finish its current render and upload and hands back the
     prefetched task; a second stops at once and hands back everything."""
-    from storyreel.node.local import FarmStop, run_farm
+    from storyreel.farm import run_farm
+    from storyreel.shutdown import Shutdown
 
     try:
-        project = _open(root)
-        farm_stop = FarmStop()
-        farm_stop.install()
-        run_farm(project, nodes, farm_stop, until_idle=until_idle, encoder=encoder)
+        run_farm(_open(root), nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder)
     except StoryreelError as exc:
         _fail(exc)
 

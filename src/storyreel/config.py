@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storyreel.errors import ConfigError
+from storyreel.netaddr import ListenText
 
 
 class _Section(BaseModel):
@@ -103,7 +104,7 @@ class RenderSettings(_Section):
 
 
 class CoordinatorSettings(_Section):
-    listen: str = Field("127.0.0.1:8765", description="Where the main worker serves render nodes (HOST:PORT).")
+    listen: ListenText = Field("127.0.0.1:8765", description="Where the main worker serves render nodes (HOST:PORT).")
     lease_seconds: float = Field(
         60.0, gt=0, description="A claimed task returns to tasks/ if its node sends no heartbeat for this long (s)."
     )

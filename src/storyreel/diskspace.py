@@ -1,19 +1,22 @@
 """Free space under the project root: SPEC §9's low-space warning and the floor below
 which no task is planned or claimed.
 
-- `LowDiskWarner` logs `Low disk space: 2.3GB remaining` while space is below
-  `[disk] low_space_gb`, at most once in a while.
-- `space_ok(project)` is asked before planning a task and before handing one to a
-  node. Below `[disk] floor_gb` it says no; each crossing of the floor is logged once
+The main worker makes one `DiskWatcher` and hands it to the planner and the coordinator,
+so each crossing of the floor is logged once however many of them ask.
+
+- `warn_if_low()`, once per main-worker cycle, logs `Low disk space: 2.3GB remaining`
+  while space is below `[disk] low_space_gb`, at most once in a while.
+- `space_ok()` is asked before planning a task and before handing one to a node. Below
+  `[disk] floor_gb` it says no; each crossing of the floor is logged once
   (`Low disk space: 0.8GB remaining, below the 1.0GB floor; …`), and once more when
   space returns.
+- `measure(project)` reads the same figures without logging, for `status` and the dashboard.
 
 GB here means 10⁹ bytes, as `df -H` and disk vendors count.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,39 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel import fsops
+from storyreel.config import DiskSettings
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.project import Project
 
 GB = 1_000_000_000
 # Repeat the low-space warning this often while space stays low, so the log is not flooded.
 REPEAT_SECONDS = 600.0
-
-
-class LowDiskWarner:
-    """Logs a WARN line when free space under `path` is below `threshold_gb`."""
-
-    def __init__(
-        self, log: logging.Logger, path: Path, threshold_gb: float, *,
-        repeat_seconds: float = REPEAT_SECONDS, clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.log = log
-        self.path = path
-        self.threshold = threshold_gb * GB
-        self.repeat_seconds = repeat_seconds
-        self.clock = clock
-        self._last: float | None = None
-
-    def check(self) -> int:
-        """Measure free space; warn if low and not warned recently. Returns the free bytes."""
-        free = fsops.free_bytes(self.path)
-        if free >= self.threshold:
-            self._last = None  # space came back: warn at once if it runs low again
-            return free
-        now = self.clock()
-        if self._last is None or now - self._last >= self.repeat_seconds:
-            self._last = now
-            self.log.warning("Low disk space: %.1fGB remaining", free / GB)
-        return free
 
 
 @dataclass
@@ -72,21 +49,54 @@ class DiskReport:
         return self.free_bytes < self.floor_bytes
 
 
-class DiskGuard:
-    """Watches free space under one folder and logs each crossing once."""
+def _report(path: Path, disk: DiskSettings) -> DiskReport:
+    return DiskReport(fsops.free_bytes(path), int(disk.low_space_gb * GB), int(disk.floor_gb * GB))
 
-    def __init__(self, path: Path, component: str = MAIN_WORKER) -> None:
+
+def measure(project: Project) -> DiskReport:
+    """Free space against the project's thresholds, without logging (for readers)."""
+    return _report(project.layout.root, project.settings.disk)
+
+
+class DiskWatcher:
+    """Watches free space under `path` against `settings` (read live, so a changed
+    threshold applies at the next check). Thread-safe: nodes claim from HTTP threads."""
+
+    def __init__(
+        self, path: Path, settings: DiskSettings, *, component: str = MAIN_WORKER,
+        repeat_seconds: float = REPEAT_SECONDS, clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = Path(path)
+        self.settings = settings
         self.log = get_logger(component)
+        self.repeat_seconds = repeat_seconds
+        self.clock = clock
         self._lock = threading.Lock()
         self._paused = False
+        self._warned_low_at: float | None = None
 
-    def check(self, low_gb: float, floor_gb: float) -> DiskReport:
-        """Measure free space now; log one WARN when it drops below `floor_gb` and one
-        INFO when it comes back. (The plain low-space warning above `low_gb` is the
-        main worker's LowDiskWarner.)"""
-        report = DiskReport(fsops.free_bytes(self.path), int(low_gb * GB), int(floor_gb * GB))
-        free_gb = report.free_bytes / GB
+    @classmethod
+    def for_project(cls, project: Project) -> DiskWatcher:
+        return cls(project.layout.root, project.settings.disk)
+
+    def warn_if_low(self) -> DiskReport:
+        """Measure; warn when below `low_space_gb` and not warned recently."""
+        report = _report(self.path, self.settings)
+        with self._lock:
+            if not report.low:
+                self._warned_low_at = None  # space came back: warn at once if it runs low again
+                return report
+            now = self.clock()
+            if self._warned_low_at is None or now - self._warned_low_at >= self.repeat_seconds:
+                self._warned_low_at = now
+                self.log.warning("Low disk space: %.1fGB remaining", report.free_bytes / GB)
+        return report
+
+    def check(self) -> DiskReport:
+        """Measure; log one WARN when space drops below `floor_gb` and one INFO when it
+        comes back."""
+        report = _report(self.path, self.settings)
+        free_gb, floor_gb = report.free_bytes / GB, self.settings.floor_gb
         with self._lock:
             if report.paused and not self._paused:
                 self.log.warning(
@@ -98,30 +108,6 @@ class DiskGuard:
             self._paused = report.paused
         return report
 
-
-_guards: dict[Path, DiskGuard] = {}
-_guards_lock = threading.Lock()
-
-
-def guard_for(project: Project) -> DiskGuard:
-    """The one guard of a project root, so each crossing is logged once per process."""
-    with _guards_lock:
-        return _guards.setdefault(project.layout.root, DiskGuard(project.layout.root))
-
-
-def measure(project: Project) -> DiskReport:
-    """Free space against the project's thresholds, without logging (for readers)."""
-    disk = project.settings.disk
-    return DiskReport(
-        fsops.free_bytes(project.layout.root), int(disk.low_space_gb * GB), int(disk.floor_gb * GB)
-    )
-
-
-def check(project: Project) -> DiskReport:
-    disk = project.settings.disk
-    return guard_for(project).check(disk.low_space_gb, disk.floor_gb)
-
-
-def space_ok(project: Project) -> bool:
-    """True when free space under the project root is above `[disk] floor_gb`."""
-    return not check(project).paused
+    def space_ok(self) -> bool:
+        """True when free space is above `[disk] floor_gb`."""
+        return not self.check().paused

@@ -3,6 +3,7 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
 
     StoryreelError
     ├── ConfigError            storyreel.toml, the token or a command-line value is unusable
+    │   └── RootLocked         another main worker holds the project root
     ├── ToolMissingError       ffmpeg or ffprobe cannot be found
     ├── FilesystemError        a move, copy or write failed
     ├── MediaError             ffmpeg or ffprobe failed on a file
@@ -26,8 +27,7 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── LeaseLost          409: our attempt no longer holds the task
     │   └── Refused            any other refusal; retrying will not help (.status)
     │       └── NotRegistered  428: register again
-    ├── NodeProcessError       a local render node process could not start or died
-    └── RootLocked             another main worker holds the project root
+    └── NodeProcessError       a local render node process could not start or died
 """
 
 from __future__ import annotations
@@ -206,5 +206,5 @@ class NodeProcessError(StoryreelError):
     """A local render node process could not be started or died."""
 
 
-class RootLocked(StoryreelError):
+class RootLocked(ConfigError):
     """Another main worker holds the project root's lock."""

@@ -1,81 +1,138 @@
-"""The main worker: the only writer of the project root. Ingest, plan, coordinate."""
+"""The main worker: the only writer of the project root. Ingest, plan, coordinate.
+
+Start-up reads as the rule it keeps: take the root lock, recover what a killed
+predecessor left half-done, then work. Constructing a MainWorker touches no file, so a
+worker that is refused the lock has read, listed and changed nothing.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from storyreel import fsops, lifecycle
 from storyreel.coordinator import Coordinator, CoordinatorServer
-from storyreel.diskspace import LowDiskWarner
+from storyreel.diskspace import DiskWatcher
 from storyreel.ingest import Ingestor
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.media.tools import ffmpeg, ffprobe
+from storyreel.netaddr import Listen
 from storyreel.plan import Planner
 from storyreel.project import Project
+from storyreel.rootlock import RootLock
 
 log = get_logger(MAIN_WORKER)
 
+# Between cycles when nothing is happening (s).
+CYCLE_SECONDS = 0.5
+# `main --once` looks again this often while files in raw/ settle (s).
+ONCE_SECONDS = 0.2
+
+
+def _recover_links(project: Project) -> None:
+    try:
+        from storyreel.ingest.story import recover
+    except ImportError:
+        return  # no crawler installed: it never committed anything (Ingestor says why)
+    recover(project)
+
+
+def recover(project: Project) -> None:
+    """The recovery stage, run only under the root lock: the SPEC folders exist, and every
+    change a killed main worker left half-done is finished or undone — file moves (the
+    journal), temp names, story-link commits, finished tasks still in processing/."""
+    layout = project.layout
+    for folder in layout.all_dirs():
+        folder.mkdir(parents=True, exist_ok=True)
+    fsops.Journal(layout).recover()
+    fsops.sweep(layout)
+    _recover_links(project)
+    lifecycle.tidy(layout)
+
 
 class MainWorker:
-    def __init__(self, project: Project, *, listen: str | None = None) -> None:
-        """`listen` (HOST:PORT) serves render nodes from this worker; None serves none."""
+    def __init__(self, project: Project, *, listen: Listen | None = None) -> None:
+        """`listen` serves render nodes from this worker; None serves none."""
         self.project = project
         self.listen = listen
-        self.farm: CoordinatorServer | None = None
+        self.lock = RootLock(project.layout)
+        self.disk = DiskWatcher.for_project(project)  # one watcher, so each crossing is logged once
         self.ingestor = Ingestor(project)
-        self.planner = Planner(project)
-        self.disk = LowDiskWarner(log, project.layout.root, project.settings.disk.low_space_gb)
+        self.planner = Planner(project, disk=self.disk)
+        self.coordinator: Coordinator | None = None
+        self.farm: CoordinatorServer | None = None
+        if listen is not None:
+            self.coordinator = Coordinator(project, disk=self.disk)
+            self.farm = CoordinatorServer(self.coordinator, listen, lock=self.lock)
 
+    @property
+    def url(self) -> str:
+        """Where render nodes reach this worker ("" while it serves none)."""
+        return self.farm.url if self.farm is not None else ""
+
+    # -- start and stop ----------------------------------------------------------
     def start(self) -> None:
-        """Finish what a killed predecessor left half-done, then start watching."""
+        """Take the root lock (RootLocked names the holder), recover, then serve."""
         ffmpeg(), ffprobe()  # a missing tool stops us here with an install hint
-        if self.listen is not None:
-            self.farm = CoordinatorServer(Coordinator(self.project), self.listen)
-            self.farm.lock_root()
-        fsops.Journal(self.project.layout).recover()
-        fsops.sweep(self.project.layout)
-        log.info("Main worker started on %s", self.project.layout.root)
-        if self.farm is not None:
-            lifecycle.tidy(self.project.layout)
-            self.farm.start()
+        try:
+            self.lock.acquire(self.listen)
+            recover(self.project)
+            log.info("Main worker started on %s", self.project.layout.root)
+            if self.farm is not None:
+                self.farm.start()
+        except BaseException:
+            self.stop()
+            raise
 
-    def stop_serving(self) -> None:
-        if self.farm is not None:
-            self.farm.stop()
-            self.farm = None
+    def stop(self) -> None:
+        """Stop serving, finish the files being checked, then let the root go."""
+        try:
+            if self.farm is not None:
+                self.farm.stop()
+            self.ingestor.close()
+        finally:
+            self.lock.release()
 
+    @contextmanager
+    def running(self, *, watch: bool = True) -> Iterator[MainWorker]:
+        """Started (and watching raw/ for events) inside the block, stopped after it."""
+        self.start()
+        try:
+            if watch:
+                self.ingestor.watch()
+            yield self
+        finally:
+            self.stop()
+
+    # -- the run loop --------------------------------------------------------------
     def cycle(self) -> bool:
         """One pass of every stage; True when anything moved."""
-        self.disk.check()
-        if self.farm is not None:
-            self.farm.coordinator.reap()
+        self.disk.warn_if_low()
+        if self.coordinator is not None:
+            self.coordinator.reap()
         handled = self.ingestor.run_pass()
         created = self.planner.plan_pending()
-        if self.farm is not None:
-            self.farm.coordinator.note_queued(created)
+        if self.coordinator is not None:
+            self.coordinator.note_queued(created)
         return bool(handled or created)
+
+    def loop(self, stop: threading.Event, *, until: Callable[[bool], bool] | None = None,
+             every: float = CYCLE_SECONDS) -> None:
+        """Cycle every `every` seconds until `stop` is set or `until(changed)` says done."""
+        while not stop.is_set():
+            changed = self.cycle()
+            if until is not None and until(changed):
+                return
+            stop.wait(every)
 
     def run_once(self) -> None:
         """Process what is in raw/ now (waiting for files to become stable), then return."""
-        self.start()
-        try:
-            while True:
-                self.cycle()
-                if not self.ingestor.pending():
-                    break
-                threading.Event().wait(0.2)
+        with self.running(watch=False):
+            self.loop(threading.Event(), until=lambda _changed: not self.ingestor.pending(), every=ONCE_SECONDS)
             self.cycle()
-        finally:
-            self.ingestor.close()
 
     def run_forever(self, stop: threading.Event) -> None:
         """Watch and work until `stop` is set."""
-        self.start()
-        self.ingestor.watch()
-        try:
-            while not stop.is_set():
-                self.cycle()
-                stop.wait(0.5)
-        finally:
-            self.stop_serving()
-            self.ingestor.close()
+        with self.running():
+            self.loop(stop)

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyreel import diskspace, fsops
+from storyreel import fsops
+from storyreel.diskspace import DiskWatcher
 from storyreel.errors import MediaError, StoryreelError
 from storyreel.layout import (
     MUSIC_NAME,
@@ -73,8 +74,10 @@ def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Cli
 class Planner:
     """Creates tasks for voice chapters that have none, as soon as their assets exist."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, *, disk: DiskWatcher | None = None) -> None:
+        """`disk`: the main worker's watcher of free space (a private one when None)."""
         self.project = project
+        self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
         self.index = ChapterIndex(project.layout)
         self._warned: set[tuple[str, str]] = set()
@@ -88,7 +91,7 @@ class Planner:
             return []
         known = self.index.chapters()
         waiting = [v for v in voices if self.layout.chapter_of(v) not in known]
-        if not waiting or not diskspace.space_ok(self.project):
+        if not waiting or not self.disk.space_ok():
             return []
         created = []
         for voice in waiting:

@@ -23,7 +23,10 @@ class Project:
 
     @classmethod
     def open(cls, root: Path | str) -> Project:
-        """Open an initialised project root; a clear error when it is not one."""
+        """Open an initialised project root; a clear error when it is not one.
+
+        Opening writes nothing: `status` and the dashboard only read, and the main worker
+        makes missing folders once it holds the root lock (mainworker.recover)."""
         layout = Layout(root)
         if not layout.root.is_dir():
             raise ConfigError(f"{layout.root} does not exist: run 'storyreel init {root}' first")
@@ -33,8 +36,6 @@ class Project:
                 f"run 'storyreel init {root}' first"
             )
         settings = config.load(layout.config_file)
-        for folder in layout.all_dirs():
-            folder.mkdir(parents=True, exist_ok=True)
         return cls(layout, settings, EventLog(layout.events_file))
 
     @classmethod

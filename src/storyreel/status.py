@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from storyreel import metrics
 from storyreel.errors import ConfigError
 from storyreel.farmstate import FarmState, build_state
+from storyreel.netaddr import Listen
 from storyreel.project import Project
 
 # The coordinator answers on loopback at once; a short wait keeps `status` snappy
@@ -29,13 +30,7 @@ def coordinator_url(project: Project) -> str:
             return recorded["url"]
     except (OSError, ValueError):
         pass  # no main worker running, or it is starting: fall back to the setting
-    host, _, port = project.settings.coordinator.listen.rpartition(":")
-    host = host.strip("[]")
-    if host in ("", "0.0.0.0", "::"):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return Listen.parse(project.settings.coordinator.listen).url
 
 
 def fetch_state(url: str, token: str, window: float) -> FarmState | None:

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from farmkit import Farm, farm_project, storyreel, wait_for
 
 from storyreel.layout import TEMP_PREFIX, TaskState
 from storyreel.media.probe import probe
+from storyreel.shutdown import REPEAT_SECONDS
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +131,7 @@ def test_second_sigterm_stops_at_once_and_releases_everything(make_farm) -> None
     task_id = wait_for("n1 to render", lambda: rendering(farm, "n1"), procs=[node])
     node.send_signal(signal.SIGTERM)
     wait_for("the first stop to be seen", lambda: "Stopping:" in farm.node_log("n1").read_text())
+    time.sleep(REPEAT_SECONDS + 0.2)  # a second signal within REPEAT_SECONDS repeats the first
     node.send_signal(signal.SIGTERM)
     node.wait(30)
     layout = farm.project.layout

@@ -127,24 +127,3 @@ def test_stability_window_restarts_whenever_size_or_mtime_changes(tmp_path):
     assert tracker.waiting() == [path]
     tracker.forget(path)
     assert tracker.waiting() == []
-
-
-def test_low_disk_warning_repeats_only_after_its_interval(tmp_path):
-    import io
-    import logging
-
-    from storyreel.diskspace import LowDiskWarner
-    from storyreel.logs import MAIN_WORKER, get_logger, setup_logging
-
-    out = io.StringIO()
-    setup_logging(None, "INFO", stream=out)
-    clock = _Clock()
-    warner = LowDiskWarner(get_logger(MAIN_WORKER), tmp_path, 1e12, repeat_seconds=600, clock=clock)
-    for _ in range(3):
-        warner.check()
-    clock.now += 601
-    warner.check()
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 2
-    assert all(" WARN main_worker \"Low disk space: " in line and line.endswith('GB remaining"') for line in lines)
-    logging.getLogger("storyreel").handlers.clear()

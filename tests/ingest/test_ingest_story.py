@@ -238,7 +238,7 @@ def test_a_commit_killed_after_the_move_is_finished(crawl_project: Project) -> N
     (link_dir / "links.txt").write_text("http://x.example/\n")
     record = link_dir / "links.txt.record.json"
     record.write_text(json.dumps({"state": "committing", "chunks": ["chunk_0001.txt"]}))
-    LinkProcessor(crawl_project).close()
+    recover(crawl_project)
     assert json.loads(record.read_text())["state"] == "done"
     assert (link_dir.parent / "chunk_0001.txt").read_text() == "whole\n"
 

@@ -14,6 +14,7 @@ from storyreel.layout import TaskState
 from storyreel.plan import Planner
 from storyreel.project import Project
 from storyreel.render.progress import Progress, ProgressReport
+from storyreel.shutdown import REPEAT_SECONDS
 
 LONG_STORY = " ".join(["The dragon flew on over the quiet hills and the sleeping town."] * 4)
 
@@ -92,6 +93,7 @@ def test_second_sigterm_stops_at_once_and_hands_the_task_back(project, media):
     run.wait_for("Rendering task")
     run.proc.send_signal(signal.SIGTERM)
     run.wait_for("Stopping")
+    time.sleep(REPEAT_SECONDS + 0.2)  # a second signal within REPEAT_SECONDS repeats the first
     run.proc.send_signal(signal.SIGTERM)
     stderr = run.finish()
     assert run.proc.returncode in (0, 143), stderr[-3000:]

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storyreel import diskspace, fsops, lifecycle
+from storyreel import fsops, lifecycle
 from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
 from storyreel.coordinator.model import Grant, NodeInfo, TaskFile
 from storyreel.coordinator.taskqueue import QueueIndex, list_task_ids
+from storyreel.diskspace import DiskWatcher
 from storyreel.errors import (
     BadUpload,
     CoordinatorError,
@@ -65,9 +66,11 @@ class Coordinator:
     """Claims, heartbeats, downloads, uploads, failures and the reaper for one project."""
 
     def __init__(self, project: Project, *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        """`clock` judges leases (wall time); `monotonic` paces the listings of tasks/."""
+                 monotonic: Callable[[], float] = time.monotonic, disk: DiskWatcher | None = None) -> None:
+        """`clock` judges leases (wall time); `monotonic` paces the listings of tasks/;
+        `disk` is the main worker's watcher of free space (a private one when None)."""
         self.project = project
+        self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
         self.settings = project.settings.coordinator
         self.clock = clock
@@ -129,7 +132,7 @@ class Coordinator:
             info = self._seen(node)
             if info is None:
                 raise UnregisteredNode(f"node {node!r} must register before claiming")
-            if not diskspace.space_ok(self.project):
+            if not self.disk.space_ok():
                 return None  # below [disk] floor_gb: nothing is handed out until space returns
             found = self._claim_from_queue(info)
             if found is None and self.queue.rescan_due():

@@ -149,7 +149,6 @@ class LinkProcessor:
         self._active: set[tuple[str, str]] = set()
         self._known: set[Path] = set()
         self._closed = False
-        recover(project)
 
     def submit(self, asset: RawAsset) -> None:
         """Queue a stable link file; a path already queued or being crawled is ignored."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import threading
@@ -19,6 +18,7 @@ from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.pipeline import Node, NodeConfig, clear_leftovers
 from storyreel.render.encoders import choose, usable_encoders
+from storyreel.shutdown import Shutdown
 
 log = get_logger(RENDER_WORKER)
 
@@ -61,15 +61,10 @@ def _on_signals(give_up: threading.Event, holder: list[Node]) -> None:
     """First signal: the node's warm stop; second: its cold stop. Before the node runs,
     any signal gives up waiting for the coordinator."""
 
-    def handler(_signum: int, _frame: object) -> None:
-        if not holder:
-            give_up.set()
-            return
-        node = holder[0]
-        if node.stopping.is_set():
-            node.stop_now()
-        else:
-            node.stop()
+    def soft() -> None:
+        (holder[0].stop if holder else give_up.set)()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    def hard(_signum: int) -> None:
+        (holder[0].stop_now if holder else give_up.set)()
+
+    Shutdown(on_soft=soft, on_hard=hard, component=RENDER_WORKER).install()

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 
 from starlette.requests import Request
 
+from storyreel.netaddr import Listen, is_loopback
 from storyreel.project import Project
 
 COOKIE_NAME = "storyreel_session"
@@ -23,21 +23,9 @@ COOKIE_MAX_AGE = 7 * 24 * 3600
 _SESSION_LABEL = b"storyreel dashboard session v1"
 
 
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost: only this machine can connect."""
-    host = host.strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def listen_host(listen: str) -> str:
     """The host part of HOST:PORT (IPv6 in brackets allowed)."""
-    host, sep, _port = listen.rpartition(":")
-    return host if sep else listen
+    return Listen.parse(listen).host
 
 
 def _on_loopback(request: Request) -> bool:

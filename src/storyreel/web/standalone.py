@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import threading
 
-import uvicorn
 from fastapi import FastAPI
 
 from storyreel import __version__
-from storyreel.coordinator.server import parse_listen
-from storyreel.errors import ConfigError
+from storyreel.httpthread import ServerThread
 from storyreel.logs import MAIN_WORKER, get_logger
+from storyreel.netaddr import Listen
 from storyreel.project import Project
 from storyreel.web.routes import mount
 
@@ -24,32 +23,18 @@ log = get_logger(MAIN_WORKER)
 DEFAULT_LISTEN = "127.0.0.1:8766"
 
 
-def dashboard_app(project: Project, listen: str) -> FastAPI:
+def dashboard_app(project: Project, listen: Listen) -> FastAPI:
     """A FastAPI app with only the read-only dashboard, its state and /metrics."""
-    from storyreel.web.auth import is_loopback
-
     app = FastAPI(title="storyreel dashboard", version=__version__, docs_url=None, redoc_url=None)
-    mount(app, None, project=project, login_required=not is_loopback(parse_listen(listen)[0]))
+    mount(app, None, project=project, login_required=not listen.is_loopback)
     return app
 
 
-def serve(project: Project, listen: str, stop: threading.Event) -> None:
+def serve(project: Project, listen: Listen, stop: threading.Event) -> None:
     """Serve the dashboard until `stop` is set."""
-    host, port = parse_listen(listen)
-    config = uvicorn.Config(dashboard_app(project, listen), host=host, port=port, log_config=None,
-                            access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="dashboard-http", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise ConfigError(f"cannot listen on {listen}: the port is taken or not available on this machine")
-        stop.wait(0.05)
-        if stop.is_set():
-            break
-    if server.started:
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        log.info("Dashboard at http://%s:%d/dashboard", shown, port)
+    http = ServerThread(dashboard_app(project, listen), listen, name="dashboard-http")
+    bound = http.start(abort=stop)
+    if http.server.started:
+        log.info("Dashboard at %s/dashboard", bound.url)
     stop.wait()
-    server.should_exit = True
-    thread.join(10)
+    http.stop()
