@@ -151,3 +151,16 @@ def test_long_folder_and_file_names_not_utf8_fit_in_the_trash(project, media):
     assert all(len(os.fsencode(part)) <= NAME_MAX for part in home.parts)
     assert reason_of(home)["file"] == "raw/video/" + "\\xff" * NAME_MAX + "/" + "\\xfe" * (NAME_MAX - 4) + ".mp4"
 
+
+
+def test_run_until_idle_exits_once_a_240_byte_name_of_4_byte_characters_is_trashed(project, media):
+    name = _name_of(4, 240)
+    drop(project, f"video/action/{name}", media.clip(seconds=1.0))
+    done = subprocess.run(
+        [*STORYREEL, "run", str(project.layout.root), "--until-idle"], capture_output=True,
+        timeout=RUN_LIMIT, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr.decode("utf-8", "replace")[-3000:]
+    assert files_under(project.layout.raw) == []
+    (home,) = [p for p in files_under(project.layout.invalid) if not p.name.endswith(REASON_SUFFIX)]
+    assert reason_of(home)["file"] == f"raw/video/action/{name}"
