@@ -134,3 +134,11 @@ def test_leftovers_of_a_live_starter_or_a_reused_pid_are_left_alone(tmp_path: Pa
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_a_program_that_cannot_start_is_a_media_error(tmp_path: Path):
+    from storyreel.errors import MediaError
+
+    with pytest.raises(MediaError) as err:
+        run.Streaming([str(tmp_path / "no-ffmpeg"), "-version"], verb="render", path=tmp_path)
+    assert "cannot start" in str(err.value)

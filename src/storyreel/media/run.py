@@ -157,6 +157,8 @@ class Streaming:
         prefix = die_with_parent()
         if not prefix:
             _leftovers_killed_once()
+        elif shutil.which(argv[0]) is None:  # setpriv would start, then fail to run it
+            raise MediaError(verb, path, f"cannot start {argv[0]}: no such program")
         try:
             self.proc = subprocess.Popen(
                 [*prefix, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
