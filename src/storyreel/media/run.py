@@ -28,8 +28,9 @@ from storyreel.errors import MediaError
 
 log = logging.getLogger("storyreel.media")
 
-# How long the one-off check that setpriv can set a parent-death signal may take.
-SETPRIV_CHECK_TIMEOUT = 10.0
+# How long the one-off check that setpriv can set a parent-death signal, or a look at
+# one process with ps, may take: both answer in milliseconds.
+QUICK_TIMEOUT = 10.0
 
 
 @functools.cache
@@ -41,7 +42,7 @@ def die_with_parent() -> tuple[str, ...]:
     prefix = (setpriv, "--pdeathsig", "KILL", "--")
     try:
         done = subprocess.run([*prefix, sys.executable, "-c", ""], stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=SETPRIV_CHECK_TIMEOUT, check=False)
+                              capture_output=True, timeout=QUICK_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ()
     return prefix if done.returncode == 0 else ()
@@ -50,7 +51,8 @@ def die_with_parent() -> tuple[str, ...]:
 def leftovers_dir() -> Path:
     """Where long-running programs are noted while they run, when the kernel cannot tie
     them to their starter (one folder per user on the machine)."""
-    return Path(tempfile.gettempdir()) / f"storyreel-running-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    user = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"storyreel-running-{user}"
 
 
 def _alive(pid: int) -> bool:
@@ -66,9 +68,9 @@ def _alive(pid: int) -> bool:
 def _command_of(pid: int) -> str:
     """The command line of a running process, as ps shows it ("" when unknown)."""
     try:
-        done = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)],
-                              stdin=subprocess.DEVNULL, capture_output=True, check=False)
-    except OSError:
+        done = subprocess.run(["ps", "-ww", "-o", "command=", "-p", str(pid)], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=QUICK_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.decode("utf-8", errors="replace").strip()
 
