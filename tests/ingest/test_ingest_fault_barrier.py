@@ -142,3 +142,32 @@ def test_a_missing_tool_still_stops_the_worker(project, media, monkeypatch, wher
     with pytest.raises(ToolMissingError):
         ingest_all(project)
     assert raw.is_file()
+
+
+def test_a_file_that_cannot_even_be_looked_at_is_not_retried_every_pass(project, media, monkeypatch):
+    raw = drop(project, "video/action/locked.mp4", media.clip(seconds=1.0))
+    real_lstat = ingest.os.lstat
+
+    def lstat(path, *a, **kw):
+        if Path(path) == raw:
+            raise PermissionError(13, "Permission denied")
+        return real_lstat(path, *a, **kw)
+
+    def reject(project, path, reason, **_kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ingest.os, "lstat", lstat)
+    monkeypatch.setattr(ingest, "reject", reject)
+    clock = _Clock()
+    ingestor = Ingestor(project, clock=clock)
+    try:
+        for _ in range(3):
+            ingestor.run_pass()
+        assert len(log_messages(project, "ERROR")) == 1
+        clock.now += RETRY_SECONDS + 0.1
+        ingestor.run_pass()
+        assert len(log_messages(project, "ERROR")) == 2
+        assert ingestor.holds.pause(raw) == 2 * RETRY_SECONDS
+    finally:
+        ingestor.close()
+    assert raw.is_file()

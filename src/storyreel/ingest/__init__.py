@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from storyreel.errors import SourceChanged, StoryreelError, ToolMissingError, Unacceptable
 from storyreel.ingest.filing import reject, rel
-from storyreel.ingest.holds import Holds
+from storyreel.ingest.holds import UNSEEN, Holds
 from storyreel.ingest.music import ingest_music
 from storyreel.ingest.video import ingest_clip
 from storyreel.ingest.voice import ingest_voice
@@ -152,6 +152,8 @@ class Ingestor:
 
     def _guarded(self, path: Path) -> int:
         """The per-file fault barrier around `_consider`: whatever goes wrong, the pass goes on."""
+        if self.holds.waiting(path, UNSEEN):
+            return 0
         try:
             return self._consider(path)
         except ToolMissingError:
@@ -183,7 +185,7 @@ class Ingestor:
         except FileNotFoundError:
             return
         except OSError:
-            sig = Signature(-1, -1)  # cannot even look at it: hold it by name
+            sig = UNSEEN
         self.holds.hold(path, sig)
 
     def _consider(self, path: Path) -> int:

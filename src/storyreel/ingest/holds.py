@@ -19,6 +19,8 @@ from storyreel.ingest.watch import Signature
 RETRY_SECONDS = 60.0
 # The longest pause: a file that keeps failing is still tried again every hour.
 MAX_RETRY_SECONDS = 3600.0
+# The signature of a file that could not even be looked at (lstat failed): held by name.
+UNSEEN = Signature(-1, -1)
 
 
 @dataclass(frozen=True)
