@@ -3,8 +3,8 @@
 A running `storyreel main ROOT --listen 127.0.0.1:0` gets the drop (files renamed into
 raw/ at once after it started), with FFMPEG/FFPROBE pointing at
 tiny bash wrappers that log each call's start and end ($EPOCHREALTIME, no extra
-process), so the share of time spent in ffprobe and in loudnorm is measured without
-touching the product. Arrival in scanned/ is read from the INGESTED events.
+process), so the share of time spent in ffprobe, in loudnorm and in the full decode
+of each clip (the `-xerror` run) is measured without touching the product. Arrival in scanned/ is read from the INGESTED events.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ s=$EPOCHREALTIME
 rc=$?
 e=$EPOCHREALTIME
 kind={kind}
-case " $* " in *loudnorm*) kind=loudnorm ;; esac
+case " $* " in *loudnorm*) kind=loudnorm ;; *" -xerror "*) kind=decode ;; esac
 printf '%s %s %s %s\\n' "$kind" "$s" "$e" "$rc" >> "{log}"
 exit $rc
 """
@@ -175,6 +175,7 @@ def _one_run(work: Path, index: int, sizes: dict, sources, stable: float) -> dic
         "first_latency": min(latencies, default=float("nan")),
         "ffprobe": sum(e - s for k, s, e in calls if k == "ffprobe"),
         "loudnorm": sum(e - s for k, s, e in calls if k == "loudnorm"),
+        "decode": sum(e - s for k, s, e in calls if k == "decode"),
         "ffmpeg_other": sum(e - s for k, s, e in calls if k == "ffmpeg"),
         "calls": len(calls),
         "workers": project.settings.ingest.workers,
@@ -266,6 +267,10 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:
             [
                 "loudnorm time, share of worker time",
                 f"{med('loudnorm'):.1f} s, {med('loudnorm') / busy:.0%}",
+            ],
+            [
+                "full decode of each clip, share of worker time",
+                f"{med('decode'):.1f} s, {med('decode') / busy:.0%}",
             ],
             [
                 "other ffmpeg time, share of worker time",

@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from storyreel.errors import FilesystemError
-from storyreel.layout import TEMP_PREFIX, Layout
+from storyreel.layout import NAME_MAX, TEMP_PREFIX, Layout, cut_to_bytes
 
 _COPY_BLOCK = 1 << 20
 
@@ -33,8 +33,13 @@ def _reason(exc: OSError) -> str:
 
 
 def temp_path(folder: Path, hint: str = "") -> Path:
-    """A hidden, unique temp name inside `folder` (swept at start if left behind)."""
-    return folder / f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-{hint}"[:240]
+    """A hidden, unique temp name inside `folder` (swept at start if left behind).
+
+    The hint (usually the final name) is cut so the whole name stays within NAME_MAX
+    bytes; the random part keeps it unique.
+    """
+    head = f"{TEMP_PREFIX}{uuid.uuid4().hex[:12]}-"
+    return folder / (head + cut_to_bytes(hint, NAME_MAX - len(head)))
 
 
 def fsync_dir(folder: Path) -> None:
@@ -95,7 +100,8 @@ def move(src: Path, dst: Path, *, overwrite: bool = False) -> Path:
 def write_atomic(path: Path, data: bytes | str) -> Path:
     """Write a whole file through a temp name, fsync, replace."""
     path = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    # A lone surrogate (a name's undecodable byte) is written as its \udcNN escape.
+    raw = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(path.parent, path.name)

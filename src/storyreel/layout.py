@@ -7,6 +7,8 @@ in step with them.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -46,6 +48,17 @@ ATTEMPT_DIR_RE = re.compile(rf"^{_TASK_ID}-a\d+$")
 # Longest file name component we accept; most filesystems stop at 255 bytes and we
 # add a "<duration>_" prefix and temp prefixes to names.
 MAX_NAME_BYTES = 200
+# Longest name component filesystems accept (ext4, XFS, btrfs, ZFS, APFS), in bytes.
+NAME_MAX = 255
+# A shortened name ends in "~" and this many hex digits of the whole name's sha256,
+# so two long names that share their beginning stay apart.
+NAME_HASH_CHARS = 8
+# A suffix longer than this (bytes) is not an extension worth keeping in a shortened name.
+MAX_SUFFIX_BYTES = 16
+# Undecodable bytes in names shown in log lines and reason files, and stored in trash/.
+_UNDECODABLE_SHOWN = "\\x{:02x}"
+_UNDECODABLE_STORED = "%{:02X}"
+_SHOWN_SURROGATE_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 
 
 class AssetKind(StrEnum):
@@ -102,9 +115,67 @@ def name_problem(name: str) -> str | None:
         return "name is not valid UTF-8"
     if "/" in name or "\\" in name:
         return "name contains a path separator"
-    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+    if name_bytes(name) > MAX_NAME_BYTES:
         return f"name is longer than {MAX_NAME_BYTES} bytes"
     return None
+
+
+def name_bytes(name: str) -> int:
+    """A name's length as filesystems count it: bytes, not characters."""
+    return len(os.fsencode(name))
+
+
+def cut_to_bytes(text: str, limit: int) -> str:
+    """The longest beginning of `text` that is at most `limit` bytes, cut between characters."""
+    if name_bytes(text) <= limit:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += name_bytes(ch)
+        if used > limit:
+            break
+        kept.append(ch)
+    return "".join(kept)
+
+
+def fit_name(name: str, limit: int = NAME_MAX) -> str:
+    """`name`, or when it is over `limit` bytes a shortened name that keeps its suffix
+    and ends its stem in `~` and a short hash of the whole name (so it stays unique)."""
+    if name_bytes(name) <= limit:
+        return name
+    suffix = Path(name).suffix
+    if name_bytes(suffix) > MAX_SUFFIX_BYTES:
+        suffix = ""
+    stem = name[: len(name) - len(suffix)] if suffix else name
+    tag = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:NAME_HASH_CHARS]
+    return cut_to_bytes(stem, limit - name_bytes(tag) - name_bytes(suffix)) + tag + suffix
+
+
+def _replace_undecodable(text: str, form: str) -> str:
+    """Write each byte that was not UTF-8 (a surrogate escape, as os.listdir gives it) in `form`."""
+    return "".join(form.format(ord(ch) - 0xDC00) if "\udc80" <= ch <= "\udcff" else ch for ch in text)
+
+
+def shown(text: str) -> str:
+    """Text safe to write as UTF-8 (log lines, reason files): bytes of a name that were
+    not UTF-8 appear as `\\xff`."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        escaped = _replace_undecodable(text, _UNDECODABLE_SHOWN)
+        return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def quoted(name: str) -> str:
+    """`repr(name)` for reasons, with bytes that were not UTF-8 as `\\xff` (as in `shown`)."""
+    return _SHOWN_SURROGATE_RE.sub(r"\1\\x\2", repr(name))
+
+
+def storable(name: str) -> str:
+    """A name that can be written as UTF-8: bytes that were not UTF-8 become `%FF`
+    (no backslash: SMB clients read it as a folder separator)."""
+    return _replace_undecodable(name, _UNDECODABLE_STORED)
 
 
 def is_ignored_name(name: str) -> bool:
@@ -239,7 +310,7 @@ class Layout:
         for part in parts:
             problem = name_problem(part)
             if problem:
-                return RawRejection(path, rel, f"unsafe name {part!r}: {problem}")
+                return RawRejection(path, rel, f"unsafe name {quoted(part)}: {problem}")
         kind = parts[0] if parts else ""
         suffix = path.suffix.lower()
         if kind in (AssetKind.VIDEO, AssetKind.FRAME) and len(parts) == 3:
@@ -261,8 +332,18 @@ class Layout:
         return RawRejection(path, rel, f"unexpected place for a file: {_EXPECTED}")
 
     def invalid_dest(self, raw_path: Path) -> Path:
-        """trash/invalid/ keeps the file's path under raw/."""
-        return self.invalid / Path(raw_path).relative_to(self.raw)
+        """trash/invalid/ keeps the file's path under raw/, each name made storable (see
+        `storable`) and shortened (see `fit_name`) where it or its reason file's name
+        would be over NAME_MAX bytes."""
+        *folders, name = Path(raw_path).relative_to(self.raw).parts
+        kept = [fit_name(storable(part)) for part in folders]
+        return self.invalid.joinpath(*kept, fit_name(storable(name), NAME_MAX - len(REASON_SUFFIX)))
+
+    @staticmethod
+    def invalid_twin(dest: Path, number: int) -> Path:
+        """The trash name of the `number`th file that wanted the trash name `dest`."""
+        name = f"{dest.stem}.{number}{dest.suffix}"
+        return dest.with_name(fit_name(name, NAME_MAX - len(REASON_SUFFIX)))
 
     @staticmethod
     def reason_file(trashed: Path) -> Path:

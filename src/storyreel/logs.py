@@ -22,6 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
+from storyreel.layout import shown
+
 # Components named in SPEC §9's examples, plus the crawler.
 MAIN_WORKER = "main_worker"
 RENDER_WORKER = "render_worker"
@@ -46,7 +48,8 @@ class SpecFormatter(logging.Formatter):
         message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             message = f"{message}: {record.exc_info[1]}"
-        return f"{iso_utc(record.created)} {level} {component} {json.dumps(message, ensure_ascii=False)}"
+        # shown(): a name's bytes that are not UTF-8 read as \xff instead of breaking the line.
+        return f"{iso_utc(record.created)} {level} {component} {json.dumps(shown(message), ensure_ascii=False)}"
 
 
 def get_logger(component: str) -> logging.Logger:

@@ -93,3 +93,20 @@ def test_sweep_removes_only_temp_names(tmp_path: Path):
     removed = fsops.sweep(layout)
     assert set(removed) == {stray, stray_dir}
     assert keep.exists() and operator_hidden.exists()
+
+
+@pytest.mark.parametrize("char", ["a", "é", "€", "😀"])
+def test_temp_names_stay_within_255_bytes(tmp_path: Path, char: str):
+    final = char * (255 // len(char.encode()))
+    assert len(os.fsencode(final)) <= 255
+    tmp = fsops.temp_path(tmp_path, final)
+    assert tmp.name.startswith(TEMP_PREFIX) and len(os.fsencode(tmp.name)) <= 255
+    assert fsops.temp_path(tmp_path, final) != tmp
+    fsops.write_atomic(tmp_path / final, "whole")  # its temp name can be created
+    assert (tmp_path / final).read_text() == "whole"
+    assert [p.name for p in tmp_path.iterdir()] == [final]
+
+
+def test_text_with_a_name_that_is_not_utf8_is_written_escaped(tmp_path: Path):
+    fsops.write_json(tmp_path / "r.json", {"file": os.fsdecode(b"bad\xff.mp4")})
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == '{\n  "file": "bad\\udcff.mp4"\n}\n'

@@ -1,18 +1,27 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from storyreel.layout import (
+    MAX_NAME_BYTES,
+    NAME_MAX,
+    REASON_SUFFIX,
     Layout,
     RawAsset,
     RawRejection,
     RawRole,
     TaskState,
+    cut_to_bytes,
+    fit_name,
     format_duration,
     is_ignored_name,
     name_problem,
+    quoted,
+    shown,
+    storable,
 )
 
 
@@ -124,3 +133,39 @@ def test_ignored_and_unsafe_names():
     assert name_problem("ok name (1).mp4") is None
     assert name_problem("x" * 300) is not None
     assert name_problem("bad\udcffname") is not None
+
+
+@pytest.mark.parametrize("char", ["a", "é", "€", "😀"])
+def test_fit_name_counts_bytes_and_keeps_long_names_apart(char: str):
+    long_a, long_b = char * 300 + "a.mp4", char * 300 + "b.mp4"
+    assert len(long_a) < 400  # characters; the bytes are what filesystems count
+    for limit in (NAME_MAX, NAME_MAX - len(REASON_SUFFIX), 100):
+        a, b = fit_name(long_a, limit), fit_name(long_b, limit)
+        assert len(os.fsencode(a)) <= limit and len(os.fsencode(b)) <= limit
+        assert a != b
+        assert a.endswith(".mp4") and a.startswith(char)
+    assert fit_name("short.mp4") == "short.mp4"
+    assert cut_to_bytes(char * 10, 7) == char * (7 // len(char.encode()))
+
+
+def test_names_not_utf8_are_shown_and_stored_escaped(layout: Layout):
+    name = os.fsdecode(b"caf\xe9 \xff.mp4")
+    assert shown(name) == "caf\\xe9 \\xff.mp4"
+    assert quoted(name) == "'caf\\xe9 \\xff.mp4'"
+    assert quoted("a\\" + name) == "'a\\\\caf\\xe9 \\xff.mp4'"
+    assert storable(name) == "caf%E9 %FF.mp4"
+    assert shown("café.mp4") == "café.mp4" and storable("café.mp4") == "café.mp4"
+    raw = layout.raw / os.fsdecode(b"video/\xff/" + b"\xfe" * 250 + b".mp4")
+    dest = layout.invalid_dest(raw)
+    assert dest.parent == layout.invalid / "video/%FF"
+    assert len(os.fsencode(layout.reason_file(dest).name)) <= NAME_MAX
+    twin = layout.invalid_twin(dest, 12)
+    assert twin != dest and len(os.fsencode(layout.reason_file(twin).name)) <= NAME_MAX
+
+
+def test_a_240_byte_name_of_4_byte_characters_is_over_the_limit(layout: Layout):
+    name = "😀" * 59 + ".mp4"
+    assert len(name) < MAX_NAME_BYTES < len(os.fsencode(name)) == 240
+    rejection = layout.classify_raw(layout.raw / "video/action" / name)
+    assert isinstance(rejection, RawRejection)
+    assert f"longer than {MAX_NAME_BYTES} bytes" in rejection.reason

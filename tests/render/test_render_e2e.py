@@ -99,8 +99,9 @@ def test_clip_that_fails_to_decode_sends_the_task_to_failed(project, media):
     project = configure(project, media)
     _copy(media.speech(), project.layout.raw / "story/fantasy/dragon/voice/chapter_0001.mp3")
     _copy(media.tone(seconds=2.0), project.layout.raw / "music/fantasy/calm.mp3")
-    bad = project.layout.raw / "video/fantasy/broken.mp4"
-    _copy(media.clip(seconds=4.0, audio=False), bad)
+    _copy(media.clip(seconds=4.0, audio=False), project.layout.raw / "video/fantasy/broken.mp4")
+    MainWorker(project).run_once()  # ingest decodes the whole clip: it is damaged only later
+    (bad,) = project.layout.scanned.glob("video/fantasy/*/*broken.mp4")
     data = bytearray(bad.read_bytes())
     start = int(len(data) * 0.45)
     data[start:start + len(data) // 10] = os.urandom(len(data) // 10)

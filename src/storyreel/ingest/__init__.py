@@ -3,6 +3,11 @@
 A pass reads like the SPEC: notice files in raw/, wait until each is completely
 written, classify it by place and name, validate it by content (in worker
 threads), and file it into scanned/ or reject it into trash/invalid/.
+
+No error while handling one file stops the pass: an unexpected one sends that file
+to trash/invalid/ with the error as its reason, or, when even that fails, leaves it
+in raw/ for a pause that grows with each failure (ingest.holds); one ERROR line
+names the file either way. Only a missing ffmpeg/ffprobe stops the main worker.
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 from storyreel.errors import SourceChanged, StoryreelError, ToolMissingError, Unacceptable
 from storyreel.ingest.filing import reject, rel
+from storyreel.ingest.holds import UNSEEN, Holds
 from storyreel.ingest.music import ingest_music
 from storyreel.ingest.video import ingest_clip
 from storyreel.ingest.voice import ingest_voice
@@ -35,10 +40,6 @@ from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.project import Project
 
 log = get_logger(MAIN_WORKER)
-
-# A file left in raw/ after an unexpected error (disk full, permissions) is tried
-# again after this long, or at once if it changes.
-RETRY_SECONDS = 60.0
 
 Stage = Callable[[Project, RawAsset, Signature], Path]
 
@@ -61,13 +62,7 @@ class LinkSink(Protocol):
 class Outcome(StrEnum):
     DONE = "done"  # filed into scanned/ or rejected into trash/invalid/
     CHANGED = "changed"  # the file changed while being checked; wait for it to settle again
-    HELD = "held"  # an unexpected error left it in raw/; retried later
-
-
-@dataclass(frozen=True)
-class _Held:
-    signature: Signature
-    until: float
+    HELD = "held"  # an error left it in raw/; retried later (ingest.holds)
 
 
 def open_link_processor(project: Project) -> LinkSink | None:
@@ -94,7 +89,7 @@ class Ingestor:
         self.tracker = StabilityTracker(self.settings.stable_seconds, clock)
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="ingest")
         self.in_flight: dict[Path, Future[Outcome]] = {}
-        self.held: dict[Path, _Held] = {}
+        self.holds = Holds(clock)
         self.links = open_link_processor(project)
         self.links_seen: dict[Path, Signature] = {}  # handed to the crawler, or parked without one
         self.watcher: RawWatcher | None = None
@@ -113,7 +108,7 @@ class Ingestor:
         """One look over raw/: ingest what is stable. Returns how many files were handled."""
         handled = self._collect_finished()
         for path in self._candidates():
-            handled += self._consider(path)
+            handled += self._guarded(path)
         return handled
 
     def pending(self) -> bool:
@@ -143,17 +138,55 @@ class Ingestor:
             found = list(walk_raw(self.raw))
             present = set(found)
             self.tracker.keep_only(present)
-            for table in (self.held, self.links_seen):
-                for path in [p for p in table if p not in present]:
-                    del table[path]
+            self.holds.keep_only(present)
+            for path in [p for p in self.links_seen if p not in present]:
+                del self.links_seen[path]
             return found
         paths = set(self.tracker.waiting())
         for path in changed:
-            if path.is_dir() and not path.is_symlink() and visible(self.raw, path):
+            if os.path.isdir(path) and not os.path.islink(path) and visible(self.raw, path):
                 paths.update(walk_raw(path))
             elif visible(self.raw, path):
                 paths.add(path)
         return sorted(paths)
+
+    def _guarded(self, path: Path) -> int:
+        """The per-file fault barrier around `_consider`: whatever goes wrong, the pass goes on."""
+        if self.holds.waiting(path, UNSEEN):
+            return 0
+        try:
+            return self._consider(path)
+        except ToolMissingError:
+            raise
+        except Exception as exc:
+            self.tracker.forget(path)
+            if self._rescue(path, exc):
+                return 1
+            self._hold(path)
+            return 0
+
+    def _rescue(self, path: Path, exc: Exception) -> bool:
+        """After an unexpected error, move the file to trash/invalid/ with the error as its
+        reason. One ERROR line names the file either way; False when it stays in raw/."""
+        name, what = rel(self.project, path), f"{type(exc).__name__}: {exc}"
+        try:
+            reject(self.project, path, f"storyreel could not handle this file ({what})")
+        except Exception as again:
+            log.error("Left %s in raw/ after an unexpected error (%s); moving it to trash/invalid/ "
+                      "failed too: %s", name, what, again)
+            return False
+        log.error("Moved %s to trash/invalid/ after an unexpected error: %s", name, what)
+        return True
+
+    def _hold(self, path: Path) -> None:
+        """Leave a file that could not be handled in raw/ for a growing pause."""
+        try:
+            sig = Signature.of(os.lstat(path))
+        except FileNotFoundError:
+            return
+        except OSError:
+            sig = UNSEEN
+        self.holds.hold(path, sig)
 
     def _consider(self, path: Path) -> int:
         """Take one file if it is completely written; returns 1 if it was handled right here."""
@@ -169,15 +202,13 @@ class Ingestor:
             what = "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file"
             return self._reject_now(path, Signature.of(st), f"{what}: only regular files are accepted")
         sig = Signature.of(st)
-        held = self.held.get(path)
-        if held is not None and held.signature == sig and self.clock() < held.until:
+        if self.holds.waiting(path, sig):
             return 0
         if self.links_seen.get(path) == sig:
             return 0
         if not self.tracker.is_stable(path, sig):
             return 0
         self.tracker.forget(path)
-        self.held.pop(path, None)
         found = self.project.layout.classify_raw(path)
         if isinstance(found, RawRejection):
             return self._reject_now(path, sig, found.reason)
@@ -195,8 +226,9 @@ class Ingestor:
             reject(self.project, path, reason)
         except StoryreelError as exc:
             log.error("Left %s in raw/: %s", rel(self.project, path), exc)
-            self.held[path] = _Held(sig, self.clock() + RETRY_SECONDS)
+            self.holds.hold(path, sig)
             return 0
+        self.holds.release(path)
         return 1
 
     def _ingest(self, asset: RawAsset, sig: Signature) -> Outcome:
@@ -216,9 +248,8 @@ class Ingestor:
         except StoryreelError as exc:
             log.error("Left %s in raw/: %s", rel(self.project, asset.path), exc)
             return Outcome.HELD
-        except Exception:
-            log.exception("Left %s in raw/ after an unexpected error", rel(self.project, asset.path))
-            return Outcome.HELD
+        except Exception as exc:
+            return Outcome.DONE if self._rescue(asset.path, exc) else Outcome.HELD
         return Outcome.DONE
 
     def _collect_finished(self) -> int:
@@ -233,10 +264,9 @@ class Ingestor:
             outcome = future.result()  # re-raises ToolMissingError in the main thread
             if outcome is Outcome.DONE:
                 done += 1
+                self.holds.release(path)
             elif outcome is Outcome.CHANGED and (sig := signature(path)) is not None:
                 self.tracker.is_stable(path, sig)  # wait for it to settle again
             elif outcome is Outcome.HELD:
-                st = os.lstat(path) if os.path.lexists(path) else None
-                if st is not None:
-                    self.held[path] = _Held(Signature.of(st), self.clock() + RETRY_SECONDS)
+                self._hold(path)
         return done

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -9,16 +10,11 @@ from typing import Any
 from storyreel import fsops
 from storyreel.errors import SourceChanged
 from storyreel.ingest.watch import Signature, signature
-from storyreel.layout import Layout
+from storyreel.layout import Layout, shown
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.project import Project
 
 log = get_logger(MAIN_WORKER)
-
-# Longest file name most filesystems accept (bytes).
-NAME_MAX = 255
-# Where a trashed name plus its reason-file suffix would exceed NAME_MAX, it is cut to this.
-SHORT_NAME_BYTES = 180
 
 # Files are checked in parallel but placed one at a time, so "is the name free?" and
 # "take the name" cannot interleave between two threads.
@@ -26,11 +22,12 @@ _PLACING = threading.RLock()
 
 
 def rel(project: Project, path: Path) -> str:
-    """A path as shown in log lines: relative to the project root when inside it."""
+    """A path as shown in log lines and reason files: relative to the project root when
+    inside it, with bytes that are not UTF-8 escaped (layout.shown)."""
     try:
-        return str(Path(path).relative_to(project.layout.root))
+        return shown(str(Path(path).relative_to(project.layout.root)))
     except ValueError:
-        return str(path)
+        return shown(str(path))
 
 
 def file_into(
@@ -65,28 +62,22 @@ def file_into(
     return dst
 
 
-def _short_enough(dest: Path) -> Path:
-    """dest, or a shortened name when its reason file's name would be too long to create."""
-    if len(Layout.reason_file(dest).name.encode("utf-8", "surrogateescape")) <= NAME_MAX:
-        return dest
-    cut = dest.stem.encode("utf-8", "surrogateescape")[:SHORT_NAME_BYTES].decode("utf-8", "ignore")
-    return dest.with_name(f"{cut}{dest.suffix[:16]}")
-
-
 def reject(
     project: Project, path: Path, reason: str, *, detail: str | None = None, **extra: Any
 ) -> Path:
     """Move a raw file to trash/invalid/ (keeping its path under raw/) with a reason file.
 
     `detail` holds tool output such as ffprobe's error. If a file of that name is
-    already in the trash, the new one gets a numbered name so nothing is lost.
+    already in the trash, the new one gets a numbered name so nothing is lost. Names
+    that are not UTF-8 or too long are stored escaped or shortened (Layout.invalid_dest);
+    the reason file names the raw path as shown in log lines.
     """
-    layout = project.layout
+    layout, reason = project.layout, shown(reason)
     with _PLACING:
-        dest = _short_enough(layout.invalid_dest(path))
+        first = dest = layout.invalid_dest(path)
         counter = 1
-        while dest.exists() or dest.is_symlink():
-            dest = dest.with_name(f"{Path(path).stem}.{counter}{Path(path).suffix}")
+        while os.path.lexists(dest):
+            dest = Layout.invalid_twin(first, counter)
             counter += 1
         record: dict[str, Any] = {
             "file": rel(project, path),

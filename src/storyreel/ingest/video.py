@@ -14,7 +14,7 @@ from storyreel.project import Project
 
 
 def ingest_clip(project: Project, asset: RawAsset, expect: Signature) -> Path:
-    """Probe, check that both ends decode, and file the clip under its size and duration."""
+    """Probe, decode the whole video stream, and file the clip under its size and duration."""
     info = probed(asset.path)
     if "mp4" not in info.format_name.split(","):
         raise Unacceptable(f"not an MP4 file: ffprobe found {info.format_name}")
