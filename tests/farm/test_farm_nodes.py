@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 # Long enough that a test sees a node mid-render (a few seconds at 160x90).
 LONG_VOICE = 12.0
+VERY_LONG_VOICE = 90.0
 
 
 @pytest.fixture()
@@ -125,7 +126,9 @@ def test_prefetch_and_first_sigterm_finish_current_and_release_the_next(make_far
 
 
 def test_second_sigterm_stops_at_once_and_releases_everything(make_farm) -> None:
-    farm = make_farm(tasks=1, voice_seconds=LONG_VOICE)
+    # Long enough that the render is still running when the second signal comes, more
+    # than REPEAT_SECONDS after the first, on a quiet machine too.
+    farm = make_farm(tasks=1, voice_seconds=VERY_LONG_VOICE)
     farm.start_main()
     node = farm.start_node("n1")
     task_id = wait_for("n1 to render", lambda: rendering(farm, "n1"), procs=[node])
