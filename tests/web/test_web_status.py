@@ -56,7 +56,7 @@ def test_status_table_shows_folders_nodes_metrics_and_failures(project: Project)
 def test_status_asks_the_running_coordinator_for_live_nodes(project: Project):
     ids = finished_farm(project)
     app = FastAPI()
-    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), login_required=True)
+    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), bound_host="0.0.0.0")
     with serve(app) as base:
         table = _status(project.layout.root, "--url", base)
         as_json = _status(project.layout.root, "--json", "--url", base)

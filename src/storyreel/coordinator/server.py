@@ -49,7 +49,7 @@ class CoordinatorServer:
     def __init__(self, coordinator: Coordinator, listen: str, app: FastAPI | None = None) -> None:
         self.coordinator = coordinator
         self.host, self.port = parse_listen(listen)
-        self.app = app if app is not None else create_app(coordinator)
+        self.app = app if app is not None else create_app(coordinator, self.host)
         config = uvicorn.Config(
             self.app, host=self.host, port=self.port, log_config=None, access_log=False,
             lifespan="off", timeout_graceful_shutdown=STOP_GRACE,

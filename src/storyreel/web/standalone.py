@@ -26,10 +26,8 @@ DEFAULT_LISTEN = "127.0.0.1:8766"
 
 def dashboard_app(project: Project, listen: str) -> FastAPI:
     """A FastAPI app with only the read-only dashboard, its state and /metrics."""
-    from storyreel.web.auth import is_loopback
-
     app = FastAPI(title="storyreel dashboard", version=__version__, docs_url=None, redoc_url=None)
-    mount(app, None, project=project, login_required=not is_loopback(parse_listen(listen)[0]))
+    mount(app, None, parse_listen(listen)[0], project=project)
     return app
 
 
