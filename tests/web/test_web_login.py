@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 
 import httpx
 from farm.farmkit import free_port, wait_for
 from fastapi import FastAPI
-from webkit import StandInCoordinator, finished_farm, serve
+from webkit import StandInCoordinator, finished_farm, serve, storyreel_process
 
 from storyreel.coordinator.server import parse_listen
 from storyreel.project import Project
@@ -83,12 +81,8 @@ def test_main_bound_to_every_interface_asks_loopback_clients_for_the_token(proje
     assert project.settings.coordinator.listen.startswith("127.0.0.1:")
     finished_farm(project)
     port = free_port()
-    main = subprocess.Popen(
-        [sys.executable, "-m", "storyreel.cli", "main", str(project.layout.root), "--listen", f"0.0.0.0:{port}"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {project.token}"}
-    try:
+    with storyreel_process("main", str(project.layout.root), "--listen", f"0.0.0.0:{port}") as main:
         wait_for("the coordinator to listen", project.layout.coordinator_file.exists, procs=[main])
         with httpx.Client(base_url=base, timeout=10) as client:
             assert client.get("/dashboard/api/state").status_code == 401
@@ -100,8 +94,4 @@ def test_main_bound_to_every_interface_asks_loopback_clients_for_the_token(proje
             assert client.get("/metrics", headers=auth).status_code == 200
         main.send_signal(signal.SIGTERM)
         main.wait(60)
-    finally:
-        if main.poll() is None:
-            main.kill()
-            main.wait()
     assert main.returncode == 0, main.stderr.read()
