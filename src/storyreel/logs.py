@@ -5,7 +5,9 @@ A log line is exactly::
     2025-11-10T18:03:44Z INFO main_worker "Moved file raw/video/a.mp4 → scanned/..."
 
 The message is JSON-quoted, so a hostile file name with a newline or a quote can
-never forge a second line.
+never forge a second line. Neither the log file nor the event log stops the farm when
+the disk is full: a line that cannot be written is counted, one WARN says writing
+failed, and one WARN says how many lines were lost once writing works again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from storyreel.layout import shown
+from storyreel.linefile import LineFile, Losses
 
 # Components named in SPEC §9's examples, plus the crawler.
 MAIN_WORKER = "main_worker"
@@ -57,6 +60,9 @@ def get_logger(component: str) -> logging.Logger:
     return logging.getLogger(f"{_ROOT_LOGGER}.{component}")
 
 
+_log = get_logger(MAIN_WORKER)  # the event log is written by the main worker
+
+
 def parse_level(name: str) -> int:
     name = name.upper()
     return {"WARN": logging.WARNING}.get(name, logging.getLevelName(name) if name else logging.INFO)
@@ -78,9 +84,57 @@ def setup_logging(
     logger.addHandler(console)
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler = LogFileHandler(log_file, console=console.stream)
         file_handler.setFormatter(formatter)
         logger.addHandler(file_handler)
+
+
+class LogFileHandler(logging.Handler):
+    """SPEC §9 lines into the log file, surviving a full disk: the first line that cannot
+    be written prints one WARN on the console, lost lines are counted, and the first line
+    written again follows one WARN line saying how many were lost. Never a traceback."""
+
+    def __init__(self, path: Path, console: TextIO) -> None:
+        super().__init__()
+        self.file = LineFile(path)
+        self.file.append([])  # the log file exists from the start, as it always has
+        self.console = console
+        self.losses = Losses()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # a bad format string in a log call: logging's own report
+            self.handleError(record)
+            return
+        report: list[str] = []
+        if self.losses.error is not None:
+            report = [self._notice(record, f"Log file {self.file.path} written again: lost "
+                                           f"{self.losses.count} lines while it could not be written "
+                                           f"({self.losses.reason})")]
+        try:
+            self.file.append([*report, line])
+        except OSError as exc:
+            if self.losses.add(exc):
+                self._to_console(self._notice(record, f"Cannot write the log file {self.file.path}: "
+                                                      f"{self.losses.reason}; counting the lines lost "
+                                                      f"until it can"))
+            return
+        if report:
+            self.losses.settle()
+            self._to_console(report[0])
+
+    def _notice(self, record: logging.LogRecord, message: str) -> str:
+        """A WARN line of the same component as `record`."""
+        return self.format(logging.makeLogRecord(
+            {"name": record.name, "levelno": logging.WARNING, "levelname": "WARNING", "msg": message}))
+
+    def _to_console(self, line: str) -> None:
+        try:
+            self.console.write(line + "\n")
+            self.console.flush()
+        except (OSError, ValueError):
+            pass  # the console is gone as well: there is nowhere left to say it
 
 
 class Event(StrEnum):
@@ -102,21 +156,34 @@ class Event(StrEnum):
 
 
 class EventLog:
-    """Append-only JSON lines in ROOT/logs/events.jsonl; thread-safe; one writer process."""
+    """Append-only JSON lines in ROOT/logs/events.jsonl; thread-safe; one writer process.
+
+    Each event reaches the disk (fsync) before `emit` returns. On a full disk an event is
+    counted as lost instead of raising into the caller, with one WARN when writing starts
+    failing and one saying how many events were lost once it works again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._file = LineFile(path, sync=True)
+        self._losses = Losses()
         self._lock = threading.Lock()
 
     def emit(self, event: Event | str, **fields: Any) -> dict[str, Any]:
         record = {"ts": round(time.time(), 3), "event": str(event), **fields}
-        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        line = json.dumps(record, ensure_ascii=False, default=str)
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(line)
-                fh.flush()
-                os.fsync(fh.fileno())
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file.append([line])
+            except OSError as exc:
+                if self._losses.add(exc):
+                    _log.warning("Cannot write the event log %s: %s; counting the events lost until it can",
+                                 self.path, self._losses.reason)
+                return record
+            if self._losses.error is not None:
+                lost, reason = self._losses.settle()
+                _log.warning("Event log %s written again: lost %d events while it could not be written (%s)",
+                             self.path, lost, reason)
         return record
 
 

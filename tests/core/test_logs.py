@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 import re
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from storyreel.logs import (
     MAIN_WORKER,
@@ -65,3 +71,98 @@ def test_event_reader_reads_only_appended_whole_lines(tmp_path: Path):
     assert [e["event"] for e in cache.events()] == ["a", "b"]
     path.write_text('{"ts": 3, "event": "c"}\n')  # rotated: read from the start again
     assert [e["event"] for e in cache.events()] == ["c"]
+
+
+# Small enough to fill in a blink, big enough for a log file and an event log.
+SMALL_DISK = "256k"
+
+
+class SmallDisk:
+    """A tmpfs of SMALL_DISK that the test fills up with a filler file and frees again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.filler = root / "filler"
+
+    def fill(self) -> None:
+        with open(self.filler, "ab", buffering=0) as fh:
+            try:
+                while True:
+                    fh.write(b"\0" * 4096)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+        with pytest.raises(OSError):
+            (self.root / "probe").write_bytes(b"\0" * 8192)
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    root = tmp_path / "small"
+    root.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full disk is simulated with a small tmpfs, and mounting one needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs", str(root)],
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield SmallDisk(root)
+    finally:
+        subprocess.run(["umount", "--lazy", str(root)], check=True, stdin=subprocess.DEVNULL)
+
+
+def _warnings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if " WARN " in line]
+
+
+def test_log_file_survives_a_full_disk_and_counts_the_lines_it_lost(small_disk: SmallDisk, capfd):
+    log_file = small_disk.root / "logs" / "storyreel.log"
+    setup_logging(log_file, "INFO")  # the console is stderr
+    log = get_logger(MAIN_WORKER)
+    log.info("before the disk filled")
+    small_disk.fill()
+    for number in range(300):
+        log.info("line %d while the disk is full", number)
+    err = capfd.readouterr().err
+    assert "Logging error" not in err and "Traceback" not in err
+    (warning,) = _warnings(err)  # one warning when writing starts failing, not one per line
+    assert LINE.match(warning) and "No space left on device" in warning and str(log_file) in warning
+
+    small_disk.free()
+    log.info("after the disk was freed")
+    lines = log_file.read_text(encoding="utf-8").splitlines()
+    assert all(LINE.match(line) for line in lines), lines  # no line torn by the full disk
+    kept = sum("while the disk is full" in line for line in lines)
+    assert kept < 300
+    (lost,) = _warnings("\n".join(lines))
+    assert lost.endswith(f'WARN main_worker "Log file {log_file} written again: lost {300 - kept} lines '
+                         f'while it could not be written (No space left on device)"')
+    assert lines[-1].endswith('INFO main_worker "after the disk was freed"') and lines[-2] == lost
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_event_log_survives_a_full_disk_and_counts_the_events_it_lost(small_disk: SmallDisk, capfd):
+    setup_logging(None, "INFO")  # its warnings go to stderr
+    path = small_disk.root / "logs" / "events.jsonl"
+    events = EventLog(path)
+    events.emit(Event.CLAIMED, task_id="t0", node="n1", attempt=1)
+    small_disk.fill()
+    for number in range(300):  # never raises into the caller
+        events.emit(Event.RENDERED, task_id=f"t{number}", node="n1", attempt=1, seconds=1.5)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    (warning,) = _warnings(err)
+    assert LINE.match(warning) and "No space left on device" in warning and str(path) in warning
+
+    small_disk.free()
+    events.emit(Event.COMPLETED, task_id="t0", node="n1", attempt=1, media_seconds=3.0)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]  # every line whole
+    kept = sum(r["event"] == "rendered" for r in records)
+    assert kept < 300 and records[0]["event"] == "claimed" and records[-1]["event"] == "completed"
+    (lost,) = _warnings(capfd.readouterr().err)
+    assert lost.endswith(f'WARN main_worker "Event log {path} written again: lost {300 - kept} events '
+                         f'while it could not be written (No space left on device)"')

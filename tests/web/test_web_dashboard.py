@@ -37,7 +37,7 @@ def test_dashboard_shows_the_farm_and_follows_it_live(project: Project, browser)
     ids = finished_farm(project)
     coordinator = StandInCoordinator(project, [node_row(ids["processing"], percent=42.0)])
     app = FastAPI()
-    mount(app, coordinator, login_required=True)
+    mount(app, coordinator, bound_host="0.0.0.0")
     ARTIFACTS.mkdir(exist_ok=True)
     with serve(app) as base:
         context = browser.new_context(viewport={"width": 1280, "height": 900})

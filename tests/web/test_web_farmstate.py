@@ -115,7 +115,7 @@ def test_status_json_and_the_dashboard_json_have_one_shape(project: Project):
     at every level, and both are what FarmState.model_dump() makes."""
     ids = finished_farm(project)
     app = FastAPI()
-    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), login_required=False)
+    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), bound_host="127.0.0.1")
     with serve(app) as base:
         served = httpx.get(f"{base}/dashboard/api/state", timeout=10).json()
         fetched = fetch_state(base, "", 3600.0)

@@ -23,7 +23,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_metrics_parse_and_match_the_farm(project: Project):
     ids = finished_farm(project)
     app = FastAPI()
-    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), login_required=False)
+    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), bound_host="127.0.0.1")
     with serve(app) as base:
         response = httpx.get(f"{base}/metrics", timeout=10)
     assert response.status_code == 200
@@ -55,7 +55,7 @@ def test_metrics_parse_and_match_the_farm(project: Project):
 def test_metrics_need_the_token_when_not_on_loopback(project: Project):
     finished_farm(project)
     app = FastAPI()
-    mount(app, StandInCoordinator(project), login_required=True)
+    mount(app, StandInCoordinator(project), bound_host="0.0.0.0")
     with serve(app) as base:
         anonymous = httpx.get(f"{base}/metrics", timeout=10)
         wrong = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer nope"}, timeout=10)
@@ -68,7 +68,7 @@ def test_metrics_need_the_token_when_not_on_loopback(project: Project):
 def test_metrics_without_a_coordinator_show_nodes_from_the_log_as_down(project: Project):
     finished_farm(project)
     app = FastAPI()
-    mount(app, None, project=project, login_required=False)
+    mount(app, None, project=project, bound_host="127.0.0.1")
     with serve(app) as base:
         text = httpx.get(f"{base}/metrics", timeout=10).text
     assert _samples(text)[("storyreel_node_up", (("encoder", "libx264"), ("host", "studio-pc"), ("node", "render-1")))] == 0

@@ -5,12 +5,11 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import httpx
 import pytest
-from webkit import finished_farm
+from webkit import finished_farm, storyreel_process
 
 from storyreel.project import Project
 
@@ -36,12 +35,8 @@ def _get_when_up(url: str, proc: subprocess.Popen, **kw) -> httpx.Response:
 def test_dashboard_command_serves_and_stops_on_sigterm(project: Project, bind: str):
     finished_farm(project)
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyreel.cli", "dashboard", str(project.layout.root), "--listen", f"{bind}:{port}"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with storyreel_process("dashboard", str(project.layout.root), "--listen", f"{bind}:{port}") as proc:
+        base = f"http://127.0.0.1:{port}"
         state = _get_when_up(f"{base}/dashboard/api/state", proc)
         if bind == "127.0.0.1":  # loopback: open
             assert state.status_code == 200
@@ -55,9 +50,5 @@ def test_dashboard_command_serves_and_stops_on_sigterm(project: Project, bind: s
             assert httpx.get(f"{base}/metrics", headers=auth, timeout=10).status_code == 200
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, proc.stderr.read()
     assert "Dashboard at http://" in project.layout.log_file.read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from fastapi import FastAPI
-from webkit import StandInCoordinator, finished_farm, node_row, serve
+from webkit import StandInCoordinator, finished_farm, node_row, serve, storyreel_process
 
 from storyreel.project import Project
 from storyreel.web import mount
@@ -56,7 +56,7 @@ def test_status_table_shows_folders_nodes_metrics_and_failures(project: Project)
 def test_status_asks_the_running_coordinator_for_live_nodes(project: Project):
     ids = finished_farm(project)
     app = FastAPI()
-    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), login_required=True)
+    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), bound_host="0.0.0.0")
     with serve(app) as base:
         table = _status(project.layout.root, "--url", base)
         as_json = _status(project.layout.root, "--json", "--url", base)
@@ -79,19 +79,11 @@ def test_status_watch_json_prints_one_document_per_refresh_until_ctrl_c(project:
     import signal
 
     finished_farm(project)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "storyreel.cli", "status", str(project.layout.root), "--watch", "--json",
-         "--interval", "0.2", "--url", NO_COORDINATOR],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
-    )
-    try:
+    with storyreel_process("status", str(project.layout.root), "--watch", "--json", "--interval", "0.2",
+                           "--url", NO_COORDINATOR, stdout=subprocess.PIPE) as proc:
         docs = [json.loads(proc.stdout.readline()) for _ in range(2)]
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, proc.stderr.read()
     assert [d["queues"]["output"] for d in docs] == [1, 1]
     assert docs[1]["now"] >= docs[0]["now"]

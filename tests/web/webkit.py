@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -38,6 +40,19 @@ def serve(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def storyreel_process(*args: str, stdout: int = subprocess.DEVNULL) -> Iterator[subprocess.Popen[str]]:
+    """A `storyreel ARGS` process (stderr piped); killed at the end if the test did not stop it."""
+    proc = subprocess.Popen([sys.executable, "-m", "storyreel.cli", *args], stdin=subprocess.DEVNULL,
+                            stdout=stdout, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 class StandInCoordinator:

@@ -82,7 +82,7 @@ def _task_id(task_id: str) -> str:
     return task_id
 
 
-def create_app(coordinator: Coordinator) -> FastAPI:
+def create_app(coordinator: Coordinator, bound_host: str) -> FastAPI:
     """The coordinator's FastAPI app; other routes (dashboard, /metrics) mount onto it."""
     project = coordinator.project
 
@@ -184,5 +184,5 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     app.include_router(api)
     from storyreel.web import mount  # the read-only dashboard and /metrics
 
-    mount(app, coordinator)
+    mount(app, coordinator, bound_host)  # the login rule follows the address the server binds
     return app

@@ -28,7 +28,7 @@ class CoordinatorServer:
                  lock: RootLock | None = None) -> None:
         self.coordinator = coordinator
         self.listen = Listen.parse(listen) if isinstance(listen, str) else listen
-        self.app = app if app is not None else create_app(coordinator)
+        self.app = app if app is not None else create_app(coordinator, self.listen.host)
         self._http = ServerThread(self.app, self.listen, name="coordinator-http")
         self._lock = lock if lock is not None else RootLock(coordinator.layout)
         self._own_lock = lock is None

@@ -1,9 +1,11 @@
 """Who may read the dashboard, its state and /metrics.
 
-Bound to loopback (the `[coordinator] listen` setting, and the connection arrived
-on a loopback address), everyone on this machine may. Otherwise a request must carry
-the project token as a bearer (scripts, Prometheus) or the session cookie that
-the login page sets once the token was typed in. The cookie holds an HMAC of the
+The rule follows the address the server actually binds, not the settings: bound to
+loopback only (127.0.0.0/8, ::1, localhost), everyone on this machine may. Bound beyond
+loopback (0.0.0.0, ::, a LAN address), every request, from this machine too, must carry
+the project token as a bearer (scripts, Prometheus) or the session cookie that the login
+page sets once the token was typed in: a TLS proxy on the same host connects from
+loopback on behalf of everyone. The cookie holds an HMAC of the
 token, never the token itself, so a leaked cookie cannot be used to run a node.
 """
 
@@ -14,7 +16,7 @@ import hmac
 
 from starlette.requests import Request
 
-from storyreel.netaddr import Listen, is_loopback
+from storyreel.netaddr import is_loopback
 from storyreel.project import Project
 
 COOKIE_NAME = "storyreel_session"
@@ -23,20 +25,16 @@ COOKIE_MAX_AGE = 7 * 24 * 3600
 _SESSION_LABEL = b"storyreel dashboard session v1"
 
 
-def listen_host(listen: str) -> str:
-    """The host part of HOST:PORT (IPv6 in brackets allowed)."""
-    return Listen.parse(listen).host
 
 
 def _on_loopback(request: Request) -> bool:
-    """The connection arrived on a loopback address of this machine; a server started
-    on another address than the settings say still asks for the token."""
+    """The connection arrived on a loopback address of this machine."""
     server = request.scope.get("server")
     return bool(server) and is_loopback(str(server[0]))
 
 
 class Access:
-    """Decides per request; `login_required` is False when the server is bound to loopback."""
+    """Decides per request; `login_required` is False only when the server is bound to loopback."""
 
     def __init__(self, project: Project, login_required: bool) -> None:
         self.project = project

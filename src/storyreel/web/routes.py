@@ -25,8 +25,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from storyreel import metrics
 from storyreel.farmstate import FarmState, NodeRow, build_state
 from storyreel.logs import EventReader
+from storyreel.netaddr import is_loopback
 from storyreel.project import Project
-from storyreel.web.auth import COOKIE_MAX_AGE, COOKIE_NAME, Access, is_loopback, listen_host
+from storyreel.web.auth import COOKIE_MAX_AGE, COOKIE_NAME, Access
 from storyreel.web.prometheus import exposition
 
 STATIC = Path(__file__).parent / "static"
@@ -154,19 +155,17 @@ def dashboard_router(source: StateSource, access: Access) -> APIRouter:
 
 
 def mount(
-    app: FastAPI, coordinator: NodeSource | None, *, project: Project | None = None,
-    login_required: bool | None = None,
+    app: FastAPI, coordinator: NodeSource | None, bound_host: str, *, project: Project | None = None,
 ) -> StateSource:
     """Add the dashboard, its state API and /metrics to `app`.
 
-    `project` defaults to `coordinator.project`; `login_required` defaults to
-    "the [coordinator] listen address is not loopback".
+    `bound_host` is the address the server binds (not the one the settings name): bound
+    beyond loopback, every client needs the token. `project` defaults to `coordinator.project`.
     """
     project = project if project is not None else getattr(coordinator, "project", None)
     if project is None:
         raise TypeError("mount() needs the project: pass project= or a coordinator with .project")
-    if login_required is None:
-        login_required = not is_loopback(listen_host(project.settings.coordinator.listen))
+    login_required = not is_loopback(bound_host)
     source = StateSource(project, coordinator)
     app.include_router(dashboard_router(source, Access(project, login_required)))
     if not any(getattr(route, "path", None) == "/" for route in app.routes):

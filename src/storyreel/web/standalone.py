@@ -26,7 +26,7 @@ DEFAULT_LISTEN = "127.0.0.1:8766"
 def dashboard_app(project: Project, listen: Listen) -> FastAPI:
     """A FastAPI app with only the read-only dashboard, its state and /metrics."""
     app = FastAPI(title="storyreel dashboard", version=__version__, docs_url=None, redoc_url=None)
-    mount(app, None, project=project, login_required=not listen.is_loopback)
+    mount(app, None, listen.host, project=project)
     return app
 
 
