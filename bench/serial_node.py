@@ -18,17 +18,18 @@ from pathlib import Path
 from storyreel.layout import FINAL_NAME
 from storyreel.logs import Event
 from storyreel.node.client import CoordinatorClient
+from storyreel.protocol import TaskGrant
 from storyreel.render.job import render_task
 
 
 def _event(
-    client: CoordinatorClient, event: Event, grant: dict, started: float, **fields: object
+    client: CoordinatorClient, event: Event, grant: TaskGrant, started: float, **fields: object
 ) -> None:
     ended = time.time()
     client.event(
         str(event),
-        task_id=grant["task_id"],
-        attempt=grant["attempt"],
+        task_id=grant.task_id,
+        attempt=grant.attempt,
         started=round(started, 3),
         ended=round(ended, 3),
         seconds=round(ended - started, 3),
@@ -49,21 +50,21 @@ def main() -> None:
     try:
         client.register(socket.gethostname(), [args.encoder])
         while (grant := client.claim()) is not None:
-            work = args.work_dir / f"{grant['task_id']}-a{grant['attempt']}"
+            work = args.work_dir / f"{grant.task_id}-a{grant.attempt}"
             inputs = work / "inputs"
             inputs.mkdir(parents=True, exist_ok=True)
             started = time.time()
             total = sum(
                 client.download(
-                    grant["task_id"],
-                    grant["attempt"],
-                    f["name"],
-                    f["size"],
-                    f["sha256"],
-                    inputs / f["name"],
+                    grant.task_id,
+                    grant.attempt,
+                    f.name,
+                    f.size,
+                    f.sha256,
+                    inputs / f.name,
                     never,
                 )
-                for f in grant["files"]
+                for f in grant.files
             )
             _event(client, Event.DOWNLOADED, grant, started, bytes=total, in_place=False)
             started = time.time()
@@ -77,8 +78,8 @@ def main() -> None:
                 encoder=result.encoder,
             )
             started = time.time()
-            answer = client.upload(grant["task_id"], grant["attempt"], work / FINAL_NAME)
-            _event(client, Event.UPLOADED, grant, started, bytes=answer.get("bytes"), tries=1)
+            answer = client.upload(grant.task_id, grant.attempt, work / FINAL_NAME)
+            _event(client, Event.UPLOADED, grant, started, bytes=answer.bytes, tries=1)
             shutil.rmtree(work)
     finally:
         client.close()

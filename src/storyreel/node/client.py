@@ -10,20 +10,29 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from storyreel import __version__
+from storyreel.config import validation_problems
 from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, Unauthorized, Unreachable
 from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
+from storyreel.protocol import (
+    API_PREFIX,
+    SHA256_HEADER,
+    SIZE_HEADER,
+    ClaimReply,
+    FarmSettings,
+    HeartbeatReply,
+    TaskGrant,
+    UploadReply,
+)
 
 log = get_logger(RENDER_WORKER)
 
-API = "/api/v1"
-SHA256_HEADER = "X-Storyreel-Sha256"
-SIZE_HEADER = "X-Storyreel-Size"
 # Connecting is quick on a LAN; reads wait for ffprobe-verified uploads of big files.
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Waits between retries of an unreachable coordinator grow to this (s).
@@ -36,6 +45,9 @@ BLOCK = 1 << 20
 FAULT_UPLOADS_ENV = "STORYREEL_FAULT_UPLOAD_FAILURES"
 
 
+Reply = TypeVar("Reply", bound=BaseModel)
+
+
 def _detail(response: httpx.Response) -> str:
     try:
         data = response.json()
@@ -44,13 +56,23 @@ def _detail(response: httpx.Response) -> str:
     return str(data.get("detail", data)) if isinstance(data, dict) else str(data)
 
 
+def _parse(model: type[Reply], response: httpx.Response, what: str) -> Reply:
+    """A reply as its protocol model; an answer that is not one is a refusal (it will not
+    get better by asking again)."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise Refused(f"cannot {what}: the coordinator's answer is not a {model.__name__}: "
+                      f"{validation_problems(exc)}", response.status_code) from exc
+
+
 class CoordinatorClient:
     def __init__(self, server: str, token: str, node: str, *, give_up: threading.Event | None = None) -> None:
         self.server = server.rstrip("/")
         self.node = node
         self.token = token
         self.http = httpx.Client(
-            base_url=self.server + API, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
+            base_url=self.server + API_PREFIX, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
         )
         # Set on a hard stop: patient calls stop waiting for the coordinator.
         self.give_up = give_up or threading.Event()
@@ -103,22 +125,25 @@ class CoordinatorClient:
                 delay = min(delay * 2, MAX_BACKOFF)
 
     # -- the protocol ------------------------------------------------------------
-    def register(self, host: str, encoders: list[str]) -> dict[str, Any]:
+    def register(self, host: str, encoders: list[str]) -> FarmSettings:
         body = {"node": self.node, "host": host, "encoders": encoders, "version": __version__}
-        return self._call("POST", "/nodes/register", "register", patient=True, json=body).json()
+        response = self._call("POST", "/nodes/register", "register", patient=True, json=body)
+        return _parse(FarmSettings, response, "register")
 
     def alive(self) -> None:
         self._call("POST", f"/nodes/{self.node}/alive", "say alive", patient=False)
 
-    def claim(self, abort: threading.Event | None = None) -> dict[str, Any] | None:
+    def claim(self, abort: threading.Event | None = None) -> TaskGrant | None:
         """The next task, or None when there is none; waits out an unreachable coordinator."""
-        return self._call("POST", "/claim", "claim a task", patient=True, abort=abort,
-                          json={"node": self.node}).json()["task"]
+        response = self._call("POST", "/claim", "claim a task", patient=True, abort=abort,
+                              json={"node": self.node})
+        return _parse(ClaimReply, response, "claim a task").task
 
-    def heartbeat(self, task_id: str, attempt: int, progress: dict[str, Any]) -> dict[str, Any]:
+    def heartbeat(self, task_id: str, attempt: int, progress: dict[str, Any]) -> HeartbeatReply:
         body = {"node": self.node, "attempt": attempt, "progress": progress}
-        return self._call("POST", f"/tasks/{task_id}/heartbeat", f"heartbeat task {task_id}", patient=False,
-                          json=body).json()
+        what = f"heartbeat task {task_id}"
+        return _parse(HeartbeatReply, self._call("POST", f"/tasks/{task_id}/heartbeat", what, patient=False,
+                                                 json=body), what)
 
     def wait_reachable(self, host: str, encoders: list[str]) -> None:
         """Block until the coordinator answers (registering again if it forgot us)."""
@@ -170,7 +195,7 @@ class CoordinatorClient:
             log.warning("Download of %s for task %s arrived damaged; fetching again", name, task_id)
         raise NodeError(f"cannot {what}: failed {DOWNLOAD_TRIES} times")
 
-    def upload(self, task_id: str, attempt: int, path: Path) -> dict[str, Any]:
+    def upload(self, task_id: str, attempt: int, path: Path) -> UploadReply:
         """Stream the render to the coordinator, which checks size, sha256 and content."""
         size = path.stat().st_size
         digest = sha256_file(path)
@@ -181,8 +206,10 @@ class CoordinatorClient:
                         task_id)
         headers = {SHA256_HEADER: digest, SIZE_HEADER: str(size), "Content-Length": str(size)}
         params = {"node": self.node, "attempt": attempt}
+        what = f"upload task {task_id}"
         with open(path, "rb") as fh:
-            return self._call("PUT", f"/tasks/{task_id}/output", f"upload task {task_id}", patient=False,
-                              params=params, headers=headers, content=fh).json()
+            response = self._call("PUT", f"/tasks/{task_id}/output", what, patient=False,
+                                  params=params, headers=headers, content=fh)
+        return _parse(UploadReply, response, what)
 
 

@@ -33,6 +33,7 @@ from storyreel.errors import (
 from storyreel.layout import FINAL_NAME, Layout, TaskState
 from storyreel.logs import RENDER_WORKER, Event, get_logger
 from storyreel.node.client import CoordinatorClient
+from storyreel.protocol import FarmSettings, TaskFile
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
 
@@ -61,7 +62,8 @@ class NodeConfig:
     root: str = ""
 
     @classmethod
-    def from_register(cls, data: dict[str, Any]) -> NodeConfig:
+    def from_register(cls, reply: FarmSettings) -> NodeConfig:
+        data = reply.model_dump()
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 
@@ -73,7 +75,7 @@ class Job:
     task_id: str
     attempt: int
     metadata: dict[str, Any]
-    files: list[dict[str, Any]]
+    files: list[TaskFile]
     work: Path  # node-local folder for this attempt
     inputs: Path | None = None  # the folder render_task reads
     stage: str = "claimed"
@@ -250,7 +252,7 @@ class Node:
         except (Unreachable, Refused) as exc:
             log.debug("Heartbeat of task %s not delivered: %s", job.label, exc)
             return
-        if not answer.get("registered", True):
+        if not answer.registered:
             self._register_again()
 
     def _register_again(self) -> None:
@@ -297,8 +299,8 @@ class Node:
             return None
         if grant is None:
             return None
-        job = Job(grant["task_id"], grant["attempt"], grant["metadata"], grant["files"],
-                  self.work_dir / job_dir_name(grant["task_id"], grant["attempt"]))
+        job = Job(grant.task_id, grant.attempt, grant.metadata, grant.files,
+                  self.work_dir / job_dir_name(grant.task_id, grant.attempt))
         with self._lock:
             self._held[job.task_id] = job
         log.info("Claimed task %s", job.label)
@@ -317,8 +319,8 @@ class Node:
             job.inputs.mkdir(exist_ok=True)
             try:
                 for entry in job.files:
-                    total += self.client.download(job.task_id, job.attempt, entry["name"], entry["size"],
-                                                  entry["sha256"], job.inputs / entry["name"], job.cancel)
+                    total += self.client.download(job.task_id, job.attempt, entry.name, entry.size,
+                                                  entry.sha256, job.inputs / entry.name, job.cancel)
             except LeaseLost as exc:
                 self._lose(job, exc)
                 self._drop(job)
@@ -433,8 +435,8 @@ class Node:
                     return
                 self._fail(job, started, f"upload failed {tries} times: {exc}", "", stage="upload")
                 return
-            log.info("Uploaded task %s: %s", job.label, answer.get("output"))
-            self._event(Event.UPLOADED, job, started, bytes=answer.get("bytes"), tries=number)
+            log.info("Uploaded task %s: %s", job.label, answer.output)
+            self._event(Event.UPLOADED, job, started, bytes=answer.bytes, tries=number)
             self._drop(job)
             return
 
