@@ -52,7 +52,7 @@ class HeldBody(NodeBody):
     attempt: int = Field(ge=1)
 
 
-class Progress(BaseModel):
+class TaskProgress(BaseModel):
     """How far a node is with a task, as its heartbeats report it. Tolerant: a figure that
     is not a number is read as unknown rather than refusing the heartbeat."""
 
@@ -75,7 +75,7 @@ class Progress(BaseModel):
 
 
 class HeartbeatBody(HeldBody):
-    progress: Progress = Field(default_factory=Progress)
+    progress: TaskProgress = Field(default_factory=TaskProgress)
 
 
 class FailureReport(HeldBody):

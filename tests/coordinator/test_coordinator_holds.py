@@ -14,7 +14,7 @@ from storyreel import lifecycle
 from storyreel.coordinator.holds import Hold, HoldStore, Outcome
 from storyreel.errors import StaleLease, UnknownTask
 from storyreel.layout import TaskState
-from storyreel.protocol import Progress
+from storyreel.protocol import TaskProgress
 
 
 @pytest.fixture()
@@ -48,7 +48,7 @@ def test_a_claim_writes_its_lease_and_fences_every_other_attempt(held) -> None:
 
 def test_renewals_reach_lease_json_once_it_trails_by_a_quarter_lease(held) -> None:
     project, store, task_id = held
-    beat = Progress(stage="rendering", percent=40.0)
+    beat = TaskProgress(stage="rendering", percent=40.0)
     assert store.renew(task_id, "n1", 1, beat, START + 5).deadline == START + 5 + LEASE
     assert lease_file(project, task_id)["deadline"] == START + LEASE  # 5 s behind: not written
     store.renew(task_id, "n1", 1, beat, START + 7.5)
@@ -108,10 +108,10 @@ def test_a_folder_moved_out_of_processing_by_hand_ends_its_hold(held) -> None:
 def test_a_renewal_that_need_not_wait_returns_at_once_while_a_move_holds_the_store(held) -> None:
     _, store, task_id = held
     with held_elsewhere(store.lock):
-        assert store.renew(task_id, "n1", 1, Progress(stage="rendering"), START + 10, wait=False) is None
+        assert store.renew(task_id, "n1", 1, TaskProgress(stage="rendering"), START + 10, wait=False) is None
     hold = store.held(task_id, "n1", 1)
     assert hold.lease.deadline == START + LEASE and hold.progress.stage == "claimed"  # nothing changed
-    assert store.renew(task_id, "n1", 1, Progress(), START + 10, wait=False).deadline == START + 10 + LEASE
+    assert store.renew(task_id, "n1", 1, TaskProgress(), START + 10, wait=False).deadline == START + 10 + LEASE
 
 
 def test_an_orphan_is_honoured_one_lease_period_then_held_by_a_lease_that_ran_out(held) -> None:

@@ -16,9 +16,9 @@ from storyreel.protocol import (
     API_PREFIX,
     FarmSettings,
     HeartbeatReply,
-    Progress,
     TaskFile,
     TaskGrant,
+    TaskProgress,
 )
 
 # starlette's test client still speaks httpx and says so at import; it is the in-process transport.
@@ -57,7 +57,7 @@ def test_the_client_reads_every_answer_as_its_protocol_model(wired) -> None:
     clock.now += 10
     beat = node.heartbeat(grant.task_id, 1, {"stage": "rendering", "percent": 12.0})
     assert beat == HeartbeatReply(deadline=START + 10 + LEASE, attempt=1, registered=True)
-    assert coord.holds.held(grant.task_id, "n1", 1).progress == Progress(stage="rendering", percent=12.0)
+    assert coord.holds.held(grant.task_id, "n1", 1).progress == TaskProgress(stage="rendering", percent=12.0)
     with pytest.raises(LeaseLost):
         node.heartbeat(grant.task_id, 2, {})
     node.release(grant.task_id, 1)

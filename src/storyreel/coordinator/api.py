@@ -74,6 +74,17 @@ def create_app(coordinator: Coordinator) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bearer)])
+    _node_routes(api, coordinator)
+    _held_routes(api, coordinator)
+    app.include_router(api)
+    from storyreel.web import mount  # the read-only dashboard and /metrics
+
+    mount(app, coordinator)
+    return app
+
+
+def _node_routes(api: APIRouter, coordinator: Coordinator) -> None:
+    """What a node asks as a node: register, say it is there, claim, send its events."""
 
     @api.post("/nodes/register")
     def register(body: RegisterBody, request: Request) -> FarmSettings:
@@ -93,6 +104,16 @@ def create_app(coordinator: Coordinator) -> FastAPI:
     def claim(body: NodeBody) -> ClaimReply:
         grant = coordinator.claim(body.node)
         return ClaimReply(task=grant.wire() if grant else None)
+
+    @api.post("/events", status_code=204)
+    def event(body: EventBody) -> Response:
+        coordinator.record_event(body.node, body.event, body.fields)
+        return Response(status_code=204)
+
+
+def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
+    """What a node asks about a task it holds; (node, attempt) fences each request."""
+    root = coordinator.layout.root
 
     @api.get("/tasks/{task_id}/files/{name}")
     def download(task_id: str, name: str, node: str, attempt: int) -> Response:
@@ -133,26 +154,15 @@ def create_app(coordinator: Coordinator) -> FastAPI:
             lambda: coordinator.finish_upload(task_id, node, attempt, part, receipt,
                                               expected_size=int(size_header), expected_sha256=expected_sha)
         )
-        return UploadReply(output=str(final.relative_to(project.layout.root)), bytes=receipt.size)
+        return UploadReply(output=str(final.relative_to(root)), bytes=receipt.size)
 
     @api.post("/tasks/{task_id}/failure")
     def failure(task_id: str, body: FailureReport) -> FailureReply:
         dest = coordinator.fail(_task_id(task_id), body.node, body.attempt, body.reason, body.stderr,
                                 body.details())
-        return FailureReply(moved_to=str(dest.relative_to(project.layout.root)))
+        return FailureReply(moved_to=str(dest.relative_to(root)))
 
     @api.post("/tasks/{task_id}/release", status_code=204)
     def release(task_id: str, body: HeldBody) -> Response:
         coordinator.release(_task_id(task_id), body.node, body.attempt)
         return Response(status_code=204)
-
-    @api.post("/events", status_code=204)
-    def event(body: EventBody) -> Response:
-        coordinator.record_event(body.node, body.event, body.fields)
-        return Response(status_code=204)
-
-    app.include_router(api)
-    from storyreel.web import mount  # the read-only dashboard and /metrics
-
-    mount(app, coordinator)
-    return app

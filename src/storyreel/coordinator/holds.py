@@ -23,7 +23,7 @@ from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
 from storyreel.errors import StaleLease, UnknownTask
 from storyreel.layout import Layout, TaskState
-from storyreel.protocol import Progress
+from storyreel.protocol import TaskProgress
 
 # A renewal is written to lease.json once the deadline there trails the one in memory by this
 # share of a lease period. Only a restarted coordinator reads that deadline, and it grants every
@@ -59,7 +59,7 @@ class Hold:
 
     lease: Lease
     written: float  # the deadline processing/<id>/lease.json holds (0: none is written)
-    progress: Progress = field(default_factory=lambda: Progress(stage=CLAIMED_STAGE))
+    progress: TaskProgress = field(default_factory=lambda: TaskProgress(stage=CLAIMED_STAGE))
 
     @property
     def task_id(self) -> str:
@@ -161,7 +161,7 @@ class HoldStore:
             raise _stale(task_id, node, attempt, f"held by {hold.node} attempt {hold.attempt}")
         return hold
 
-    def renew(self, task_id: str, node: str, attempt: int, progress: Progress, now: float, *,
+    def renew(self, task_id: str, node: str, attempt: int, progress: TaskProgress, now: float, *,
               wait: bool = True) -> Lease | None:
         """Extend the lease (node, attempt) holds and note its progress. With `wait=False`,
         None at once, changing nothing, when a move holds the store."""

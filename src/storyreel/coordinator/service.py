@@ -35,7 +35,7 @@ from storyreel.errors import CoordinatorError, FilesystemError, UnknownTask, Unr
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
-from storyreel.protocol import FarmSettings, Progress, TaskFile
+from storyreel.protocol import FarmSettings, TaskFile, TaskProgress
 
 log = get_logger(MAIN_WORKER)
 
@@ -172,14 +172,14 @@ class Coordinator:
             raise UnknownTask(f"no file {name!r} in task {task_id}")
         return task_dir / name, entry
 
-    def heartbeat(self, task_id: str, node: str, attempt: int, progress: Progress | dict[str, Any], *,
+    def heartbeat(self, task_id: str, node: str, attempt: int, progress: TaskProgress | dict[str, Any], *,
                   wait: bool = True) -> Lease | None:
         """Extend the lease of a task the node still holds and note its progress.
 
         A node this coordinator has not met (it restarted) is still honoured; `is_registered`
         tells it to register again so it shows in the node table. With `wait=False` it returns
         None at once, changing nothing, when a move holds the hold store."""
-        report = progress if isinstance(progress, Progress) else Progress.model_validate(progress)
+        report = progress if isinstance(progress, TaskProgress) else TaskProgress.model_validate(progress)
         try:
             lease = self.holds.renew(task_id, node, attempt, report, self.clock(), wait=wait)
         except CoordinatorError:
