@@ -91,6 +91,7 @@ def test_a_hold_from_before_a_restart_is_read_from_lease_json(held) -> None:
     assert successor.task_ids() == set()
     hold = successor.held(task_id, "n1", 1)
     assert (hold.lease.deadline, hold.written) == (START + LEASE, START + LEASE)
+    assert hold.progress.stage == ""  # unknown until the node reports again
     assert successor.task_ids() == {task_id}
     with pytest.raises(StaleLease):
         successor.held(task_id, "n2", 1)

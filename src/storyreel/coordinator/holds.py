@@ -115,7 +115,8 @@ class HoldStore:
             if hold is None:
                 lease = leases.read_lease(self._dir(task_id))
                 if lease is not None and lease.state == LeaseState.HELD:
-                    hold = self._holds[task_id] = Hold(lease, written=lease.deadline)
+                    # Its stage is unknown until its node reports again.
+                    hold = self._holds[task_id] = Hold(lease, lease.deadline, TaskProgress())
             return hold
 
     def orphan(self, task_id: str, now: float) -> Hold | None:

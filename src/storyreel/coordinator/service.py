@@ -59,6 +59,7 @@ class Coordinator:
         self.holds = HoldStore(self.layout, self.settings.lease_seconds)
         self.nodes = NodeTable(self.settings.heartbeat_seconds)
         self.files = TaskFiles()
+        # started_at: leases granted before this start get one more lease period (reaper.py).
         self.reaper = Reaper(self.holds, self.layout, self.settings, project.events, requeue=self._requeue,
                              started_at=clock())
 
