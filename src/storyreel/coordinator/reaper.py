@@ -11,10 +11,12 @@ that kept rendering while it was down are not punished for it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from storyreel import lifecycle
 from storyreel.config import CoordinatorSettings
 from storyreel.coordinator.holds import Hold, HoldStore, Outcome
+from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.taskqueue import list_task_ids
 from storyreel.errors import FilesystemError
 from storyreel.layout import Layout, TaskState
@@ -45,12 +47,16 @@ class Reaper:
             self.holds.end(task_id, Outcome.VANISHED)  # moved out of processing/ by hand
         for task_id in present:
             try:
-                hold = self.due(task_id, now)
-                if hold is not None:
-                    self._expire(hold, now)
-                    moved.append(task_id)
+                with self.holds.lock:  # judged and ended at once: no renewal slips in between
+                    hold = self.due(task_id, now)
+                    if hold is None:
+                        continue
+                    dest = self._end(hold)
             except FilesystemError as exc:
                 log.error("Cannot reap task %s: %s", task_id, exc)
+                continue
+            self._report(hold, dest, now)
+            moved.append(task_id)
         return moved
 
     def due(self, task_id: str, now: float) -> Hold | None:
@@ -67,25 +73,30 @@ class Reaper:
         of its start."""
         return hold.lease.claimed_at < self.started_at and now < self.started_at + self.settings.lease_seconds
 
-    def _expire(self, hold: Hold, now: float) -> None:
-        lease, task_id = hold.lease, hold.task_id
-        if lease.expiries + 1 >= self.settings.max_attempts:
-            self._abandon(hold)
-            return
-        with self.holds.lock:
-            self.requeue(task_id, Outcome.EXPIRED)
-        log.warning("Lease of task %s expired (%s, attempt %d, %.1f s overdue); queued again as attempt %d",
-                    task_id, lease.node, lease.attempt, now - lease.deadline, lease.attempt + 1)
-        self.events.emit(Event.REQUEUED, task_id=task_id, node=lease.node, attempt=lease.attempt + 1,
-                         reason="lease expired")
+    def _end(self, hold: Hold) -> Path | None:
+        """Requeue an expired hold, or abandon it after its last attempt: returns where an
+        abandoned task went (None: back in tasks/)."""
+        lease = hold.lease
+        if lease.expiries + 1 < self.settings.max_attempts:
+            self.requeue(hold.task_id, Outcome.EXPIRED)
+            return None
+        self.holds.end(hold.task_id, Outcome.ABANDONED)
+        return lifecycle.fail(self.layout, hold.task_id, self._abandon_reason(lease), "", node=lease.node,
+                              attempt=lease.attempt)
 
-    def _abandon(self, hold: Hold) -> None:
+    def _abandon_reason(self, lease: Lease) -> str:
+        return (f"abandoned: lease expired {lease.expiries + 1} times "
+                f"(max_attempts = {self.settings.max_attempts}); last holder {lease.node}")
+
+    def _report(self, hold: Hold, abandoned_to: Path | None, now: float) -> None:
         lease, task_id = hold.lease, hold.task_id
-        reason = (f"abandoned: lease expired {lease.expiries + 1} times "
-                  f"(max_attempts = {self.settings.max_attempts}); last holder {lease.node}")
-        with self.holds.lock:
-            self.holds.end(task_id, Outcome.ABANDONED)
-            dest = lifecycle.fail(self.layout, task_id, reason, "", node=lease.node, attempt=lease.attempt)
+        if abandoned_to is None:
+            log.warning("Lease of task %s expired (%s, attempt %d, %.1f s overdue); queued again as attempt %d",
+                        task_id, lease.node, lease.attempt, now - lease.deadline, lease.attempt + 1)
+            self.events.emit(Event.REQUEUED, task_id=task_id, node=lease.node, attempt=lease.attempt + 1,
+                             reason="lease expired")
+            return
         log.warning("Task %s abandoned after attempt %d on %s; moved to %s", task_id, lease.attempt,
-                    lease.node, dest.relative_to(self.layout.root))
-        self.events.emit(Event.FAILED, task_id=task_id, node=lease.node, attempt=lease.attempt, reason=reason)
+                    lease.node, abandoned_to.relative_to(self.layout.root))
+        self.events.emit(Event.FAILED, task_id=task_id, node=lease.node, attempt=lease.attempt,
+                         reason=self._abandon_reason(lease))
