@@ -4,6 +4,7 @@ Who owns what:
 
     service.py    Coordinator, the facade: takes the lock, moves folders (lifecycle.py)
     taskqueue.py  the queue index of tasks/ (oldest first)
+    claims.py     which queued task a node gets (forced encoders), moved under a new lease
     holds.py      every hold of processing/ and its lease.json; a hold ends through `end`
     leases.py     the lease.json record itself
     nodes.py      the node table; its rows' tasks are derived from the holds

@@ -23,15 +23,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storyreel import diskspace, lifecycle, taskmeta
+from storyreel import diskspace, lifecycle
 from storyreel.coordinator import upload
+from storyreel.coordinator.claims import Claims
 from storyreel.coordinator.grants import Grant, TaskFiles, servable
 from storyreel.coordinator.holds import HoldStore, Outcome
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
 from storyreel.coordinator.reaper import Reaper
 from storyreel.coordinator.taskqueue import QueueIndex
-from storyreel.errors import CoordinatorError, FilesystemError, UnknownTask, UnregisteredNode
+from storyreel.errors import CoordinatorError, UnknownTask, UnregisteredNode
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
@@ -54,11 +55,11 @@ class Coordinator:
         self.settings = project.settings.coordinator
         self.clock = clock
         self._lock = threading.RLock()
-        self._warned_encoders: set[str] = set()
         self.queue = QueueIndex(self.layout, monotonic=monotonic)
         self.holds = HoldStore(self.layout, self.settings.lease_seconds)
         self.nodes = NodeTable(self.settings.heartbeat_seconds)
         self.files = TaskFiles()
+        self.claims = Claims(self.layout, self.queue, self.holds, self.nodes, clock)
         # started_at: leases granted before this start get one more lease period (reaper.py).
         self.reaper = Reaper(self.holds, self.layout, self.settings, project.events, requeue=self._requeue,
                              started_at=clock())
@@ -97,10 +98,7 @@ class Coordinator:
                 raise UnregisteredNode(f"node {node!r} must register before claiming")
             if not diskspace.space_ok(self.project):
                 return None  # below [disk] floor_gb: nothing is handed out until space returns
-            found = self._claim_from_queue(info)
-            if found is None and self.queue.rescan_due():
-                self.queue.rescan()  # a miss: look for folders an operator moved in by hand
-                found = self._claim_from_queue(info)
+            found = self.claims.take(info)
             if found is None:
                 return None
             lease, metadata = found
@@ -108,33 +106,6 @@ class Coordinator:
         self.project.events.emit(Event.CLAIMED, task_id=lease.task_id, node=node, attempt=lease.attempt)
         processing = self.layout.task_dir(lease.task_id, TaskState.PROCESSING)
         return Grant(lease, metadata, self.files.list(processing))
-
-    def _claim_from_queue(self, info: NodeInfo) -> tuple[Lease, dict[str, Any]] | None:
-        """Move the oldest task `info`'s node can render to processing/ under a new lease."""
-        if not self.queue.built:
-            self.queue.rescan()
-        for task_id in self.queue:
-            task_dir = self.layout.task_dir(task_id, TaskState.QUEUED)
-            if not task_dir.is_dir():
-                self.queue.discard(task_id)  # moved away by hand since the last listing
-                continue
-            metadata = taskmeta.read_raw(task_dir)
-            if metadata is None:
-                continue
-            forced = _forced_encoder(metadata)
-            if forced and forced not in info.encoders:
-                self._warn_encoder(task_id, forced)
-                continue
-            try:
-                lease = self.holds.grant(task_id, info.node, self.clock())
-                lifecycle.claim(self.layout, task_id)
-            except FilesystemError as exc:
-                log.error("Cannot hand out task %s: %s", task_id, exc)
-                continue
-            self.queue.discard(task_id)
-            self.holds.start(lease)
-            return lease, metadata
-        return None
 
     def note_queued(self, task_ids: list[str]) -> None:
         """Tasks just created in tasks/ (by the planner): claimable from now on."""
@@ -153,13 +124,6 @@ class Coordinator:
         if added or dropped:
             log.debug("Queue listing: %d task(s) found in tasks/, %d gone", added, dropped)
         return added, dropped
-
-    def _warn_encoder(self, task_id: str, encoder: str) -> None:
-        if self.nodes.has_encoder(encoder):
-            return
-        if task_id not in self._warned_encoders:
-            self._warned_encoders.add(task_id)
-            log.warning("Task %s needs encoder %s, which no registered node has", task_id, encoder)
 
     # -- while a node holds a task -------------------------------------------------
     def file_for(self, task_id: str, node: str, attempt: int, name: str) -> tuple[Path, TaskFile]:
@@ -287,8 +251,3 @@ class Coordinator:
             self.project.events.emit(Event.NODE_LOST, node=info.node)
         return moved
 
-
-def _forced_encoder(metadata: dict[str, Any]) -> str | None:
-    render = metadata.get("render")
-    encoder = render.get("encoder") if isinstance(render, dict) else None
-    return encoder if isinstance(encoder, str) and encoder not in ("", "auto") else None
