@@ -1,9 +1,10 @@
 """The coordinator: hands tasks to render nodes under leases and takes their results back.
 
 It lives inside the main worker, the only writer of the project root, and is a thin
-facade over the pieces that own each state: the queue index of tasks/ (taskqueue.py),
-the holds of processing/ and their lease.json (holds.py), the node table (nodes.py),
-the reaper (reaper.py) and the upload checks (upload.py). The folders stay the durable
+facade over the pieces that own each state: the queue index of tasks/ (taskqueue.py)
+and the claims made from it (claims.py), the holds of processing/ and their lease.json
+(holds.py), the node table (nodes.py), the reaper (reaper.py) and the upload checks
+(upload.py). The folders stay the durable
 state: lease.json in processing/<id>/ says who holds a task, so a restarted main
 worker carries on where its predecessor stopped.
 
