@@ -19,14 +19,15 @@ from storyreel.layout import FINAL_NAME, attempt_dir_name
 from storyreel.logs import Event
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.job import span
+from storyreel.protocol import TaskGrant
 from storyreel.render.job import render_task
 
 
 def _event(
-    client: CoordinatorClient, event: Event, grant: dict, started: float, **fields: object
+    client: CoordinatorClient, event: Event, grant: TaskGrant, started: float, **fields: object
 ) -> None:
     client.event(
-        str(event), task_id=grant["task_id"], attempt=grant["attempt"], **span(started), **fields
+        str(event), task_id=grant.task_id, attempt=grant.attempt, **span(started), **fields
     )
 
 
@@ -43,21 +44,21 @@ def main() -> None:
     try:
         client.register(socket.gethostname(), [args.encoder])
         while (grant := client.claim()) is not None:
-            work = args.work_dir / attempt_dir_name(grant["task_id"], grant["attempt"])
+            work = args.work_dir / attempt_dir_name(grant.task_id, grant.attempt)
             inputs = work / "inputs"
             inputs.mkdir(parents=True, exist_ok=True)
             started = time.time()
             total = sum(
                 client.download(
-                    grant["task_id"],
-                    grant["attempt"],
-                    f["name"],
-                    f["size"],
-                    f["sha256"],
-                    inputs / f["name"],
+                    grant.task_id,
+                    grant.attempt,
+                    f.name,
+                    f.size,
+                    f.sha256,
+                    inputs / f.name,
                     never,
                 )
-                for f in grant["files"]
+                for f in grant.files
             )
             _event(client, Event.DOWNLOADED, grant, started, bytes=total, in_place=False)
             started = time.time()
@@ -71,8 +72,8 @@ def main() -> None:
                 encoder=result.encoder,
             )
             started = time.time()
-            answer = client.upload(grant["task_id"], grant["attempt"], work / FINAL_NAME)
-            _event(client, Event.UPLOADED, grant, started, bytes=answer.get("bytes"), tries=1)
+            answer = client.upload(grant.task_id, grant.attempt, work / FINAL_NAME)
+            _event(client, Event.UPLOADED, grant, started, bytes=answer.bytes, tries=1)
             shutil.rmtree(work)
     finally:
         client.close()

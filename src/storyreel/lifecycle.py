@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from storyreel import fsops
+from storyreel import fsops, taskmeta
 from storyreel.errors import FilesystemError
 from storyreel.layout import (
     FAILURE_REASON_NAME,
@@ -130,11 +130,7 @@ def failure_reason(layout: Layout, task_id: str) -> dict[str, Any] | None:
 
 
 def _chapter_of(task_dir: Path) -> str | None:
-    try:
-        data = json.loads((task_dir / METADATA_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    chapter = data.get("chapter") if isinstance(data, dict) else None
+    chapter = (taskmeta.read_raw(task_dir) or {}).get("chapter")
     return chapter if isinstance(chapter, str) and chapter else None
 
 

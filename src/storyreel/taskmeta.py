@@ -96,3 +96,16 @@ def read(task_dir: Path) -> TaskMeta:
 def write(task_dir: Path, meta: TaskMeta) -> Path:
     """Write metadata.json atomically."""
     return fsops.write_atomic(Path(task_dir) / METADATA_NAME, meta.model_dump_json(indent=2) + "\n")
+
+
+def read_raw(task_dir: Path) -> dict[str, object] | None:
+    """metadata.json as plain JSON, unchecked; None when it is missing, unreadable or not an
+    object. For readers that need one field (created_at, chapter, the forced encoder) and
+    must not stop at a task whose metadata `read` would refuse."""
+    import json
+
+    try:
+        data = json.loads((Path(task_dir) / METADATA_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -175,7 +175,7 @@ class FakeCoordinator:
         if request.method == "GET":
             return Reply(200, PAYLOAD, {"Content-Type": "application/octet-stream"})
         if route == "/nodes/register":
-            return Reply.of(200, {"heartbeat_seconds": 0.3, "poll_seconds": 0.2, "upload_retries": 0,
+            return Reply.of(200, {"lease_seconds": 60.0, "heartbeat_seconds": 0.3, "poll_seconds": 0.2, "upload_retries": 0,
                                   "retry_backoff_seconds": 0.1, "root": ""})
         if route == "/claim":
             with self._lock:

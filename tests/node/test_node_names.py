@@ -15,6 +15,7 @@ import pytest
 from faultserver import FakeCoordinator, grant
 
 from storyreel.node.names import MAX_NAME_BYTES, files_problem, lease_problem, name_problem
+from storyreel.protocol import TaskFile, TaskGrant
 
 PLAIN = ["voice.mp3", "music.mp3", "video_0001.mp4", "video_list.txt", "metadata.json", "a b.mp4",
          "é" * 125, "x" * MAX_NAME_BYTES, "chapter-1.mp3", "v.1.mp4"]
@@ -25,13 +26,13 @@ HOSTILE = ["", ".", "..", "../evil", "../../../evil", "/etc/x", "a/b", "a\\b", "
 @pytest.mark.parametrize("name", PLAIN)
 def test_plain_names_are_accepted(name: str) -> None:
     assert name_problem(name) is None
-    assert files_problem([{"name": name}]) is None
+    assert files_problem([TaskFile.model_construct(name=name)]) is None
 
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_names_that_are_not_plain_are_refused(name: object) -> None:
     assert name_problem(name)
-    assert repr(name) in files_problem([{"name": "voice.mp3"}, {"name": name}])
+    assert repr(name) in files_problem([TaskFile.model_construct(name="voice.mp3"), TaskFile.model_construct(name=name)])
 
 
 def test_a_name_leaves_room_for_the_part_suffix_within_255_bytes() -> None:
@@ -43,8 +44,8 @@ def test_a_name_leaves_room_for_the_part_suffix_within_255_bytes() -> None:
     (str(uuid.uuid4()), "1/../../x"), (str(uuid.uuid4()), 0), (str(uuid.uuid4()), True), (None, 1),
 ])
 def test_a_grant_whose_task_id_or_attempt_is_no_folder_name_is_refused(task_id, attempt) -> None:
-    assert lease_problem({"task_id": task_id, "attempt": attempt})
-    assert lease_problem({"task_id": str(uuid.uuid4()), "attempt": 3}) is None
+    assert lease_problem(TaskGrant.model_construct(task_id=task_id, attempt=attempt))
+    assert lease_problem(TaskGrant.model_construct(task_id=str(uuid.uuid4()), attempt=3)) is None
 
 
 def failure_reports(coordinator: FakeCoordinator) -> list:

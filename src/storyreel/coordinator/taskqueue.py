@@ -13,13 +13,13 @@ checks that the folder still exists before it renames it.
 from __future__ import annotations
 
 import bisect
-import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from storyreel.layout import METADATA_NAME, TASK_ID_RE, Layout, TaskState
+from storyreel import taskmeta
+from storyreel.layout import TASK_ID_RE, Layout, TaskState
 
 # A folder moved into or out of tasks/ by hand is noticed within this long; one listing of
 # 10,000 task folders costs about 50 ms, so this keeps the rescans near 1 % of a core.
@@ -130,9 +130,5 @@ def list_task_ids(folder: Path) -> list[str]:
 
 
 def _created_at(task_dir: Path) -> str:
-    try:
-        data = json.loads((task_dir / METADATA_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ""
-    value = data.get("created_at") if isinstance(data, dict) else None
+    value = (taskmeta.read_raw(task_dir) or {}).get("created_at")
     return str(value or "")

@@ -14,11 +14,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from storyreel import __version__
+from storyreel.config import validation_problems
 from storyreel.errors import (
     CoordinatorFull,
     LeaseLost,
@@ -31,12 +33,19 @@ from storyreel.errors import (
 from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.faults import UploadFaults
+from storyreel.protocol import (
+    API_PREFIX,
+    SHA256_HEADER,
+    SIZE_HEADER,
+    ClaimReply,
+    FarmSettings,
+    HeartbeatReply,
+    TaskGrant,
+    UploadReply,
+)
 
 log = get_logger(RENDER_WORKER)
 
-API = "/api/v1"
-SHA256_HEADER = "X-Storyreel-Sha256"
-SIZE_HEADER = "X-Storyreel-Size"
 # Connecting is quick on a LAN; reads wait for ffprobe-verified uploads of big files.
 TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 # Waits between retries of an unreachable coordinator grow to this (s).
@@ -52,6 +61,9 @@ FULL_WAIT_MAX = 30.0
 FULL_WAIT_DEFAULT = 5.0
 # How often a wait for the coordinator looks at the stop flags (s).
 WAIT_TICK = 0.1
+
+
+Reply = TypeVar("Reply", bound=BaseModel)
 
 
 def _detail(response: httpx.Response) -> str:
@@ -80,13 +92,23 @@ def _blocks(path: Path) -> Iterator[bytes]:
             yield block
 
 
+def _parse(model: type[Reply], response: httpx.Response, what: str) -> Reply:
+    """A reply as its protocol model; an answer that is not one is a refusal (it will not
+    get better by asking again)."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise Refused(f"cannot {what}: the coordinator's answer is not a {model.__name__}: "
+                      f"{validation_problems(exc)}", response.status_code) from exc
+
+
 class CoordinatorClient:
     def __init__(self, server: str, token: str, node: str, *, halt: threading.Event | None = None) -> None:
         self.server = server.rstrip("/")
         self.node = node
         self.token = token
         self.http = httpx.Client(
-            base_url=self.server + API, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
+            base_url=self.server + API_PREFIX, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
         )
         # The render node's hard stop, only read here: patient calls stop waiting for the
         # coordinator once it is set.
@@ -168,22 +190,25 @@ class CoordinatorClient:
         return True
 
     # -- the protocol ------------------------------------------------------------
-    def register(self, host: str, encoders: list[str]) -> dict[str, Any]:
+    def register(self, host: str, encoders: list[str]) -> FarmSettings:
         body = {"node": self.node, "host": host, "encoders": encoders, "version": __version__}
-        return self._call("POST", "/nodes/register", "register", patient=True, json=body).json()
+        response = self._call("POST", "/nodes/register", "register", patient=True, json=body)
+        return _parse(FarmSettings, response, "register")
 
     def alive(self) -> None:
         self._call("POST", f"/nodes/{self.node}/alive", "say alive", patient=False)
 
-    def claim(self, abort: threading.Event | None = None) -> dict[str, Any] | None:
+    def claim(self, abort: threading.Event | None = None) -> TaskGrant | None:
         """The next task, or None when there is none; waits out an unreachable coordinator."""
-        return self._call("POST", "/claim", "claim a task", patient=True, abort=abort,
-                          json={"node": self.node}).json()["task"]
+        response = self._call("POST", "/claim", "claim a task", patient=True, abort=abort,
+                              json={"node": self.node})
+        return _parse(ClaimReply, response, "claim a task").task
 
-    def heartbeat(self, task_id: str, attempt: int, progress: dict[str, Any]) -> dict[str, Any]:
+    def heartbeat(self, task_id: str, attempt: int, progress: dict[str, Any]) -> HeartbeatReply:
         body = {"node": self.node, "attempt": attempt, "progress": progress}
-        return self._call("POST", f"/tasks/{task_id}/heartbeat", f"heartbeat task {task_id}", patient=False,
-                          json=body).json()
+        what = f"heartbeat task {task_id}"
+        return _parse(HeartbeatReply, self._call("POST", f"/tasks/{task_id}/heartbeat", what, patient=False,
+                                                 json=body), what)
 
     def wait_reachable(self, host: str, encoders: list[str]) -> None:
         """Block until the coordinator answers (registering again if it forgot us)."""
@@ -236,7 +261,7 @@ class CoordinatorClient:
         raise NodeError(f"cannot {what}: failed {DOWNLOAD_TRIES} times")
 
     def upload(self, task_id: str, attempt: int, path: Path,
-               abort: threading.Event | None = None) -> dict[str, Any]:
+               abort: threading.Event | None = None) -> UploadReply:
         """Stream the render to the coordinator, which checks size, sha256 and content. While
         its disk is full (507) the render is kept and sent again after each Retry-After, for
         as long as it takes: a full disk is no failed try. Ends on a hard stop or `abort`."""
@@ -244,8 +269,10 @@ class CoordinatorClient:
         digest = self._faults.announced_sha256(task_id, sha256_file(path))
         headers = {SHA256_HEADER: digest, SIZE_HEADER: str(size), "Content-Length": str(size)}
         params = {"node": self.node, "attempt": attempt}
-        return self._call("PUT", f"/tasks/{task_id}/output", f"upload task {task_id}", patient=False,
-                          wait_full=True, abort=abort, params=params, headers=headers,
-                          body=lambda: _blocks(path)).json()
+        what = f"upload task {task_id}"
+        response = self._call("PUT", f"/tasks/{task_id}/output", what, patient=False,
+                              wait_full=True, abort=abort, params=params, headers=headers,
+                              body=lambda: _blocks(path))
+        return _parse(UploadReply, response, what)
 
 

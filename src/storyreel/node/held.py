@@ -70,13 +70,16 @@ class HeldTasks:
             return None
         except Unreachable:
             return None
+        except Refused as exc:  # an answer that is no grant at all: nothing to report it to
+            log.error("Refused a task from the coordinator: %s", exc)
+            return None
         if grant is None:
             return None
         if problem := lease_problem(grant):  # nothing we could address it by: its lease runs out
             log.error("Refused a task from the coordinator: %s", problem)
             return None
-        work = self._work_dir / attempt_dir_name(grant["task_id"], grant["attempt"])
-        return Job(grant["task_id"], grant["attempt"], grant["metadata"], grant["files"], work)
+        work = self._work_dir / attempt_dir_name(grant.task_id, grant.attempt)
+        return Job(grant.task_id, grant.attempt, grant.metadata, grant.files, work)
 
     # -- a lease ends ----------------------------------------------------------
     def drop(self, job: Job) -> bool:
@@ -129,7 +132,7 @@ class HeldTasks:
         except (Unreachable, Refused) as exc:
             log.debug("Heartbeat of task %s not delivered: %s", job.label, exc)
             return
-        if not answer.get("registered", True):
+        if not answer.registered:
             self.register_again()
 
     def alive(self) -> None:

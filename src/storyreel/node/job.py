@@ -15,6 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from storyreel.protocol import TaskFile
 from storyreel.render.job import Progress
 
 
@@ -48,7 +49,7 @@ class Job:
     task_id: str
     attempt: int
     metadata: dict[str, Any]
-    files: list[dict[str, Any]]
+    files: list[TaskFile]
     work: Path  # node-local folder for this attempt
     inputs: Path | None = None  # the folder render_task reads
     stage: JobStage = JobStage.CLAIMED

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from storyreel.layout import TASK_ID_RE
+from storyreel.protocol import TaskFile, TaskGrant
 
 # Common filesystems stop at 255 bytes per name, and a download arrives as
 # `<name>.part` (client.download) first: a name may use what that suffix leaves.
@@ -42,9 +43,9 @@ def name_problem(name: Any) -> str | None:
     return None
 
 
-def lease_problem(grant: dict[str, Any]) -> str | None:
+def lease_problem(grant: TaskGrant) -> str | None:
     """Why a grant's task id or attempt cannot name a scratch folder (or a request), or None."""
-    task_id, attempt = grant.get("task_id"), grant.get("attempt")
+    task_id, attempt = grant.task_id, grant.attempt
     if not isinstance(task_id, str) or not TASK_ID_RE.fullmatch(task_id):
         return f"the task id {task_id!r} is not a task id"
     if type(attempt) is not int or attempt < 1:
@@ -52,12 +53,10 @@ def lease_problem(grant: dict[str, Any]) -> str | None:
     return None
 
 
-def files_problem(files: Any) -> str | None:
+def files_problem(files: list[TaskFile]) -> str | None:
     """Why a grant's input files cannot be downloaded safely, or None."""
-    if not isinstance(files, list):
-        return "the coordinator sent no list of input files"
     for entry in files:
-        name = entry.get("name") if isinstance(entry, dict) else None
+        name = entry.name
         if problem := name_problem(name):
             return f"the coordinator named an input file {name!r}, which is not a plain file name ({problem})"
     return None

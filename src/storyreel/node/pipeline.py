@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from storyreel.errors import Unauthorized
 from storyreel.layout import ATTEMPT_DIR_RE, Layout
@@ -30,6 +29,7 @@ from storyreel.node.held import HeldTasks
 from storyreel.node.job import PREFETCH_STAGES, Job
 from storyreel.node.outbox import Outbox
 from storyreel.node.stages import Stages
+from storyreel.protocol import FarmSettings
 
 log = get_logger(RENDER_WORKER)
 
@@ -50,7 +50,8 @@ class NodeConfig:
     root: str = ""
 
     @classmethod
-    def from_register(cls, data: dict[str, Any]) -> NodeConfig:
+    def from_register(cls, reply: FarmSettings) -> NodeConfig:
+        data = reply.model_dump()
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
 

@@ -53,8 +53,8 @@ class Stages:
             job.inputs.mkdir(exist_ok=True)
             try:
                 for entry in job.files:
-                    total += self.client.download(job.task_id, job.attempt, entry["name"], entry["size"],
-                                                  entry["sha256"], job.inputs / entry["name"], job.cancel)
+                    total += self.client.download(job.task_id, job.attempt, entry.name, entry.size,
+                                                  entry.sha256, job.inputs / entry.name, job.cancel)
             except LeaseLost as exc:
                 self.held.lose(job, exc)
                 self.held.drop(job)
@@ -131,8 +131,8 @@ class Stages:
                 self.held.fail(job, started, f"upload failed {tries} times: {exc}", "",
                                stage=FailedStage.UPLOAD)
                 return
-            log.info("Uploaded task %s: %s", job.label, answer.get("output"))
-            self._event(Event.UPLOADED, job, started, bytes=answer.get("bytes"), tries=number)
+            log.info("Uploaded task %s: %s", job.label, answer.output)
+            self._event(Event.UPLOADED, job, started, bytes=answer.bytes, tries=number)
             self.held.drop(job)
             return
 

@@ -1,0 +1,84 @@
+"""Claims: the oldest queued task a node can render, moved to processing/ under a new lease.
+
+The queue index (taskqueue.py) says which tasks wait, oldest first; a task whose render
+settings force an encoder goes only to a node that advertises it. A claim writes the
+new lease into the task folder, renames it to processing/ and starts its hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from storyreel import lifecycle, taskmeta
+from storyreel.coordinator.holds import HoldStore
+from storyreel.coordinator.leases import Lease
+from storyreel.coordinator.nodes import NodeInfo, NodeTable
+from storyreel.coordinator.taskqueue import QueueIndex
+from storyreel.errors import FilesystemError
+from storyreel.layout import Layout, TaskState
+from storyreel.logs import MAIN_WORKER, get_logger
+
+log = get_logger(MAIN_WORKER)
+
+
+class Claims:
+    """Hands out queued tasks. Not thread-safe: the coordinator calls it under its lock."""
+
+    def __init__(self, layout: Layout, queue: QueueIndex, holds: HoldStore, nodes: NodeTable,
+                 clock: Callable[[], float]) -> None:
+        self.layout = layout
+        self.queue = queue
+        self.holds = holds
+        self.nodes = nodes
+        self.clock = clock
+        self._warned: set[str] = set()  # tasks whose missing encoder was logged once
+
+    def take(self, info: NodeInfo) -> tuple[Lease, dict[str, Any]] | None:
+        """The lease and metadata of the task `info`'s node now holds, or None."""
+        found = self._take(info)
+        if found is None and self.queue.rescan_due():
+            self.queue.rescan()  # a miss: look for folders an operator moved in by hand
+            found = self._take(info)
+        return found
+
+    def _take(self, info: NodeInfo) -> tuple[Lease, dict[str, Any]] | None:
+        """Move the oldest task `info`'s node can render to processing/ under a new lease."""
+        if not self.queue.built:
+            self.queue.rescan()
+        for task_id in self.queue:
+            task_dir = self.layout.task_dir(task_id, TaskState.QUEUED)
+            if not task_dir.is_dir():
+                self.queue.discard(task_id)  # moved away by hand since the last listing
+                continue
+            metadata = taskmeta.read_raw(task_dir)
+            if metadata is None:
+                continue
+            forced = forced_encoder(metadata)
+            if forced and forced not in info.encoders:
+                self._warn_encoder(task_id, forced)
+                continue
+            try:
+                lease = self.holds.grant(task_id, info.node, self.clock())
+                lifecycle.claim(self.layout, task_id)
+            except FilesystemError as exc:
+                log.error("Cannot hand out task %s: %s", task_id, exc)
+                continue
+            self.queue.discard(task_id)
+            self.holds.start(lease)
+            return lease, metadata
+        return None
+
+    def _warn_encoder(self, task_id: str, encoder: str) -> None:
+        if self.nodes.has_encoder(encoder):
+            return
+        if task_id not in self._warned:
+            self._warned.add(task_id)
+            log.warning("Task %s needs encoder %s, which no registered node has", task_id, encoder)
+
+
+def forced_encoder(metadata: dict[str, Any]) -> str | None:
+    """The encoder a task's render settings insist on, or None for "auto"."""
+    render = metadata.get("render")
+    encoder = render.get("encoder") if isinstance(render, dict) else None
+    return encoder if isinstance(encoder, str) and encoder not in ("", "auto") else None
