@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel import fsops
-from storyreel.diskspace import GB, DiskWatcher
+from storyreel.diskspace import DiskWatcher
 from storyreel.errors import MediaError, StoryreelError
 from storyreel.layout import (
     MUSIC_NAME,
@@ -32,7 +32,7 @@ from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
 from storyreel.taskmeta import RenderSpec, TaskMeta, write
-from storyreel.waiting import Waiting, WaitReason, categories_text
+from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text
 
 log = get_logger(MAIN_WORKER)
 
@@ -101,8 +101,7 @@ class Planner:
             return []
         disk = self.disk.check()  # below the floor: the watcher has logged it once
         if disk.paused:
-            detail = (f"free space {disk.free_bytes / GB:.1f} GB is below the "
-                      f"{self.project.settings.disk.floor_gb:.1f} GB floor ([disk] floor_gb)")
+            detail = disk_low_text(disk.free_bytes, self.project.settings.disk.floor_gb)
             self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
         created = []

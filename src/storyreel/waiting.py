@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from storyreel.diskspace import GB
 from storyreel.layout import CHAPTER_RE, Layout
 
 
@@ -50,3 +51,8 @@ def categories_text(category: str, default: str) -> str:
     if not default or default == category:
         return f"category {category}"
     return f"category {category} (nor {default})"
+
+
+def disk_low_text(free_bytes: int, floor_gb: float) -> str:
+    """`free space 0.8 GB is below the 1.0 GB floor ([disk] floor_gb)`."""
+    return f"free space {free_bytes / GB:.1f} GB is below the {floor_gb:.1f} GB floor ([disk] floor_gb)"
