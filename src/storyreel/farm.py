@@ -131,7 +131,7 @@ def run_farm(project: Project, nodes: int, shutdown: Shutdown, *, until_idle: bo
             local.check_alive()
             if idle is not None and idle(changed):
                 left = idle.leftovers()
-                log.info("Nothing left that can move without new input: %s", left.summary())
+                log.info("Idle: nothing can move without new input (%s)", left.summary())
                 return True
             return False
 

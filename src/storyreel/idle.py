@@ -66,12 +66,12 @@ class Leftovers:
                          + (f", {_count(self.queued, 'task')} queued" if self.queued else ""))
         if self.held:
             parts.append(_count(len(self.held), "file") + " held in raw/")
-        return "idle: " + ", ".join(parts)
+        return ", ".join(parts)
 
     def lines(self, project: Project) -> list[str]:
         """The report: the summary, then one line per failed task, waiting chapter and held file."""
         layout = project.layout
-        lines = [self.summary()]
+        lines = ["idle: " + self.summary()]
         lines += [f"failed: {t.chapter}: {t.folder}: {t.reason}" for t in self.failed]
         lines += [f"waiting: {chapter_label(layout, w.chapter)}: {w.detail}" for w in self.waiting]
         if self.queued:
