@@ -148,7 +148,9 @@ def dashboard(
 def run(
     root: RootArg,
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Exit once raw/, tasks/ and processing/ are drained.")
+        bool, typer.Option("--until-idle", help=(
+            "Exit once nothing can move without new input; print what waits and why. "
+            "Exit code 0 only when nothing failed, waits or is held in raw/, else 1."))
     ] = False,
     encoder: Annotated[
         str | None, typer.Option(help="Force an encoder (e.g. libx264); default: the task's [render] encoder.")
@@ -168,9 +170,13 @@ def run(
     from storyreel.shutdown import Shutdown
 
     try:
-        run_farm(_open(root), nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder)
+        project = _open(root)
+        left = run_farm(project, nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder)
     except StoryreelError as exc:
         _fail(exc)
+    if left is not None:
+        typer.echo("\n".join(left.lines(project)))
+        raise typer.Exit(0 if left.clean else 1)
 
 
 @app.command()

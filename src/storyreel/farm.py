@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 from storyreel.errors import NodeProcessError
-from storyreel.ingest.watch import raw_has_files
-from storyreel.layout import TaskState
+from storyreel.idle import IdleCheck, Leftovers
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.mainworker import MainWorker
 from storyreel.netaddr import Listen
@@ -117,27 +116,28 @@ class LocalNodes:
 
 
 def run_farm(project: Project, nodes: int, shutdown: Shutdown, *, until_idle: bool = False,
-             encoder: str | None = None, listen: Listen = LOOPBACK) -> None:
-    """The main worker's run loop with `nodes` render node processes beside it."""
+             encoder: str | None = None, listen: Listen = LOOPBACK) -> Leftovers | None:
+    """The main worker's run loop with `nodes` render node processes beside it. With
+    `until_idle`, it ends once nothing can move without new input and returns what is
+    left (idle.Leftovers); None when a signal ended it."""
     worker = MainWorker(project, listen=listen)
+    left: Leftovers | None = None
     with worker.running(), LocalNodes(project, nodes, encoder=encoder) as local:
         local.start(worker.url)
+        idle = IdleCheck(worker) if until_idle else None
 
         def done(changed: bool) -> bool:
+            nonlocal left
             local.check_alive()
-            if until_idle and not changed and _drained(worker):
-                log.info("Nothing left to do: raw/, tasks/ and processing/ are empty")
+            if idle is not None and idle(changed):
+                left = idle.leftovers()
+                log.info("Idle: nothing can move without new input (%s)", left.summary())
                 return True
             return False
 
         worker.loop(shutdown.soft, until=done)
         _stop_nodes(worker, local, shutdown)
-
-
-def _drained(worker: MainWorker) -> bool:
-    layout = worker.project.layout
-    return not (worker.ingestor.pending() or raw_has_files(layout.raw) or layout.task_ids(TaskState.QUEUED)
-                or layout.task_ids(TaskState.PROCESSING))
+    return left
 
 
 def _stop_nodes(worker: MainWorker, local: LocalNodes, shutdown: Shutdown) -> None:

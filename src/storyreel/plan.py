@@ -32,6 +32,7 @@ from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
 from storyreel.taskmeta import RenderSpec, TaskMeta, write
+from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text
 
 log = get_logger(MAIN_WORKER)
 
@@ -82,49 +83,66 @@ class Planner:
         self.index = ChapterIndex(project.layout)
         self._warned: set[tuple[str, str]] = set()
         self._durations: dict[tuple[str, int], float | None] = {}
+        # The chapters the last pass left without a task, and why (the one source of
+        # "waiting: reason" for every view).
+        self.waiting: list[Waiting] = []
 
     # -- the stage -------------------------------------------------------------
     def plan_pending(self) -> list[str]:
-        """Create tasks for voice chapters that have none; returns the new task ids."""
+        """Create tasks for voice chapters that have none; returns the new task ids. Every
+        chapter left without a task is in `waiting` afterwards, with the reason."""
+        self.waiting = []
         voices = self.layout.scanned_voices()
         if not voices:
             return []
         known = self.index.chapters()
-        waiting = [v for v in voices if self.layout.chapter_of(v) not in known]
-        if not waiting or not self.disk.space_ok():
+        unplanned = [v for v in voices if self.layout.chapter_of(v) not in known]
+        if not unplanned:
+            return []
+        disk = self.disk.check()  # below the floor: the watcher has logged it once
+        if disk.paused:
+            detail = disk_low_text(disk.free_bytes, self.project.settings.disk.floor_gb)
+            self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
         created = []
-        for voice in waiting:
-            task_id = self.plan_chapter(voice)
-            if task_id:
-                created.append(task_id)
+        for voice in unplanned:
+            planned = self.plan_chapter(voice)
+            if isinstance(planned, Waiting):
+                self.waiting.append(planned)
+            else:
+                created.append(planned)
         return created
 
-    def plan_chapter(self, voice: Path) -> str | None:
-        """Build the task of one scanned voice chapter; None (and one WARN) while it cannot be."""
+    def plan_chapter(self, voice: Path) -> str | Waiting:
+        """Build the task of one scanned voice chapter: its id, or why it cannot be built yet
+        (logged once per chapter and reason)."""
         layout, settings = self.layout, self.project.settings
         chapter = layout.chapter_of(voice)
         category, story = layout.story_of(voice)
+        where = categories_text(category, settings.plan.default_category)
         music = self._with_fallback(category, lambda c: layout.scanned_music_files(c))
         clips = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.VIDEO, c))
         if not music or not clips:
             missing = " and ".join(w for w, have in (("music", music), ("video clips", clips)) if not have)
             self._warn_once(chapter, "assets", "Waiting to create a task for %s: no %s yet in category %r or %r",
                             chapter, missing, category, settings.plan.default_category)
-            return None
+            reason = (WaitReason.NO_MUSIC_OR_CLIPS if not music and not clips
+                      else WaitReason.NO_MUSIC if not music else WaitReason.NO_CLIPS)
+            return Waiting(chapter, reason, f"no {missing} in {where}")
         logo = self._logo()
         if logo is False:
-            return None
+            return Waiting(chapter, WaitReason.LOGO_MISSING,
+                           f"the logo {settings.render.logo} (render.logo) does not exist")
         voice_seconds = self._duration(voice)
         if not voice_seconds:
             self._warn_once(chapter, "voice", "No task yet for %s: its duration cannot be read", chapter)
-            return None
+            return Waiting(chapter, WaitReason.UNREADABLE_VOICE, "the duration of its voice cannot be read")
         rng = self._rng(chapter)
         chosen_music = rng.choice(music)
         known_clips = [Clip(p, s) for p in clips if (s := self._clip_seconds(p))]
         if not known_clips:
             self._warn_once(chapter, "clips", "No task yet for %s: no readable clip", chapter)
-            return None
+            return Waiting(chapter, WaitReason.NO_READABLE_CLIP, f"no readable video clip in {where}")
         picked = pick_clips(known_clips, voice_seconds, rng)
         if sum(c.seconds for c in picked) < voice_seconds:
             log.warning("Task for %s uses %d clips, fewer than its voice needs; the last frame is held",
@@ -135,7 +153,7 @@ class Planner:
                         picked, logo)
         except (StoryreelError, OSError) as exc:
             log.error("Cannot create the task for %s: %s", chapter, exc)
-            return None
+            return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its task folder cannot be written: {exc}")
         self.index.note(task_id, chapter)
         self._warned = {w for w in self._warned if w[0] != chapter}
         names = ", ".join(c.path.name for c in picked)

@@ -108,7 +108,7 @@ def test_clip_that_fails_to_decode_sends_the_task_to_failed(project, media):
     bad.write_bytes(bytes(data))
 
     done = run_cli(project, "run", "--until-idle")
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 1, done.stderr[-3000:]  # a failed task ends the run with 1
 
     layout = project.layout
     assert list(layout.scanned.glob("video/fantasy/*/*.mp4")), "the clip should pass ingest"

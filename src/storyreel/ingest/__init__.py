@@ -17,13 +17,14 @@ import stat
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
 from storyreel.errors import SourceChanged, StoryreelError, ToolMissingError, Unacceptable
 from storyreel.ingest.filing import reject, rel
-from storyreel.ingest.holds import UNSEEN, Holds
+from storyreel.ingest.holds import UNSEEN, HeldFile, Holds
 from storyreel.ingest.music import ingest_music
 from storyreel.ingest.video import ingest_clip
 from storyreel.ingest.voice import ingest_voice
@@ -65,6 +66,14 @@ class Outcome(StrEnum):
     HELD = "held"  # an error left it in raw/; retried later (ingest.holds)
 
 
+@dataclass(frozen=True)
+class Checked:
+    """How the check of one file ended; `reason` says why a HELD file stays in raw/."""
+
+    outcome: Outcome
+    reason: str = ""
+
+
 def open_link_processor(project: Project) -> LinkSink | None:
     """The crawler when it is installed; otherwise story links simply wait in raw/."""
     try:
@@ -88,7 +97,7 @@ class Ingestor:
         self.clock = clock
         self.tracker = StabilityTracker(self.settings.stable_seconds, clock)
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="ingest")
-        self.in_flight: dict[Path, Future[Outcome]] = {}
+        self.in_flight: dict[Path, Future[Checked]] = {}
         self.holds = Holds(clock)
         self.links = open_link_processor(project)
         self.links_seen: dict[Path, Signature] = {}  # handed to the crawler, or parked without one
@@ -114,6 +123,23 @@ class Ingestor:
     def pending(self) -> bool:
         """True while raw/ holds files that are not yet stable or are still being processed."""
         return bool(self.in_flight or self.tracker.waiting() or (self.links is not None and self.links.busy()))
+
+    def held(self) -> list[HeldFile]:
+        """Files that stay in raw/ without new input: those in the pause after an error, and
+        story links the crawler left there (or that wait for a crawler to be installed)."""
+        held = self.holds.held()
+        if self.links is None:
+            parked = "the story-link crawler is not available (see the log)"
+        elif self.links.busy():
+            return held  # a link is still being crawled: none is known to be left over yet
+        else:
+            parked = "its crawl filed nothing (see the log); it is crawled again once it changes"
+        held += [HeldFile(path, parked, None) for path in sorted(self.links_seen) if os.path.lexists(path)]
+        return held
+
+    def walk_next_pass(self) -> None:
+        """Make the next pass walk all of raw/, so it also sees files no event named."""
+        self._next_walk = float("-inf")
 
     def close(self) -> None:
         """Finish the files being checked, drop queued ones, stop watching and crawling."""
@@ -162,7 +188,7 @@ class Ingestor:
             self.tracker.forget(path)
             if self._rescue(path, exc):
                 return 1
-            self._hold(path)
+            self._hold(path, f"{type(exc).__name__}: {exc}")
             return 0
 
     def _rescue(self, path: Path, exc: Exception) -> bool:
@@ -178,7 +204,7 @@ class Ingestor:
         log.error("Moved %s to trash/invalid/ after an unexpected error: %s", name, what)
         return True
 
-    def _hold(self, path: Path) -> None:
+    def _hold(self, path: Path, reason: str) -> None:
         """Leave a file that could not be handled in raw/ for a growing pause."""
         try:
             sig = Signature.of(os.lstat(path))
@@ -186,7 +212,7 @@ class Ingestor:
             return
         except OSError:
             sig = UNSEEN
-        self.holds.hold(path, sig)
+        self.holds.hold(path, sig, reason)
 
     def _consider(self, path: Path) -> int:
         """Take one file if it is completely written; returns 1 if it was handled right here."""
@@ -226,12 +252,12 @@ class Ingestor:
             reject(self.project, path, reason)
         except StoryreelError as exc:
             log.error("Left %s in raw/: %s", rel(self.project, path), exc)
-            self.holds.hold(path, sig)
+            self.holds.hold(path, sig, str(exc))
             return 0
         self.holds.release(path)
         return 1
 
-    def _ingest(self, asset: RawAsset, sig: Signature) -> Outcome:
+    def _ingest(self, asset: RawAsset, sig: Signature) -> Checked:
         """Validate and file one asset (runs in a worker thread)."""
         try:
             try:
@@ -242,15 +268,17 @@ class Ingestor:
                 extra: dict[str, Any] = {"detail": exc.detail} if exc.detail else {}
                 reject(self.project, asset.path, exc.reason, **extra)
         except SourceChanged:
-            return Outcome.CHANGED
+            return Checked(Outcome.CHANGED)
         except ToolMissingError:
             raise
         except StoryreelError as exc:
             log.error("Left %s in raw/: %s", rel(self.project, asset.path), exc)
-            return Outcome.HELD
+            return Checked(Outcome.HELD, str(exc))
         except Exception as exc:
-            return Outcome.DONE if self._rescue(asset.path, exc) else Outcome.HELD
-        return Outcome.DONE
+            if self._rescue(asset.path, exc):
+                return Checked(Outcome.DONE)
+            return Checked(Outcome.HELD, f"{type(exc).__name__}: {exc}")
+        return Checked(Outcome.DONE)
 
     def _collect_finished(self) -> int:
         """Count finished files; remember held ones; a missing ffmpeg stops the worker."""
@@ -261,12 +289,13 @@ class Ingestor:
             del self.in_flight[path]
             if future.cancelled():
                 continue
-            outcome = future.result()  # re-raises ToolMissingError in the main thread
+            checked = future.result()  # re-raises ToolMissingError in the main thread
+            outcome = checked.outcome
             if outcome is Outcome.DONE:
                 done += 1
                 self.holds.release(path)
             elif outcome is Outcome.CHANGED and (sig := signature(path)) is not None:
                 self.tracker.is_stable(path, sig)  # wait for it to settle again
             elif outcome is Outcome.HELD:
-                self._hold(path)
+                self._hold(path, checked.reason)
         return done

@@ -28,6 +28,16 @@ class Hold:
     signature: Signature
     until: float
     pause: float
+    reason: str = ""  # the error that left the file in raw/
+
+
+@dataclass(frozen=True)
+class HeldFile:
+    """A file that stays in raw/ until its pause ends or it changes: what views show."""
+
+    path: Path
+    reason: str
+    retry_in: float | None  # seconds until it is tried again; None: only once it changes
 
 
 class Holds:
@@ -37,13 +47,13 @@ class Holds:
         self.clock = clock
         self._held: dict[Path, Hold] = {}
 
-    def hold(self, path: Path, sig: Signature) -> float:
-        """Leave `path` alone for a while; returns the pause in seconds."""
+    def hold(self, path: Path, sig: Signature, reason: str = "") -> float:
+        """Leave `path` alone for a while after `reason`; returns the pause in seconds."""
         before = self._held.get(path)
         pause = RETRY_SECONDS
         if before is not None and before.signature == sig:
             pause = min(before.pause * 2, MAX_RETRY_SECONDS)
-        self._held[path] = Hold(sig, self.clock() + pause, pause)
+        self._held[path] = Hold(sig, self.clock() + pause, pause, reason)
         return pause
 
     def waiting(self, path: Path, sig: Signature) -> bool:
@@ -55,6 +65,12 @@ class Holds:
         """The pause `path` waits out now, or None when it is not held."""
         held = self._held.get(path)
         return held.pause if held is not None else None
+
+    def held(self) -> list[HeldFile]:
+        """Every file in its pause now, by path."""
+        now = self.clock()
+        return [HeldFile(path, hold.reason, hold.until - now)
+                for path, hold in sorted(self._held.items()) if now < hold.until]
 
     def release(self, path: Path) -> None:
         """The file left raw/ (or went through): forget its failures."""

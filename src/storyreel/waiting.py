@@ -1,0 +1,58 @@
+"""Why a voice chapter has no task yet: one `Waiting` record per chapter, made by the
+planner (plan.py) on every pass and read by whatever shows it — `run --until-idle`'s
+closing report today; status, the dashboard and `storyreel_chapters_waiting{reason}`
+later. The reasons are a small fixed set, so they can label a metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from storyreel.diskspace import GB
+from storyreel.layout import CHAPTER_RE, Layout
+
+
+class WaitReason(StrEnum):
+    NO_MUSIC = "no_music"  # no music in the story's category nor the default one
+    NO_CLIPS = "no_clips"  # no video clips there
+    NO_MUSIC_OR_CLIPS = "no_music_or_clips"  # neither
+    NO_READABLE_CLIP = "no_readable_clip"  # clips exist, but none has a readable duration
+    UNREADABLE_VOICE = "unreadable_voice"  # the voice's duration cannot be read
+    LOGO_MISSING = "logo_missing"  # render.logo names a file that does not exist
+    DISK_LOW = "disk_low"  # free space below [disk] floor_gb
+    CANNOT_BUILD = "cannot_build"  # writing the task folder failed
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A chapter the planner cannot plan yet, and why."""
+
+    chapter: str  # the chapter's key: scanned/story/<category>/<story>/voice/chapter_NNNN.mp3
+    reason: WaitReason
+    detail: str  # the sentence an operator reads, e.g. "no music in category fantasy (nor default)"
+
+
+def chapter_label(layout: Layout, chapter: str) -> str:
+    """A chapter as people name it, `fantasy/dragon_flight chapter 3`; the key itself
+    when it is not a scanned voice chapter."""
+    path = layout.root / chapter
+    try:
+        category, story = layout.story_of(path)
+    except ValueError:
+        return chapter
+    found = CHAPTER_RE.match(Path(chapter).name)
+    return f"{category}/{story} chapter {int(found.group(1))}" if found else f"{category}/{story} {chapter}"
+
+
+def categories_text(category: str, default: str) -> str:
+    """`category fantasy (nor default)`: where the planner looked for music and clips."""
+    if not default or default == category:
+        return f"category {category}"
+    return f"category {category} (nor {default})"
+
+
+def disk_low_text(free_bytes: int, floor_gb: float) -> str:
+    """`free space 0.8 GB is below the 1.0 GB floor ([disk] floor_gb)`."""
+    return f"free space {free_bytes / GB:.1f} GB is below the {floor_gb:.1f} GB floor ([disk] floor_gb)"

@@ -1,0 +1,148 @@
+"""`storyreel run ROOT --until-idle` as a real process: it exits once nothing can move
+without new input, prints what waits and why, and exits 0 only when nothing failed,
+waits or is held in raw/."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import pytest
+from damaged import garble_middle
+
+from storyreel.layout import AssetKind, TaskState
+from storyreel.plan import Planner
+from storyreel.project import Project
+from storyreel.shutdown import REPEAT_SECONDS
+
+pytestmark = pytest.mark.slow
+
+# A run that does not end by itself within this long has failed the test (s).
+RUN_LIMIT = 120
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def until_idle(project: Project) -> Done:
+    """Run `storyreel run ROOT --until-idle`; a run still going after RUN_LIMIT is stopped
+    the way an operator would (two SIGTERMs, so its nodes stop too) and fails the test."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(project.layout.root.parent / "cache")}
+    proc = subprocess.Popen([sys.executable, "-m", "storyreel.cli", "run", str(project.layout.root), "--until-idle"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        out, err = proc.communicate(timeout=RUN_LIMIT)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(REPEAT_SECONDS + 0.2)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+        pytest.fail(f"run --until-idle did not exit within {RUN_LIMIT} s:\n{err[-3000:]}")
+    return Done(proc.returncode, out, err)
+
+
+def small_renders(project: Project) -> Project:
+    cfg = project.layout.config_file
+    text = cfg.read_text()
+    for old, new in (('resolution = "3840x2160"', 'resolution = "160x90"'), ('preset = "medium"', 'preset = "ultrafast"'),
+                     ('encoder = "auto"', 'encoder = "libx264"'), ("min_music_seconds = 5.0", "min_music_seconds = 1.0")):
+        assert old in text
+        text = text.replace(old, new)
+    cfg.write_text(text)
+    return Project.open(project.layout.root)
+
+
+def drop(project: Project, media, *, voice: str | None = "fantasy/dragon_flight/voice/chapter_0003.mp3",
+         music: bool = True, clip: bool = True) -> None:
+    raw = project.layout.raw
+    if voice:
+        media.copy(media.speech(), raw / "story" / voice)
+    if music:
+        media.copy(media.tone(seconds=2.0), raw / "music/fantasy/calm.mp3")
+    if clip:
+        media.copy(media.clip(seconds=2.0), raw / "video/fantasy/hills.mp4")
+
+
+def test_a_chapter_without_music_ends_the_run_with_its_reason(project, media):
+    project = small_renders(project)
+    drop(project, media, music=False)
+    done = until_idle(project)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "waiting: fantasy/dragon_flight chapter 3: no music in category fantasy (nor default)" in (
+        done.stdout.splitlines()), done.stdout
+    assert done.stdout.splitlines()[0] == "idle: 0 videos in output/, 1 chapter waiting"
+    assert project.layout.task_ids(TaskState.QUEUED) == []
+
+
+def test_a_file_held_in_raw_ends_the_run_and_is_named(project, media):
+    """A clip that cannot be filed (a stray file sits where its scanned/ category folder
+    belongs) waits in raw/ for its retry pause, and the chapter waits for clips."""
+    project = small_renders(project)
+    (project.layout.scanned / "video/fantasy").write_text("not a folder\n")
+    drop(project, media)
+    done = until_idle(project)
+    assert done.returncode == 1, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "idle: 0 videos in output/, 1 chapter waiting, 1 file held in raw/", done.stdout
+    (held,) = [ln for ln in lines if ln.startswith("held in raw/: ")]
+    assert held.startswith("held in raw/: raw/video/fantasy/hills.mp4: retried in 1 min after: cannot move ")
+    assert held.endswith("Not a directory")
+    assert "waiting: fantasy/dragon_flight chapter 3: no video clips in category fantasy (nor default)" in lines
+    assert (project.layout.raw / "video/fantasy/hills.mp4").is_file()
+
+
+def test_a_clean_drop_exits_0_with_its_video(project, media):
+    project = small_renders(project)
+    drop(project, media)
+    done = until_idle(project)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.splitlines() == ["idle: 1 video in output/"]
+    (task_id,) = project.layout.task_ids(TaskState.DONE)
+    assert project.layout.output_file(task_id).stat().st_size > 0
+
+
+def test_a_failed_render_exits_non_zero_naming_the_chapter(project, media):
+    project = small_renders(project)
+    layout = project.layout
+    media.copy(media.speech(), layout.scanned_voice("fantasy", "dragon", "chapter_0001.mp3"))
+    media.copy(media.tone(seconds=2.0), layout.scanned_music("fantasy", 2.0, "calm"))
+    garble_middle(media.clip(seconds=4.0, audio=False),
+                  layout.scanned_clip(AssetKind.VIDEO, "fantasy", 160, 90, 4.0, "broken"), length=20000)
+    done = until_idle(project)
+    assert done.returncode == 1, done.stderr[-3000:]
+    (task_id,) = layout.task_ids(TaskState.FAILED)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "idle: 0 videos in output/, 1 task failed", done.stdout
+    assert lines[1].startswith(f"failed: fantasy/dragon chapter 1: trash/failed/{task_id}/: render failed")
+
+
+def test_disk_below_the_floor_ends_the_run_with_what_it_holds_back(project, media):
+    project = small_renders(project)
+    layout = project.layout
+    media.copy(media.speech(), layout.scanned_voice("fantasy", "dragon", "chapter_0001.mp3"))
+    media.copy(media.tone(seconds=2.0), layout.scanned_music("fantasy", 2.0, "calm"))
+    media.copy(media.clip(seconds=2.0), layout.scanned_clip(AssetKind.VIDEO, "fantasy", 160, 90, 2.0, "hills"))
+    (queued,) = Planner(project).plan_pending()
+    media.copy(media.speech(), layout.scanned_voice("fantasy", "dragon", "chapter_0002.mp3"))
+    cfg = layout.config_file
+    cfg.write_text(cfg.read_text().replace("floor_gb = 1.0", "floor_gb = 1000000000.0"))
+    done = until_idle(project)
+    assert done.returncode == 1, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "idle: 0 videos in output/, 1 chapter waiting, 1 task queued", done.stdout
+    assert lines[1].startswith("waiting: fantasy/dragon chapter 2: free space ")
+    assert lines[1].endswith(" GB is below the 1000000000.0 GB floor ([disk] floor_gb)")
+    assert lines[2].startswith("waiting: 1 task in tasks/: free space ")
+    assert layout.task_ids(TaskState.QUEUED) == [queued]
