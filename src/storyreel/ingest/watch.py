@@ -61,11 +61,6 @@ def walk_raw(raw: Path) -> Iterator[Path]:
                 yield base / name
 
 
-def raw_has_files(raw: Path) -> bool:
-    """True while raw/ still holds a file for the ingest to take."""
-    return next(walk_raw(raw), None) is not None
-
-
 def visible(raw: Path, path: Path) -> bool:
     """True when no component of `path` under raw/ is hidden or temporary."""
     try:
