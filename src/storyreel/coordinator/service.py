@@ -33,7 +33,7 @@ from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
 from storyreel.coordinator.reaper import Reaper
 from storyreel.coordinator.taskqueue import QueueIndex
-from storyreel.diskspace import DiskWatcher
+from storyreel.diskspace import GB, DiskWatcher
 from storyreel.errors import CoordinatorError, UnknownTask, UnregisteredNode
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
@@ -164,10 +164,12 @@ class Coordinator:
         return lease
 
     # -- results ---------------------------------------------------------------
-    def upload_target(self, task_id: str, node: str, attempt: int) -> Path:
-        """A hidden temp name in processing/<id>/ to stream an upload into."""
+    def upload_target(self, task_id: str, node: str, attempt: int, size: int = 0) -> Path:
+        """A hidden temp name in processing/<id>/ to stream an upload of `size` bytes into,
+        once the fence, `max_upload_gb` and the free space above the floor allow it."""
         self.nodes.seen(node, self.clock())
         self.holds.held(task_id, node, attempt)
+        upload.check_room(task_id, size, cap=int(self.settings.max_upload_gb * GB), spare=self.disk.spare_bytes())
         return upload.part_path(self.layout.task_dir(task_id, TaskState.PROCESSING))
 
     def finish_upload(self, task_id: str, node: str, attempt: int, part: Path, receipt: upload.Receipt, *,
