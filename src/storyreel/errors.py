@@ -141,9 +141,11 @@ class ExtractError(StoryreelError):
 
 # -- the coordinator's refusals (the HTTP status travels with them) ----------------------
 class CoordinatorError(StoryreelError):
-    """A node's request cannot be honoured; `status` is the HTTP answer."""
+    """A node's request cannot be honoured; `status` is the HTTP answer. `logged` is set
+    once the coordinator has logged the refusal its own way, so the API adds no line."""
 
     status = 400
+    logged = False
 
 
 class UnknownTask(CoordinatorError):

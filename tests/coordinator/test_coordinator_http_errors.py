@@ -130,3 +130,28 @@ def test_an_unexpected_fault_in_a_handler_is_a_json_500_and_one_error_line(tmp_p
                       f"Request POST /api/v1/tasks/{task_id}/release failed: FilesystemError: "
                       "cannot move processing/x → tasks/x: permission denied"]
     no_tracebacks(lines)
+
+
+def test_every_api_error_is_a_json_body_and_one_log_line(tmp_path: Path, lines) -> None:
+    project = make_project(tmp_path / "root", tasks=1)
+    served = Served(coordinator(project, Clock(), "n1"))
+    try:
+        task_id, attempt = served.claim()
+        asks = [
+            ("POST", "/claim", {"json": {"node": "n1"}, "headers": {"Authorization": "Bearer wrong"}}, 401),
+            ("POST", "/claim", {"json": {"node": "stranger"}}, 428),
+            ("POST", "/claim", {"json": {"nod": "n1"}}, 422),
+            ("POST", "/tasks/not-a-task/heartbeat", {"json": {"node": "n1", "attempt": 1}}, 404),
+            ("POST", f"/tasks/{task_id}/heartbeat", {"json": {"node": "n1", "attempt": attempt + 1}}, 409),
+            ("PUT", f"/tasks/{task_id}/output", {"params": {"node": "n1", "attempt": attempt}}, 400),
+        ]
+        for method, path, kw, status in asks:
+            lines.clear()
+            response = served.http.request(method, path, **kw)
+            assert response.status_code == status, (path, response.text)
+            assert response.json()["detail"], response.text
+            logged = [r for r in lines.records if r.name.startswith("storyreel") and r.levelno >= logging.WARNING]
+            assert len(logged) == 1, (status, [r.getMessage() for r in logged])
+    finally:
+        served.close()
+    no_tracebacks(lines)

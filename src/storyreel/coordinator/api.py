@@ -33,7 +33,6 @@ from storyreel.coordinator import httperrors, upload
 from storyreel.coordinator.service import Coordinator
 from storyreel.errors import CoordinatorError
 from storyreel.layout import TASK_ID_RE
-from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.protocol import (
     API_PREFIX,
     SHA256_HEADER,
@@ -50,8 +49,6 @@ from storyreel.protocol import (
     RegisterBody,
     UploadReply,
 )
-
-log = get_logger(MAIN_WORKER)
 
 
 def _task_id(task_id: str) -> str:
@@ -152,9 +149,8 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
             raise
         except (ClientDisconnect, OSError) as exc:
             await run_in_threadpool(coordinator.discard_upload, task_id, part)
-            log.warning("Upload of task %s from %s broke off after %d bytes: %s", task_id, node, receipt.size,
-                        exc or type(exc).__name__)
-            raise HTTPException(400, f"upload broke off after {receipt.size} bytes") from exc
+            raise HTTPException(400, f"upload broke off after {receipt.size} bytes: "
+                                     f"{exc or type(exc).__name__}") from exc
         final: Path = await run_in_threadpool(
             lambda: coordinator.finish_upload(task_id, node, attempt, part, receipt,
                                               expected_size=size, expected_sha256=expected_sha)

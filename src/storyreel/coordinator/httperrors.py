@@ -1,13 +1,16 @@
-"""How the coordinator's API answers what goes wrong: always a JSON body `{"detail": ...}`,
-and at most one SPEC §9 log line, never a traceback.
+"""How the coordinator's API answers what goes wrong: always a JSON body `{"detail": ...}`
+and one SPEC §9 log line naming the request, never a traceback.
 
-- A refusal (CoordinatorError) keeps its status; the service logs the ones worth a line.
-  DiskFull (507) carries `Retry-After` and one WARN naming the request; UploadTooLarge
-  (413) one WARN too, since no node should ever send one.
+- A refusal (CoordinatorError, or FastAPI's HTTPException and malformed-request 422)
+  keeps its status and logs one WARN, unless the service logged it its own way already
+  (`CoordinatorError.logged`). DiskFull (507) carries `Retry-After`.
 - A full disk (ENOSPC, EDQUOT) behind a FilesystemError or an OSError is a 507 like
   DiskFull: nothing is lost, the node sends the same request again.
 - Any other fault of the filesystem, and any unexpected exception, is a JSON 500 and one
-  ERROR line naming the request: uvicorn never sees it, so it prints no traceback.
+  ERROR line: uvicorn never sees it, so it prints no traceback.
+
+Only the API's own paths (under /api/v1) are logged this way; the dashboard answers for
+itself.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storyreel.diskspace import disk_full
-from storyreel.errors import CoordinatorError, DiskFull, FilesystemError, UploadTooLarge
+from storyreel.errors import CoordinatorError, DiskFull, FilesystemError
 from storyreel.logs import MAIN_WORKER, get_logger
+from storyreel.protocol import API_PREFIX
 
 log = get_logger(MAIN_WORKER)
 
@@ -48,13 +55,31 @@ def internal_answer(request: Request, exc: BaseException) -> JSONResponse:
     return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
 
+def _refusal(request: Request, detail: object, status: int) -> None:
+    if request.url.path.startswith(API_PREFIX):
+        log.warning("Refused %s: %s (%d)", _named(request), detail, status)
+
+
 async def _refused(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, DiskFull):
         return full_answer(request, str(exc))
     assert isinstance(exc, CoordinatorError)
-    if isinstance(exc, UploadTooLarge):
-        log.warning("Refused %s: %s", _named(request), exc)
+    if not exc.logged:
+        _refusal(request, exc, exc.status)
     return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+
+async def _http_refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    _refusal(request, exc.detail, exc.status_code)
+    return await http_exception_handler(request, exc)
+
+
+async def _malformed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg', '')}" for e in exc.errors())
+    _refusal(request, f"malformed request: {problems}", 422)
+    return await request_validation_exception_handler(request, exc)
 
 
 async def _filesystem(request: Request, exc: Exception) -> JSONResponse:
@@ -94,7 +119,9 @@ class ErrorBarrier:
 
 def install(app: FastAPI) -> None:
     """Give `app` these answers."""
-    handlers: dict[Any, Any] = {CoordinatorError: _refused, FilesystemError: _filesystem, OSError: _filesystem}
+    handlers: dict[Any, Any] = {CoordinatorError: _refused, StarletteHTTPException: _http_refused,
+                                RequestValidationError: _malformed, FilesystemError: _filesystem,
+                                OSError: _filesystem}
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
     app.add_middleware(ErrorBarrier)

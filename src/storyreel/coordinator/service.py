@@ -151,13 +151,14 @@ class Coordinator:
         report = progress if isinstance(progress, TaskProgress) else TaskProgress.model_validate(progress)
         try:
             lease = self.holds.renew(task_id, node, attempt, report, self.clock(), wait=wait)
-        except CoordinatorError:
+        except CoordinatorError as exc:
             self.nodes.seen(node, self.clock())
             found = self.layout.find_task(task_id)
             # A beat that crossed the node's own finished upload is no news.
             level = logging.DEBUG if found and found[0] == TaskState.DONE else logging.WARNING
             log.log(level, "Refused heartbeat for task %s from %s attempt %d: lease no longer held",
                     task_id, node, attempt)
+            exc.logged = True
             raise
         if lease is not None:
             self.nodes.seen(node, self.clock())
@@ -187,6 +188,7 @@ class Coordinator:
         except CoordinatorError as exc:
             self.discard_upload(task_id, part)
             log.warning("Refused upload of task %s from %s attempt %d: %s", task_id, node, attempt, exc)
+            exc.logged = True
             raise
         except BaseException:
             self.discard_upload(task_id, part)
