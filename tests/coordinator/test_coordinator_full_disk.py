@@ -38,12 +38,18 @@ def on_disk(disk: SmallDisk, tmp_path: Path, clock: Clock, *, tasks: int,
     return project, coord
 
 
-def test_renewals_on_a_full_disk_are_kept_in_memory_and_written_once_space_returns(
-        disk: SmallDisk, tmp_path: Path, caplog) -> None:
-    clock = Clock()
+def held_on_full_disk(disk: SmallDisk, tmp_path: Path, clock: Clock) -> tuple[Project, Coordinator, str]:
+    """n1 holds the one task of a project on the small disk, which is then filled up."""
     project, coord = on_disk(disk, tmp_path, clock, tasks=1)
     task_id = coord.claim("n1").lease.task_id
     disk.fill()
+    return project, coord, task_id
+
+
+def test_renewals_on_a_full_disk_are_kept_in_memory_and_written_once_space_returns(
+        disk: SmallDisk, tmp_path: Path, caplog) -> None:
+    clock = Clock()
+    project, coord, task_id = held_on_full_disk(disk, tmp_path, clock)
     with caplog.at_level(logging.INFO, logger="storyreel"):
         for _ in range(4):  # each renewal would be written: it trails by a whole lease
             clock.now += LEASE - 1
@@ -76,9 +82,7 @@ def test_a_claim_on_a_full_disk_is_refused_and_the_task_stays_queued(
 def test_the_reaper_moves_nothing_it_has_no_room_for_and_says_so_once(
         disk: SmallDisk, tmp_path: Path, caplog) -> None:
     clock = Clock()
-    project, coord = on_disk(disk, tmp_path, clock, tasks=1)
-    task_id = coord.claim("n1").lease.task_id
-    disk.fill()
+    project, coord, task_id = held_on_full_disk(disk, tmp_path, clock)
     clock.now += LEASE  # the node is really gone: its lease ran out
     with caplog.at_level(logging.INFO, logger="storyreel"):
         for _ in range(20):  # the reaper runs every half second
