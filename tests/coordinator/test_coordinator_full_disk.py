@@ -4,7 +4,9 @@ left queued, and the reaper moves nothing it has no room for and says so once.""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +15,8 @@ from coordkit import LEASE, START, Clock, coordinator, lease_file, make_project
 from diskkit import SmallDisk, small_disk_at
 
 from storyreel.coordinator import Coordinator
-from storyreel.diskspace import DiskWatcher
-from storyreel.errors import DiskFull
+from storyreel.diskspace import DiskWatcher, disk_full
+from storyreel.errors import DiskFull, FilesystemError
 from storyreel.layout import TaskState
 from storyreel.project import Project
 
@@ -97,3 +99,15 @@ def test_the_reaper_moves_nothing_it_has_no_room_for_and_says_so_once(
     assert len(full) == 1 and full[0].levelno == logging.WARNING, caplog.text
     assert "Expired tasks can be moved again" in caplog.text
     assert not project.layout.task_ids(TaskState.FAILED)
+
+
+@pytest.mark.parametrize(("code", "full"), [(errno.ENOSPC, True), (errno.EDQUOT, True), (errno.EACCES, False)])
+def test_a_full_disk_or_quota_is_told_apart_behind_the_error_raised_from_it(code: int, full: bool) -> None:
+    try:
+        try:
+            raise OSError(code, os.strerror(code))
+        except OSError as exc:
+            raise FilesystemError("write", "processing/x/lease.json", None, exc.strerror) from exc
+    except FilesystemError as wrapped:
+        assert disk_full(wrapped) is full
+    assert disk_full(OSError(code, "")) is full and not disk_full(ValueError("no"))
