@@ -112,6 +112,9 @@ class CoordinatorSettings(_Section):
         5.0, gt=0, description="How often nodes send heartbeats; a node silent for 3 periods is logged as lost (s)."
     )
     max_attempts: int = Field(3, ge=1, description="A task whose lease expired this many times goes to trash/failed/.")
+    max_upload_gb: float = Field(
+        50.0, gt=0, description="A render announced larger than this (GB) is refused (413) before a byte is stored."
+    )
 
 
 class NodeSettings(_Section):

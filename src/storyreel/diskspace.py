@@ -10,6 +10,8 @@ so each crossing of the floor is logged once however many of them ask.
   `[disk] floor_gb` it says no; each crossing of the floor is logged once
   (`Low disk space: 0.8GB remaining, below the 1.0GB floor; …`), and once more when
   space returns.
+- `spare_bytes()` is what an upload may take: the free space above the floor.
+- `disk_full(exc)` tells a full disk (ENOSPC, EDQUOT) behind an error from any other fault.
 - `measure(project)` reads the same figures without logging, for `status` and the dashboard.
 
 GB here means 10⁹ bytes, as `df -H` and disk vendors count.
@@ -17,6 +19,7 @@ GB here means 10⁹ bytes, as `df -H` and disk vendors count.
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections.abc import Callable
@@ -31,6 +34,19 @@ from storyreel.project import Project
 GB = 1_000_000_000
 # Repeat the low-space warning this often while space stays low, so the log is not flooded.
 REPEAT_SECONDS = 600.0
+# The errors that mean "no room left": the disk, or the main worker's quota on it, is full.
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """True when `exc`, or an error it was raised from, is a full disk or quota."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in FULL_ERRNOS:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 @dataclass
@@ -111,3 +127,8 @@ class DiskWatcher:
     def space_ok(self) -> bool:
         """True when free space is above `[disk] floor_gb`."""
         return not self.check().paused
+
+    def spare_bytes(self) -> int:
+        """The free space above `[disk] floor_gb` (0 below it): what an upload may fill."""
+        report = self.check()
+        return max(0, report.free_bytes - report.floor_bytes)

@@ -19,6 +19,8 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── UnknownTask        404
     │   ├── StaleLease         409: the attempt no longer holds the task
     │   ├── BadUpload          422: the upload is not the render it claims to be
+    │   ├── UploadTooLarge     413: the upload is longer than announced or than the cap
+    │   ├── DiskFull           507: the main worker's disk is full; send again later
     │   └── UnregisteredNode   428: the node must register (again)
     ├── NodeError              a render node's request to the coordinator failed
     │   ├── Unauthorized       401: the token was refused
@@ -139,9 +141,11 @@ class ExtractError(StoryreelError):
 
 # -- the coordinator's refusals (the HTTP status travels with them) ----------------------
 class CoordinatorError(StoryreelError):
-    """A node's request cannot be honoured; `status` is the HTTP answer."""
+    """A node's request cannot be honoured; `status` is the HTTP answer. `logged` is set
+    once the coordinator has logged the refusal its own way, so the API adds no line."""
 
     status = 400
+    logged = False
 
 
 class UnknownTask(CoordinatorError):
@@ -158,6 +162,20 @@ class BadUpload(CoordinatorError):
     """The uploaded file is not the render it claims to be (size, sha256 or content)."""
 
     status = 422
+
+
+class UploadTooLarge(CoordinatorError):
+    """An upload longer than its announced size, or announced over `[coordinator] max_upload_gb`."""
+
+    status = 413
+
+
+class DiskFull(CoordinatorError):
+    """The main worker cannot store what the request brings (ENOSPC, EDQUOT, or an upload
+    larger than the free space above `[disk] floor_gb`); the same request may go through
+    once space returns, so nothing is lost or moved because of it."""
+
+    status = 507
 
 
 class UnregisteredNode(CoordinatorError):

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import errno
 import io
 import json
-import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from diskkit import SmallDisk, small_disk_at
 
 from storyreel.logs import (
     MAIN_WORKER,
@@ -77,41 +75,10 @@ def test_event_reader_reads_only_appended_whole_lines(tmp_path: Path):
 SMALL_DISK = "256k"
 
 
-class SmallDisk:
-    """A tmpfs of SMALL_DISK that the test fills up with a filler file and frees again."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.filler = root / "filler"
-
-    def fill(self) -> None:
-        with open(self.filler, "ab", buffering=0) as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * 4096)
-            except OSError as exc:
-                assert exc.errno == errno.ENOSPC, exc
-        with pytest.raises(OSError):
-            (self.root / "probe").write_bytes(b"\0" * 8192)
-
-    def free(self) -> None:
-        self.filler.unlink()
-
-
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    root = tmp_path / "small"
-    root.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("a full disk is simulated with a small tmpfs, and mounting one needs root")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={SMALL_DISK}", "tmpfs", str(root)],
-                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield SmallDisk(root)
-    finally:
-        subprocess.run(["umount", "--lazy", str(root)], check=True, stdin=subprocess.DEVNULL)
+    with small_disk_at(tmp_path / "small", SMALL_DISK) as disk:
+        yield disk
 
 
 def _warnings(text: str) -> list[str]:

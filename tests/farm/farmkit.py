@@ -54,12 +54,13 @@ poll_seconds = 0.2
 
 def farm_project(
     root: Path, media: Any, *, tasks: int, voice_seconds: float = 3.0, encoder: str = "libx264",
-    lease: float = 4.0, heartbeat: float = 0.5, max_attempts: int = 3,
+    lease: float = 4.0, heartbeat: float = 0.5, max_attempts: int = 3, extra_toml: str = "",
 ) -> Project:
-    """A project whose tasks/ holds `tasks` planned tasks (real planner, real media)."""
+    """A project whose tasks/ holds `tasks` planned tasks (real planner, real media);
+    `extra_toml` adds sections to its storyreel.toml."""
     Project.init(root)
     (root / "storyreel.toml").write_text(FARM_TOML.format(
-        encoder=encoder, lease=lease, heartbeat=heartbeat, max_attempts=max_attempts))
+        encoder=encoder, lease=lease, heartbeat=heartbeat, max_attempts=max_attempts) + extra_toml)
     project = Project.open(root)
     layout = project.layout
     media.copy(media.clip(seconds=2.0), layout.scanned_clip(AssetKind.VIDEO, "tales", 160, 90, 2.0, "c1"))

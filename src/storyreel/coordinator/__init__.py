@@ -12,6 +12,7 @@ Who owns what:
     grants.py     what a claim hands a node: the lease, the metadata, the files and sha256s
     upload.py     a render coming back: receive → verify (then the facade publishes)
     api.py        the HTTP routes; the wire models are storyreel.protocol's
+    httperrors.py every API error as JSON and one log line; a full disk as 507 + Retry-After
     server.py     uvicorn on a thread of the main worker
 """
 

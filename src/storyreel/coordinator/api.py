@@ -12,7 +12,9 @@
     POST /api/v1/events                          a node's stage event for the event log
 
 Task-scoped requests carry `node` and `attempt`; a request from an attempt that no
-longer holds the task gets 409 and changes nothing. The bodies and answers are the
+longer holds the task gets 409 and changes nothing. A main worker whose disk is full
+answers 507 with Retry-After and keeps everything as it was: the node sends again.
+Every error is a JSON body `{"detail": ...}` (httperrors.py). The bodies and answers are the
 models of storyreel.protocol, which the node's client parses them back into.
 """
 
@@ -23,15 +25,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, Response
 from starlette.requests import ClientDisconnect
 
 from storyreel import __version__
-from storyreel.coordinator import upload
+from storyreel.coordinator import httperrors, upload
 from storyreel.coordinator.service import Coordinator
 from storyreel.errors import CoordinatorError
 from storyreel.layout import TASK_ID_RE
-from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.protocol import (
     API_PREFIX,
     SHA256_HEADER,
@@ -48,8 +49,6 @@ from storyreel.protocol import (
     RegisterBody,
     UploadReply,
 )
-
-log = get_logger(MAIN_WORKER)
 
 
 def _task_id(task_id: str) -> str:
@@ -69,10 +68,7 @@ def create_app(coordinator: Coordinator, bound_host: str) -> FastAPI:
 
     app = FastAPI(title="storyreel coordinator", version=__version__, docs_url=None, redoc_url=None)
 
-    @app.exception_handler(CoordinatorError)
-    async def _refused(_request: Request, exc: CoordinatorError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-
+    httperrors.install(app)  # every error a JSON body and at most one log line
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bearer)])
     _node_routes(api, coordinator)
     _held_routes(api, coordinator)
@@ -141,18 +137,23 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
         size_header = request.headers.get(SIZE_HEADER, "").strip()
         if not expected_sha or not size_header.isdigit():
             raise HTTPException(400, f"an upload needs the {SHA256_HEADER} and {SIZE_HEADER} headers")
-        part = await run_in_threadpool(coordinator.upload_target, _task_id(task_id), node, attempt)
+        size = int(size_header)
+        # Fenced and sized before a byte is read: a stale (409), oversized (413) or, for
+        # now, unstorable (507) upload is refused at once.
+        part = await run_in_threadpool(coordinator.upload_target, _task_id(task_id), node, attempt, size)
         receipt = upload.Receipt()
         try:
-            await upload.receive(request.stream(), part, receipt)
+            await upload.receive(request.stream(), part, receipt, limit=size)
+        except CoordinatorError:  # longer than announced, or the disk filled up
+            await run_in_threadpool(coordinator.discard_upload, task_id, part)
+            raise
         except (ClientDisconnect, OSError) as exc:
             await run_in_threadpool(coordinator.discard_upload, task_id, part)
-            log.warning("Upload of task %s from %s broke off after %d bytes: %s", task_id, node, receipt.size,
-                        exc or type(exc).__name__)
-            raise HTTPException(400, f"upload broke off after {receipt.size} bytes") from exc
+            raise HTTPException(400, f"upload broke off after {receipt.size} bytes: "
+                                     f"{exc or type(exc).__name__}") from exc
         final: Path = await run_in_threadpool(
             lambda: coordinator.finish_upload(task_id, node, attempt, part, receipt,
-                                              expected_size=int(size_header), expected_sha256=expected_sha)
+                                              expected_size=size, expected_sha256=expected_sha)
         )
         return UploadReply(output=str(final.relative_to(root)), bytes=receipt.size)
 

@@ -2,7 +2,8 @@
 
 The queue index (taskqueue.py) says which tasks wait, oldest first; a task whose render
 settings force an encoder goes only to a node that advertises it. A claim writes the
-new lease into the task folder, renames it to processing/ and starts its hold.
+new lease into the task folder, renames it to processing/ and starts its hold. A disk
+too full to take the lease refuses the claim (DiskFull) and the task stays queued.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from storyreel.coordinator.holds import HoldStore
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
 from storyreel.coordinator.taskqueue import QueueIndex
-from storyreel.errors import FilesystemError
+from storyreel.diskspace import disk_full
+from storyreel.errors import DiskFull, FilesystemError
 from storyreel.layout import Layout, TaskState
 from storyreel.logs import MAIN_WORKER, get_logger
 
@@ -62,6 +64,8 @@ class Claims:
                 lease = self.holds.grant(task_id, info.node, self.clock())
                 lifecycle.claim(self.layout, task_id)
             except FilesystemError as exc:
+                if disk_full(exc):  # no other task would fare better: the node asks again later
+                    raise DiskFull(f"cannot hand out task {task_id}: {exc.reason}") from exc
                 log.error("Cannot hand out task %s: %s", task_id, exc)
                 continue
             self.queue.discard(task_id)

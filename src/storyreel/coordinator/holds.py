@@ -21,9 +21,12 @@ from pathlib import Path
 
 from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
-from storyreel.errors import StaleLease, UnknownTask
+from storyreel.errors import FilesystemError, StaleLease, UnknownTask
 from storyreel.layout import Layout, TaskState
+from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.protocol import TaskProgress
+
+log = get_logger(MAIN_WORKER)
 
 # A renewal is written to lease.json once the deadline there trails the one in memory by this
 # share of a lease period. Only a restarted coordinator reads that deadline, and it grants every
@@ -89,6 +92,7 @@ class HoldStore:
         self.lock = threading.RLock()
         self._holds: dict[str, Hold] = {}
         self._orphans: dict[str, float] = {}  # processing/<id> without a held lease → first seen
+        self._renewals_failing = False  # the last renewal written failed (a full disk)
 
     def _dir(self, task_id: str) -> Path:
         return self.layout.task_dir(task_id, TaskState.PROCESSING)
@@ -170,16 +174,31 @@ class HoldStore:
             return None
         try:
             hold = self.held(task_id, node, attempt)
-            lease = leases.renewed(hold.lease, self.lease_seconds, now)
-            if lease.deadline - hold.written >= LEASE_WRITE_LAG * self.lease_seconds:
-                # No fsync for a renewal: losing one only shortens the lease (see write_lease).
-                leases.write_lease(self._dir(task_id), lease, durable=False)
-                hold.written = lease.deadline
-            hold.lease = lease
+            lease = hold.lease = leases.renewed(hold.lease, self.lease_seconds, now)
             hold.progress = progress
+            if lease.deadline - hold.written >= LEASE_WRITE_LAG * self.lease_seconds:
+                self._write_renewal(hold)
             return lease
         finally:
             self.lock.release()
+
+    def _write_renewal(self, hold: Hold) -> None:
+        """Bring lease.json up to the renewal in memory. No fsync: losing one only shortens
+        the lease (see write_lease). A write that fails (a full disk) costs nothing but the
+        lag: the renewal holds in memory and the next one writes again; one WARN when
+        writing starts failing, one INFO when it works again."""
+        try:
+            leases.write_lease(self._dir(hold.task_id), hold.lease, durable=False)
+        except FilesystemError as exc:
+            if not self._renewals_failing:
+                self._renewals_failing = True
+                log.warning("Cannot write the lease of task %s: %s; renewals are kept in memory "
+                            "until it can be written", hold.task_id, exc.reason)
+            return
+        hold.written = hold.lease.deadline
+        if self._renewals_failing:
+            self._renewals_failing = False
+            log.info("Lease renewals reach the disk again (task %s)", hold.task_id)
 
     def holds(self) -> list[Hold]:
         """The holds now, by task id (a copy: safe to read while others change)."""
@@ -196,10 +215,13 @@ class HoldStore:
         lease.json (written durably, before the folder moves back to tasks/), so the next
         claim continues the attempt count; the others leave the folder as it is."""
         with self.lock:
-            hold = self._holds.pop(task_id, None)
-            self._orphans.pop(task_id, None)
+            hold = self._holds.get(task_id)
             if hold is not None and outcome.record is not None:
+                # Written before the hold is let go: when it cannot be (a full disk), the
+                # hold stays as it was and the caller moves nothing.
                 leases.write_lease(self._dir(task_id), leases.ended(hold.lease, outcome.record))
+            self._holds.pop(task_id, None)
+            self._orphans.pop(task_id, None)
             return hold
 
 

@@ -3,7 +3,8 @@
 Each pass judges every folder in processing/ on the main worker's clock. A hold whose
 lease ran out goes back to tasks/ as the next attempt, or, once its leases have run
 out `max_attempts` times, to trash/failed/ with the reason. A folder without a held
-lease (its lease.json was lost) is honoured for one lease period first. Leases granted
+lease (its lease.json was lost) is honoured for one lease period first. A move the disk
+has no room for is tried again next pass (a full disk is logged once per spell). Leases granted
 before the main worker (re)started get one more lease period from its start, so nodes
 that kept rendering while it was down are not punished for it.
 """
@@ -18,6 +19,7 @@ from storyreel.config import CoordinatorSettings
 from storyreel.coordinator.holds import Hold, HoldStore, Outcome
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.taskqueue import list_task_ids
+from storyreel.diskspace import disk_full
 from storyreel.errors import FilesystemError
 from storyreel.layout import Layout, TaskState
 from storyreel.logs import MAIN_WORKER, Event, EventLog, get_logger
@@ -37,6 +39,7 @@ class Reaper:
         self.events = events
         self.requeue = requeue
         self.started_at = started_at
+        self._disk_full = False  # a move failed for a full disk and none has worked since
 
     def reap(self, now: float) -> list[str]:
         """One pass over processing/; returns the task ids it moved. The caller holds the
@@ -53,11 +56,24 @@ class Reaper:
                         continue
                     dest = self._end(hold)
             except FilesystemError as exc:
-                log.error("Cannot reap task %s: %s", task_id, exc)
+                self._cannot(task_id, exc)
                 continue
+            if self._disk_full:
+                self._disk_full = False
+                log.info("Expired tasks can be moved again: disk space is back")
             self._report(hold, dest, now)
             moved.append(task_id)
         return moved
+
+    def _cannot(self, task_id: str, exc: FilesystemError) -> None:
+        """A move that failed is tried again next pass; a full disk is reported once per
+        spell (it lasts many passes), any other fault every time."""
+        if not disk_full(exc):
+            log.error("Cannot reap task %s: %s", task_id, exc)
+        elif not self._disk_full:
+            self._disk_full = True
+            log.warning("Cannot reap task %s: %s; expired tasks stay in processing/ until space "
+                        "returns", task_id, exc)
 
     def due(self, task_id: str, now: float) -> Hold | None:
         """The task's hold when it has run out now, else None."""

@@ -33,7 +33,7 @@ from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
 from storyreel.coordinator.reaper import Reaper
 from storyreel.coordinator.taskqueue import QueueIndex
-from storyreel.diskspace import DiskWatcher
+from storyreel.diskspace import GB, DiskWatcher
 from storyreel.errors import CoordinatorError, UnknownTask, UnregisteredNode
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
@@ -151,23 +151,26 @@ class Coordinator:
         report = progress if isinstance(progress, TaskProgress) else TaskProgress.model_validate(progress)
         try:
             lease = self.holds.renew(task_id, node, attempt, report, self.clock(), wait=wait)
-        except CoordinatorError:
+        except CoordinatorError as exc:
             self.nodes.seen(node, self.clock())
             found = self.layout.find_task(task_id)
             # A beat that crossed the node's own finished upload is no news.
             level = logging.DEBUG if found and found[0] == TaskState.DONE else logging.WARNING
             log.log(level, "Refused heartbeat for task %s from %s attempt %d: lease no longer held",
                     task_id, node, attempt)
+            exc.logged = True
             raise
         if lease is not None:
             self.nodes.seen(node, self.clock())
         return lease
 
     # -- results ---------------------------------------------------------------
-    def upload_target(self, task_id: str, node: str, attempt: int) -> Path:
-        """A hidden temp name in processing/<id>/ to stream an upload into."""
+    def upload_target(self, task_id: str, node: str, attempt: int, size: int = 0) -> Path:
+        """A hidden temp name in processing/<id>/ to stream an upload of `size` bytes into,
+        once the fence, `max_upload_gb` and the free space above the floor allow it."""
         self.nodes.seen(node, self.clock())
         self.holds.held(task_id, node, attempt)
+        upload.check_room(task_id, size, cap=int(self.settings.max_upload_gb * GB), spare=self.disk.spare_bytes())
         return upload.part_path(self.layout.task_dir(task_id, TaskState.PROCESSING))
 
     def finish_upload(self, task_id: str, node: str, attempt: int, part: Path, receipt: upload.Receipt, *,
@@ -185,6 +188,7 @@ class Coordinator:
         except CoordinatorError as exc:
             self.discard_upload(task_id, part)
             log.warning("Refused upload of task %s from %s attempt %d: %s", task_id, node, attempt, exc)
+            exc.logged = True
             raise
         except BaseException:
             self.discard_upload(task_id, part)

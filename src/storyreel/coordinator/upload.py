@@ -1,8 +1,11 @@
 """A finished render coming back from a node: receive → verify → publish.
 
-The bytes stream into a hidden part file inside processing/<id>/ while their sha256
-is computed; the size and digest must be the ones the node announced; ffprobe must
-find a video and an audio stream lasting the voice. Only then does the coordinator
+Before a byte is read the upload is fenced (its attempt must hold the task) and sized:
+an announced size over `[coordinator] max_upload_gb` is refused (413), one over the free
+space above `[disk] floor_gb` asked for again later (507). The bytes stream into a hidden
+part file inside processing/<id>/ while their sha256 is computed, stopping at one byte
+past the announced size (413); the size and digest must be the ones the node announced;
+ffprobe must find a video and an audio stream lasting the voice. Only then does the coordinator
 publish it as output/<id>/final.mp4 (lifecycle.complete) and end the hold.
 """
 
@@ -16,7 +19,8 @@ from pathlib import Path
 import anyio
 
 from storyreel import fsops, taskmeta
-from storyreel.errors import BadUpload, MediaError
+from storyreel.diskspace import disk_full
+from storyreel.errors import BadUpload, DiskFull, MediaError, UploadTooLarge
 from storyreel.layout import FINAL_NAME
 from storyreel.media.probe import probe
 
@@ -38,17 +42,54 @@ class Receipt:
     sha256: str = ""
 
 
-async def receive(chunks: AsyncIterator[bytes], part: Path, receipt: Receipt) -> Receipt:
+def check_room(task_id: str, size: int, *, cap: int, spare: int) -> None:
+    """Before a byte is read: UploadTooLarge for an announced size over `cap` (it will never
+    be taken), DiskFull for one over the `spare` space above the disk floor (it may be later)."""
+    if size > cap:
+        raise UploadTooLarge(f"upload of task {task_id} announces {size} bytes, over the "
+                             f"{cap} bytes [coordinator] max_upload_gb allows")
+    if size > spare:
+        raise DiskFull(f"upload of task {task_id} announces {size} bytes and the main worker has "
+                       f"{spare} bytes free above its disk floor")
+
+
+async def receive(chunks: AsyncIterator[bytes], part: Path, receipt: Receipt, limit: int) -> Receipt:
     """Stream the body into `part`, counting and hashing it into `receipt` as it comes (so a
-    transfer that breaks off still tells how far it got)."""
+    transfer that breaks off still tells how far it got). UploadTooLarge as soon as more
+    than `limit` bytes came. On a full disk the rest of the body (at most `limit` + 1 bytes
+    in all) is read and dropped before DiskFull is raised, so the node hears the answer
+    instead of a connection torn down under its upload."""
     digest = hashlib.sha256()
-    async with await anyio.open_file(part, "wb") as fh:
+    full: OSError | None = None
+    # Unbuffered: a full disk shows at the write that meets it, never at a later close.
+    async with await anyio.open_file(part, "wb", buffering=0) as fh:
         async for chunk in chunks:
-            digest.update(chunk)
             receipt.size += len(chunk)
-            await fh.write(chunk)
+            if receipt.size > limit:
+                raise UploadTooLarge(f"upload of task {part.parent.name} goes on past the "
+                                     f"{limit} bytes announced")
+            if full is None:
+                digest.update(chunk)
+                full = await _write(fh, chunk)
+    if full is not None:
+        raise DiskFull(f"upload of task {part.parent.name} found the disk full after "
+                       f"{receipt.size} bytes: {full.strerror}") from full
     receipt.sha256 = digest.hexdigest()
     return receipt
+
+
+async def _write(fh: anyio.AsyncFile[bytes], chunk: bytes) -> OSError | None:
+    """Write all of `chunk` (an unbuffered write may take part of it); the error when the
+    disk is full, None when written."""
+    view = memoryview(chunk)
+    try:
+        while view:
+            view = view[await fh.write(view):]
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        return exc
+    return None
 
 
 def check_announced(task_id: str, receipt: Receipt, size: int | None, sha256: str | None) -> None:
