@@ -19,6 +19,8 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── UnknownTask        404
     │   ├── StaleLease         409: the attempt no longer holds the task
     │   ├── BadUpload          422: the upload is not the render it claims to be
+    │   ├── BadEvent           422: a stage event that is not one (kind, figures, bounds)
+    │   ├── DuplicateEvent     409: that attempt's stage event is already recorded
     │   └── UnregisteredNode   428: the node must register (again)
     ├── NodeError              a render node's request to the coordinator failed
     │   ├── Unauthorized       401: the token was refused
@@ -158,6 +160,19 @@ class BadUpload(CoordinatorError):
     """The uploaded file is not the render it claims to be (size, sha256 or content)."""
 
     status = 422
+
+
+class BadEvent(CoordinatorError):
+    """A node's stage event is not one: an unknown kind, a figure of the wrong type, out of
+    its bounds, or a span that is not whole."""
+
+    status = 422
+
+
+class DuplicateEvent(CoordinatorError):
+    """The stage event of that kind for that attempt is already in the event log."""
+
+    status = 409
 
 
 class UnregisteredNode(CoordinatorError):

@@ -9,7 +9,8 @@
     PUT  /api/v1/tasks/{id}/output               the finished render (size and sha256 headers)
     POST /api/v1/tasks/{id}/failure              give up: the task goes to trash/failed/
     POST /api/v1/tasks/{id}/release              hand a task back unfinished
-    POST /api/v1/events                          a node's stage event for the event log
+    POST /api/v1/events                          a node's stage event for the event log (a held
+                                                 or just-ended attempt's own; typed and bounded)
 
 Task-scoped requests carry `node` and `attempt`; a request from an attempt that no
 longer holds the task gets 409 and changes nothing. The bodies and answers are the
@@ -37,7 +38,6 @@ from storyreel.protocol import (
     SHA256_HEADER,
     SIZE_HEADER,
     ClaimReply,
-    EventBody,
     FailureReply,
     FailureReport,
     FarmSettings,
@@ -50,6 +50,9 @@ from storyreel.protocol import (
 )
 
 log = get_logger(MAIN_WORKER)
+
+# A stage event is a few hundred bytes of JSON; a body beyond this is no stage event.
+MAX_EVENT_BYTES = 16 * 1024
 
 
 def _task_id(task_id: str) -> str:
@@ -106,9 +109,23 @@ def _node_routes(api: APIRouter, coordinator: Coordinator) -> None:
         return ClaimReply(task=grant.wire() if grant else None)
 
     @api.post("/events", status_code=204)
-    def event(body: EventBody) -> Response:
-        coordinator.record_event(body.node, body.event, body.fields)
+    async def event(request: Request) -> Response:
+        # The body is read here and validated as an EventBody by the coordinator, so a refused
+        # event of any shape gets the same JSON error and one log line.
+        body = await _small_body(request, MAX_EVENT_BYTES)
+        await run_in_threadpool(coordinator.record_event, body)
         return Response(status_code=204)
+
+
+async def _small_body(request: Request, limit: int) -> bytes:
+    """A request body of at most `limit` bytes; 413 (read no further) when it is longer."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            log.warning("Refused a request to %s: its body is over %d bytes", request.url.path, limit)
+            raise HTTPException(413, f"the body is over {limit} bytes")
+    return bytes(body)
 
 
 def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
