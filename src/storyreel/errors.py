@@ -81,11 +81,13 @@ class MediaError(StoryreelError):
 
 
 class RenderError(MediaError):
-    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr."""
+    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr,
+    `.bad_input` the task-folder name of the clip that could not be decoded (or is missing)."""
 
     def __init__(self, path: Path | str, reason: str, *, stderr: str = "",
-                 returncode: int | None = None) -> None:
+                 returncode: int | None = None, bad_input: str | None = None) -> None:
         super().__init__("render", path, reason, returncode=returncode, stderr=stderr)
+        self.bad_input = bad_input
 
 
 class TaskMetaError(StoryreelError):
