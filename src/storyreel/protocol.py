@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-from storyreel.layout import TASK_ID_RE
+from storyreel.layout import TASK_ID_RE, name_problem
 
 API_PREFIX = "/api/v1"
 # The sha256 of a file served to a node or uploaded by one (hex, lowercase).
@@ -102,6 +102,16 @@ class FailureReport(HeldBody):
     started: float | None = None
     ended: float | None = None
     seconds: float | None = None
+    # The task-folder name of the clip the render could not decode (a clip of metadata.json's
+    # video_files): the main worker trashes that clip and plans the chapter again without it.
+    bad_input: str | None = Field(None, max_length=255)
+
+    @field_validator("bad_input")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := name_problem(value)):
+            raise ValueError(f"not a file of the task folder: {problem}")
+        return value
 
     def details(self) -> dict[str, Any]:
         """The stage and timings given (for reason.json and the failed event)."""

@@ -222,8 +222,12 @@ class CoordinatorClient:
         body = {"node": self.node, "attempt": attempt}
         self._call("POST", f"/tasks/{task_id}/release", f"release task {task_id}", patient=patient, json=body)
 
-    def fail(self, task_id: str, attempt: int, reason: str, stderr: str, **details: Any) -> None:
+    def fail(self, task_id: str, attempt: int, reason: str, stderr: str, *, bad_input: str | None = None,
+             **details: Any) -> None:
+        """Report the task failed; `bad_input` names the clip the render could not decode."""
         body = {"node": self.node, "attempt": attempt, "reason": reason, "stderr": stderr, **details}
+        if bad_input is not None:
+            body["bad_input"] = bad_input
         self._call("POST", f"/tasks/{task_id}/failure", f"report task {task_id} failed", patient=True, json=body)
 
     def event(self, event: StageEvent) -> None:

@@ -97,7 +97,7 @@ class Stages:
                 self.held.release(job)
             else:
                 self.held.fail(job, started, f"render failed: {exc.reason}", exc.stderr,
-                               stage=FailedStage.RENDER)
+                               stage=FailedStage.RENDER, bad_input=exc.bad_input)
             return False
         finally:
             report.close()
