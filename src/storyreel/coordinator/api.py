@@ -176,7 +176,7 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
     @api.post("/tasks/{task_id}/failure")
     def failure(task_id: str, body: FailureReport) -> FailureReply:
         dest = coordinator.fail(_task_id(task_id), body.node, body.attempt, body.reason, body.stderr,
-                                body.details())
+                                body.details(), bad_input=body.bad_input)
         return FailureReply(moved_to=str(dest.relative_to(root)))
 
     @api.post("/tasks/{task_id}/release", status_code=204)

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from storyreel import lifecycle
 from storyreel.config import validation_problems
-from storyreel.coordinator import upload
+from storyreel.coordinator import badclip, upload
 from storyreel.coordinator.claims import Claims
 from storyreel.coordinator.grants import Grant, TaskFiles, servable
 from storyreel.coordinator.holds import HoldStore, Outcome
@@ -209,18 +209,27 @@ class Coordinator:
                 (found[1] / part.name).unlink(missing_ok=True)
 
     def fail(self, task_id: str, node: str, attempt: int, reason: str, stderr: str,
-             details: dict[str, Any] | None = None) -> Path:
-        """A node gave up on a task: it goes to trash/failed/<id>/ with stderr.log (SPEC §8)."""
+             details: dict[str, Any] | None = None, *, bad_input: str | None = None) -> Path:
+        """A node gave up on a task: it goes to trash/failed/<id>/ with stderr.log (SPEC §8).
+        When its render could not decode the clip `bad_input`, that clip goes to trash/invalid/
+        first and the chapter is planned again with other clips (badclip.py)."""
         self.nodes.seen(node, self.clock())
+        details = dict(details or {})
         with self._lock, self.holds.lock:
             self.holds.held(task_id, node, attempt)
+            clip = None
+            if bad_input is not None:
+                processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
+                clip = badclip.set_aside(self.project, processing, bad_input, reason)
+                details |= clip.details() if clip else {"bad_input": bad_input}
             dest = lifecycle.fail(self.layout, task_id, reason, stderr, node=node, attempt=attempt,
-                                  **(details or {}))
+                                  replan=clip is not None, **details)
             self.stage_fence.ended(self.holds.end(task_id, Outcome.FAILED), Outcome.FAILED)
-        log.error("Task %s failed on %s (attempt %d): %s; moved to %s", task_id, node, attempt, reason,
-                  dest.relative_to(self.layout.root))
+        log.error("Task %s failed on %s (attempt %d): %s; moved to %s%s", task_id, node, attempt, reason,
+                  dest.relative_to(self.layout.root),
+                  f"; its chapter is planned again without {clip.source}" if clip else "")
         self.project.events.emit(Event.FAILED, task_id=task_id, node=node, attempt=attempt, reason=reason,
-                                 **(details or {}))
+                                 **details)
         return dest
 
     def release(self, task_id: str, node: str, attempt: int) -> None:
