@@ -6,25 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import pytest
-from coordkit import LEASE, Clock, coordinator, events, make_project
+from coordkit import LEASE, events
 
 from storyreel.errors import BadEvent, DuplicateEvent, StaleLease
 from storyreel.layout import TaskState
 from storyreel.logs import Event
 from storyreel.protocol import EVENT_BODY, Downloaded, Rendered, Uploaded
-
-
-@pytest.fixture()
-def claimed(tmp_path: Path):
-    """Two queued tasks, n1 holding the older one (attempt 1)."""
-    project = make_project(tmp_path / "root", tasks=2)
-    clock = Clock()
-    coord = coordinator(project, clock, "n1", "n2")
-    grant = coord.claim("n1")
-    return project, coord, clock, grant.lease.task_id
 
 
 def downloaded(task_id: str, node: str = "n1", attempt: int = 1, **figures) -> Downloaded:

@@ -23,16 +23,6 @@ from storyreel.errors import BadUpload, StaleLease, UnknownTask, UnregisteredNod
 from storyreel.layout import TaskState
 
 
-@pytest.fixture()
-def claimed(tmp_path: Path):
-    """Two queued tasks, n1 holding the older one (attempt 1)."""
-    project = make_project(tmp_path / "root", tasks=2)
-    clock = Clock()
-    coord = coordinator(project, clock, "n1", "n2")
-    grant = coord.claim("n1")
-    return project, coord, clock, grant.lease.task_id
-
-
 def test_a_claim_grants_the_oldest_task_with_its_files(tmp_path: Path) -> None:
     project = make_project(tmp_path / "root", tasks=0)
     newer = add_task(project, created_at="2026-01-02T00:00:00Z")
