@@ -14,20 +14,20 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from storyreel.layout import FINAL_NAME, attempt_dir_name
-from storyreel.logs import Event
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.job import span
-from storyreel.protocol import TaskGrant
+from storyreel.protocol import Downloaded, Rendered, StageEvent, TaskGrant, Uploaded
 from storyreel.render.job import render_task
 
 
 def _event(
-    client: CoordinatorClient, event: Event, grant: TaskGrant, started: float, **fields: object
+    client: CoordinatorClient, kind: type[StageEvent], grant: TaskGrant, started: float, **fields: Any
 ) -> None:
     client.event(
-        str(event), task_id=grant.task_id, attempt=grant.attempt, **span(started), **fields
+        kind(node=client.node, task_id=grant.task_id, attempt=grant.attempt, **span(started), **fields)
     )
 
 
@@ -60,12 +60,12 @@ def main() -> None:
                 )
                 for f in grant.files
             )
-            _event(client, Event.DOWNLOADED, grant, started, bytes=total, in_place=False)
+            _event(client, Downloaded, grant, started, bytes=total, in_place=False)
             started = time.time()
             result = render_task(inputs, work / FINAL_NAME, encoder=args.encoder)
             _event(
                 client,
-                Event.RENDERED,
+                Rendered,
                 grant,
                 started,
                 media_seconds=round(result.media_seconds, 3),
@@ -73,7 +73,7 @@ def main() -> None:
             )
             started = time.time()
             answer = client.upload(grant.task_id, grant.attempt, work / FINAL_NAME)
-            _event(client, Event.UPLOADED, grant, started, bytes=answer.bytes, tries=1)
+            _event(client, Uploaded, grant, started, bytes=answer.bytes, tries=1)
             shutil.rmtree(work)
     finally:
         client.close()

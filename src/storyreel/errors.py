@@ -21,6 +21,8 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── BadUpload          422: the upload is not the render it claims to be
     │   ├── UploadTooLarge     413: the upload is longer than announced or than the cap
     │   ├── DiskFull           507: the main worker's disk is full; send again later
+    │   ├── BadEvent           422: a stage event that is not one (kind, figures, bounds)
+    │   ├── DuplicateEvent     409: that attempt's stage event is already recorded
     │   └── UnregisteredNode   428: the node must register (again)
     ├── NodeError              a render node's request to the coordinator failed
     │   ├── Unauthorized       401: the token was refused
@@ -81,11 +83,13 @@ class MediaError(StoryreelError):
 
 
 class RenderError(MediaError):
-    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr."""
+    """A render failed: `.reason` says why in a sentence, `.stderr` is ffmpeg's whole stderr,
+    `.bad_input` the task-folder name of the clip that could not be decoded (or is missing)."""
 
     def __init__(self, path: Path | str, reason: str, *, stderr: str = "",
-                 returncode: int | None = None) -> None:
+                 returncode: int | None = None, bad_input: str | None = None) -> None:
         super().__init__("render", path, reason, returncode=returncode, stderr=stderr)
+        self.bad_input = bad_input
 
 
 class TaskMetaError(StoryreelError):
@@ -176,6 +180,17 @@ class DiskFull(CoordinatorError):
     once space returns, so nothing is lost or moved because of it."""
 
     status = 507
+class BadEvent(CoordinatorError):
+    """A node's stage event is not one: an unknown kind, a figure of the wrong type, out of
+    its bounds, or a span that is not whole."""
+
+    status = 422
+
+
+class DuplicateEvent(CoordinatorError):
+    """The stage event of that kind for that attempt is already in the event log."""
+
+    status = 409
 
 
 class UnregisteredNode(CoordinatorError):

@@ -132,7 +132,8 @@ class IdleCheck:
 
     def leftovers(self) -> Leftovers:
         layout, worker = self.layout, self.worker
-        failed = [self._failed(t) for t in layout.task_ids(TaskState.FAILED) if t not in self._failed_before]
+        failed = [f for t in layout.task_ids(TaskState.FAILED) if t not in self._failed_before
+                  and (f := self._failed(t)) is not None]
         outputs = len(set(layout.task_ids(TaskState.DONE)) - self._done_before)
         queued, why = 0, ""
         if worker.coordinator is not None and (queued := len(layout.task_ids(TaskState.QUEUED))):
@@ -141,7 +142,12 @@ class IdleCheck:
                    + "; no task is handed out until space returns")
         return Leftovers(outputs, failed, list(worker.planner.waiting), worker.ingestor.held(), queued, why)
 
-    def _failed(self, task_id: str) -> FailedTask:
+    def _failed(self, task_id: str) -> FailedTask | None:
+        """The failed task as the report shows it; None for an attempt set aside because one
+        of its clips did not decode (its chapter is planned again with other clips)."""
+        record = lifecycle.failure_reason(self.layout, task_id) or {}
+        if record.get(lifecycle.REPLAN_KEY) is True:
+            return None
         folder = self.layout.task_dir(task_id, TaskState.FAILED)
         try:
             meta = taskmeta.read(folder)
@@ -149,7 +155,6 @@ class IdleCheck:
                 f"{meta.category}/{meta.story_name}"
         except TaskMetaError:
             chapter = f"task {task_id}"
-        record = lifecycle.failure_reason(self.layout, task_id) or {}
         reason = " ".join(str(record.get("reason") or "no reason.json").split())
         if len(reason) > REASON_CHARS:
             reason = reason[:REASON_CHARS - 1] + "…"

@@ -332,10 +332,11 @@ class Layout:
         return RawRejection(path, rel, f"unexpected place for a file: {_EXPECTED}")
 
     def invalid_dest(self, raw_path: Path) -> Path:
-        """trash/invalid/ keeps the file's path under raw/, each name made storable (see
-        `storable`) and shortened (see `fit_name`) where it or its reason file's name
-        would be over NAME_MAX bytes."""
-        *folders, name = Path(raw_path).relative_to(self.raw).parts
+        """trash/invalid/ keeps the file's path under raw/ (or under scanned/, for a clip a
+        render could not decode), each name made storable (see `storable`) and shortened
+        (see `fit_name`) where it or its reason file's name would be over NAME_MAX bytes."""
+        base = self.scanned if Path(raw_path).is_relative_to(self.scanned) else self.raw
+        *folders, name = Path(raw_path).relative_to(base).parts
         kept = [fit_name(storable(part)) for part in folders]
         return self.invalid.joinpath(*kept, fit_name(storable(name), NAME_MAX - len(REASON_SUFFIX)))
 

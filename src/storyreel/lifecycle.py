@@ -26,6 +26,9 @@ from storyreel.layout import (
 )
 from storyreel.logs import iso_utc
 
+# reason.json of a failed task whose chapter may be planned again (its bad clip is gone).
+REPLAN_KEY = "replan"
+
 
 def _shift(layout: Layout, task_id: str, verb: str, src_state: TaskState, dst_state: TaskState) -> Path:
     """Rename a task folder from one state folder to another; FilesystemError when absent."""
@@ -83,10 +86,12 @@ def complete(layout: Layout, task_id: str, rendered: Path) -> Path:
 
 
 def fail(
-    layout: Layout, task_id: str, reason: str, stderr: str = "", **details: Any
+    layout: Layout, task_id: str, reason: str, stderr: str = "", *, replan: bool = False, **details: Any
 ) -> Path:
     """Move a task (from processing/ or tasks/) to trash/failed/<id>/ with stderr.log and
-    reason.json (SPEC §8). `details` (node, attempt, …) go into reason.json."""
+    reason.json (SPEC §8). `details` (node, attempt, …) go into reason.json. `replan`: the
+    task failed on a clip that has left scanned/, so its chapter may get a new task (its
+    reason.json says so, and ChapterIndex no longer counts it)."""
     found = layout.find_task(task_id)
     if found is None or found[0] not in (TaskState.PROCESSING, TaskState.QUEUED):
         raise FilesystemError("fail", layout.task_dir(task_id, TaskState.PROCESSING),
@@ -97,6 +102,8 @@ def fail(
     fsops.write_atomic(src / STDERR_NAME, stderr)
     record = {"task_id": task_id, "reason": reason, "failed_at": iso_utc(),
               "from": str(state), **details}
+    if replan:
+        record[REPLAN_KEY] = True
     fsops.write_json(src / FAILURE_REASON_NAME, record)
     fsops.move(src, dst)
     repoint_links(dst, src)
@@ -135,7 +142,8 @@ def _chapter_of(task_dir: Path) -> str | None:
 
 
 class ChapterIndex:
-    """Which voice chapters already have a task, in any state.
+    """Which voice chapters already have a task, in any state. A failed task whose bad clip
+    was set aside (reason.json `"replan": true`) does not count: its chapter is planned again.
 
     A task keeps its id and chapter through every move, so each metadata.json is
     read once; later look-ups only list the four state folders.
@@ -145,6 +153,7 @@ class ChapterIndex:
         self.layout = layout
         self._by_id: dict[str, str | None] = {}
         self._seen: set[str] = set()
+        self._replanned: dict[str, bool] = {}  # failed task → its chapter may be planned again
 
     def chapters(self) -> dict[str, str]:
         """chapter (relative to the root) → task id, over tasks/, processing/, output/, trash/failed/.
@@ -163,13 +172,22 @@ class ChapterIndex:
         return result
 
     def _list(self) -> dict[str, str | None]:
+        """task id → chapter; a failed task that let its chapter be planned again has none."""
         found: dict[str, str | None] = {}
         for state in TaskState:
             for task_id in self.layout.task_ids(state):
                 if self._by_id.get(task_id) is None:
                     self._by_id[task_id] = _chapter_of(self.layout.task_dir(task_id, state))
-                found[task_id] = self._by_id[task_id]
+                replanned = state == TaskState.FAILED and self._replanned_task(task_id)
+                found[task_id] = None if replanned else self._by_id[task_id]
         return found
+
+    def _replanned_task(self, task_id: str) -> bool:
+        """True for a failed task whose reason.json lets its chapter be planned again (read once:
+        reason.json is written before the folder enters trash/failed/ and never changes)."""
+        if task_id not in self._replanned:
+            self._replanned[task_id] = (failure_reason(self.layout, task_id) or {}).get(REPLAN_KEY) is True
+        return self._replanned[task_id]
 
     def note(self, task_id: str, chapter: str) -> None:
         """Record a task just created (saves reading its metadata back)."""

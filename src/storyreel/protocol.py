@@ -11,14 +11,20 @@ sides of the HTTP boundary, so a field renamed on one side is renamed on the oth
     PUT  /api/v1/tasks/{id}/output       bytes (SHA256_HEADER, SIZE_HEADER) → UploadReply
     POST /api/v1/tasks/{id}/failure      FailureReport  → FailureReply
     POST /api/v1/tasks/{id}/release      HeldBody       → 204
-    POST /api/v1/events                  EventBody      → 204
+    POST /api/v1/events                  EventBody      → 204 (Downloaded | Rendered | Uploaded)
+
+A stage event is fenced like every task-scoped request (node, attempt) and carries only
+typed, bounded figures: SPEC §10's metrics are computed from them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+
+from storyreel.layout import TASK_ID_RE, name_problem
 
 API_PREFIX = "/api/v1"
 # The sha256 of a file served to a node or uploaded by one (hex, lowercase).
@@ -27,6 +33,17 @@ SHA256_HEADER = "X-Storyreel-Sha256"
 SIZE_HEADER = "X-Storyreel-Size"
 # Longest stderr kept from a failure report; ffmpeg's error is at the end.
 MAX_STDERR_CHARS = 1_000_000
+# The longest one download, render or upload may report (s): a week is far beyond the
+# slowest render of the longest chapter; a larger figure is a broken clock or a forgery.
+MAX_STAGE_SECONDS = 7 * 24 * 3600.0
+# The most bytes one download or upload may report: a task's inputs are tens of GB at most.
+MAX_STAGE_BYTES = 1 << 40
+# The longest video a render may report (s): no chapter's voice lasts a day.
+MAX_MEDIA_SECONDS = 24 * 3600.0
+# A stage's `seconds` may differ from ended − started by the rounding of each to the ms (s).
+SPAN_TOLERANCE = 0.01
+# Upload tries an uploaded event may report: far more than any upload_retries setting.
+MAX_UPLOAD_TRIES = 100
 
 
 class _Reply(BaseModel):
@@ -85,6 +102,16 @@ class FailureReport(HeldBody):
     started: float | None = None
     ended: float | None = None
     seconds: float | None = None
+    # The task-folder name of the clip the render could not decode (a clip of metadata.json's
+    # video_files): the main worker trashes that clip and plans the chapter again without it.
+    bad_input: str | None = Field(None, max_length=255)
+
+    @field_validator("bad_input")
+    @classmethod
+    def _plain_name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := name_problem(value)):
+            raise ValueError(f"not a file of the task folder: {problem}")
+        return value
 
     def details(self) -> dict[str, Any]:
         """The stage and timings given (for reason.json and the failed event)."""
@@ -92,9 +119,54 @@ class FailureReport(HeldBody):
         return {k: v for k, v in given.items() if v not in (None, "")}
 
 
-class EventBody(NodeBody):
-    event: str = Field(min_length=1, max_length=32)
-    fields: dict[str, Any] = Field(default_factory=dict)
+class StageEvent(HeldBody):
+    """A download, render or upload one attempt of a task went through, as its node reports
+    it for the event log. Every figure is typed, finite, non-negative and bounded, and the
+    span is whole (started <= ended, seconds = ended − started); nothing else is accepted."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    event: str
+    task_id: str = Field(pattern=TASK_ID_RE.pattern)
+    started: float = Field(ge=0)
+    ended: float = Field(ge=0)
+    seconds: float = Field(ge=0, le=MAX_STAGE_SECONDS)
+
+    @model_validator(mode="after")
+    def _whole_span(self) -> StageEvent:
+        if self.started > self.ended:
+            raise ValueError(f"started ({self.started}) is after ended ({self.ended})")
+        if not math.isclose(self.ended - self.started, self.seconds, abs_tol=SPAN_TOLERANCE):
+            raise ValueError(f"seconds ({self.seconds}) is not ended − started "
+                             f"({self.ended - self.started:.3f})")
+        return self
+
+    def fields(self) -> dict[str, Any]:
+        """What the event log records besides the event's kind and node."""
+        return self.model_dump(exclude={"event", "node"})
+
+
+class Downloaded(StageEvent):
+    event: Literal["downloaded"] = "downloaded"
+    bytes: int = Field(ge=0, le=MAX_STAGE_BYTES)
+    in_place: bool = False  # read from the project root instead of fetched
+
+
+class Rendered(StageEvent):
+    event: Literal["rendered"] = "rendered"
+    media_seconds: float = Field(ge=0, le=MAX_MEDIA_SECONDS)
+    encoder: str = Field(min_length=1, max_length=64)
+
+
+class Uploaded(StageEvent):
+    event: Literal["uploaded"] = "uploaded"
+    bytes: int = Field(ge=0, le=MAX_STAGE_BYTES)
+    tries: int = Field(ge=1, le=MAX_UPLOAD_TRIES)
+
+
+# The body of POST /events: one of the three stage events, told apart by `event`.
+EventBody = Annotated[Downloaded | Rendered | Uploaded, Field(discriminator="event")]
+EVENT_BODY: TypeAdapter[Downloaded | Rendered | Uploaded] = TypeAdapter(EventBody)
 
 
 # -- replies --------------------------------------------------------------------------------

@@ -55,6 +55,14 @@ def claim(client: httpx.Client, node: str) -> dict | None:
     return response.json()["task"]
 
 
+def stage_event(kind: str, task_id: str, node: str = "n1", attempt: int = 1, *, seconds: float = 1.5,
+                **figures) -> dict:
+    """A stage event body as a node sends it (the figures of a download unless given)."""
+    body = {"node": node, "attempt": attempt, "event": kind, "task_id": task_id, "started": 1_800_000_000.0,
+            "ended": 1_800_000_000.0 + seconds, "seconds": seconds}
+    return body | ({"bytes": 600} if kind == "downloaded" else {}) | figures
+
+
 def test_every_route_wants_the_token(farm) -> None:
     project, _, _, client = farm
     url = str(client.base_url).rstrip("/")
@@ -189,6 +197,54 @@ def test_upload_checks_then_publishes_and_refuses_stale_ones(farm, tmp_path: Pat
     assert [(e["task_id"], e["attempt"]) for e in completed] == [(task_id, 1)]
 
 
+def test_stage_events_only_from_the_attempt_that_holds_the_task_typed_and_bounded(
+        farm, tmp_path: Path, caplog) -> None:
+    import logging
+
+    from storyreel.node.client import CoordinatorClient
+
+    project, _, _, client = farm
+    layout = project.layout
+    register(client, "n1")
+    register(client, "n2")
+    task_id = claim(client, "n1")["task_id"]
+    other = claim(client, "n2")["task_id"]
+    caplog.set_level(logging.WARNING, logger="storyreel")
+    refusals = [
+        (422, stage_event("downloaded", task_id, seconds=-1.5)),  # negative seconds
+        (422, stage_event("downloaded", task_id, bytes=1 << 60)),  # huge bytes
+        (422, stage_event("finished", task_id)),  # an unknown kind
+        (422, stage_event("downloaded", task_id, fields={"seconds": 1e12})),  # the old free-form fields
+        (409, stage_event("downloaded", other)),  # another node's task
+        (409, stage_event("downloaded", task_id, attempt=2)),  # an attempt that does not hold it
+        (409, stage_event("downloaded", "00000000-0000-4000-8000-000000000000")),  # a task it never held
+    ]
+    for status, body in refusals:
+        caplog.clear()
+        response = client.post("/events", json=body)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["detail"]
+        assert len([r for r in caplog.records if "Refused" in r.getMessage()]) == 1, caplog.records
+    assert client.post("/events", content=b"x" * 100_000).status_code == 413
+    assert not [e for e in read_events(layout.events_file) if e["event"] in ("downloaded", "finished")]
+
+    # The real node's own events: download and render while it holds the task, upload after.
+    from storyreel.protocol import Downloaded, Rendered, Uploaded
+
+    node = CoordinatorClient(str(client.base_url).removesuffix("/api/v1/"), project.token, "n1")
+    span = {"started": 1_800_000_000.0, "ended": 1_800_000_004.0, "seconds": 4.0}
+    node.event(Downloaded(node="n1", attempt=1, task_id=task_id, bytes=600, **span))
+    node.event(Rendered(node="n1", attempt=1, task_id=task_id, media_seconds=3.0, encoder="libx264", **span))
+    folder = layout.task_dir(task_id, TaskState.PROCESSING)
+    rendered = render_task(folder, tmp_path / "out" / "final.mp4").output
+    answer = node.upload(task_id, 1, rendered)
+    node.event(Uploaded(node="n1", attempt=1, task_id=task_id, bytes=answer.bytes, tries=1, **span))
+    node.close()
+    recorded = [(e["event"], e["node"], e["task_id"]) for e in read_events(layout.events_file)
+                if e["event"] in ("downloaded", "rendered", "uploaded")]
+    assert recorded == [(kind, "n1", task_id) for kind in ("downloaded", "rendered", "uploaded")]
+
+
 def test_failure_report_moves_the_task_to_trash_with_stderr(farm) -> None:
     project, _, _, client = farm
     register(client, "n1")
@@ -222,9 +278,8 @@ def test_release_requeues_and_forced_encoders_go_to_capable_nodes(farm) -> None:
     assert layout.task_dir(task_id).is_dir()
     again = [claim(client, "gpu"), claim(client, "gpu")]
     assert {t["task_id"]: t["attempt"] for t in again}[task_id] == 2
-    assert client.post("/events", json={"node": "gpu", "event": "completed", "fields": {}}).status_code == 400
-    response = client.post("/events", json={"node": "gpu", "event": "downloaded",
-                                            "fields": {"task_id": task_id, "seconds": 0.5, "node": "forged"}})
+    assert client.post("/events", json=stage_event("completed", task_id, "gpu", 2)).status_code == 422
+    response = client.post("/events", json=stage_event("downloaded", task_id, "gpu", 2, seconds=0.5))
     assert response.status_code == 204
     downloaded = [e for e in read_events(layout.events_file) if e["event"] == "downloaded"]
     assert downloaded[0]["node"] == "gpu" and downloaded[0]["seconds"] == 0.5

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from damaged import garble_middle, mdat_span
 from farmkit import Farm, farm_project, storyreel, wait_for
 
 from storyreel.layout import TEMP_PREFIX, TaskState
@@ -232,6 +233,36 @@ def test_render_error_sends_the_task_to_trash_with_ffmpeg_stderr(make_farm, medi
     assert "video_0001.mp4" in (failed / "stderr.log").read_text()
     assert not farm.ids(TaskState.DONE) and farm.drained()
     assert node.poll() is None  # the node carries on with the next task
+
+
+def test_a_clip_damaged_after_ingest_is_set_aside_and_the_chapter_rendered_again(make_farm) -> None:
+    farm = make_farm(tasks=1)
+    layout = farm.project.layout
+    (first,) = farm.ids(TaskState.QUEUED)
+    meta = json.loads((layout.task_dir(first) / "metadata.json").read_text())
+    bad = layout.task_dir(first).joinpath("video_0001.mp4").resolve()  # the scanned clip it links to
+    span = mdat_span(bad.read_bytes())
+    garble_middle(bad, bad, length=(span[1] - span[0]) // 3)
+    farm.start_main()
+    node = farm.start_node("n1", "--copy-inputs")  # its inputs come over HTTP, damage and all
+    done = wait_for("the chapter's new task to render",
+                    lambda: [e for e in farm.events("completed") if e["task_id"] != first],
+                    procs=[node, farm.main])
+
+    failed = layout.task_dir(first, TaskState.FAILED)
+    assert "video_0001.mp4" in (failed / "stderr.log").read_text()
+    reason = json.loads((failed / "reason.json").read_text())
+    assert reason["bad_input"] == "video_0001.mp4" and reason["replan"] is True and reason["node"] == "n1"
+    trashed = layout.invalid / bad.relative_to(layout.scanned)
+    assert not bad.exists() and trashed.is_file()
+    assert json.loads(layout.reason_file(trashed).read_text())["task_id"] == first
+    second = done[0]["task_id"]
+    assert farm.ids(TaskState.DONE) == [second]
+    assert_output(farm, second)
+    again = json.loads((layout.task_dir(second, TaskState.DONE) / "metadata.json").read_text())
+    assert again["chapter"] == meta["chapter"]
+    assert again["video_sources"] and layout.relative(bad) not in again["video_sources"]
+    assert node.poll() is None
 
 
 def test_main_worker_restart_mid_render_loses_nothing(make_farm) -> None:

@@ -95,13 +95,18 @@ def test_raw_assets_become_a_verified_video(project, media):
     assert "100.0% at" in log  # progress as log lines when not on a terminal
 
 
-def test_clip_that_fails_to_decode_sends_the_task_to_failed(project, media):
+def test_clip_that_fails_to_decode_is_set_aside_and_the_chapter_rendered_with_the_others(project, media):
     project = configure(project, media)
     _copy(media.speech(), project.layout.raw / "story/fantasy/dragon/voice/chapter_0001.mp3")
     _copy(media.tone(seconds=2.0), project.layout.raw / "music/fantasy/calm.mp3")
     _copy(media.clip(seconds=4.0, audio=False), project.layout.raw / "video/fantasy/broken.mp4")
+    _copy(media.clip(seconds=4.0, audio=False, source="color"), project.layout.raw / "video/fantasy/fine.mp4")
     MainWorker(project).run_once()  # ingest decodes the whole clip: it is damaged only later
-    (bad,) = project.layout.scanned.glob("video/fantasy/*/*broken.mp4")
+    layout = project.layout
+    (planned,) = layout.task_ids(TaskState.QUEUED)
+    meta = json.loads((layout.task_dir(planned) / "metadata.json").read_text())
+    chapter, bad_source = meta["chapter"], meta["video_sources"][0]
+    bad = layout.root / bad_source
     data = bytearray(bad.read_bytes())
     start = int(len(data) * 0.45)
     data[start:start + len(data) // 10] = os.urandom(len(data) // 10)
@@ -110,17 +115,26 @@ def test_clip_that_fails_to_decode_sends_the_task_to_failed(project, media):
     done = run_cli(project, "run", "--until-idle")
     assert done.returncode == 1, done.stderr[-3000:]  # a failed task ends the run with 1
 
-    layout = project.layout
-    assert list(layout.scanned.glob("video/fantasy/*/*.mp4")), "the clip should pass ingest"
-    failed = layout.task_ids(TaskState.FAILED)
-    assert len(failed) == 1 and layout.task_ids(TaskState.DONE) == []
-    folder = layout.task_dir(failed[0], TaskState.FAILED)
+    # The first attempt is kept with ffmpeg's stderr, and says its chapter was planned again.
+    assert layout.task_ids(TaskState.FAILED) == [planned]
+    folder = layout.task_dir(planned, TaskState.FAILED)
     stderr = (folder / "stderr.log").read_text()
     assert "video_0001.mp4" in stderr and "rror" in stderr
     reason = json.loads((folder / "reason.json").read_text())
     assert reason["reason"].startswith("render failed: ffmpeg exited with code")
-    assert not list(layout.output.iterdir())
+    assert reason["replan"] is True and reason["bad_input"] == "video_0001.mp4"
     assert (folder / "voice.mp3").resolve().is_file()  # inputs still reachable for a retry
+    # The clip that does not decode is in trash/invalid/ with its reason, out of scanned/.
+    assert not bad.exists()
+    trashed = layout.root / reason["bad_clip_trashed"]
+    assert trashed.is_file() and trashed.is_relative_to(layout.invalid)
+    assert "could not decode" in json.loads(layout.reason_file(trashed).read_text())["reason"]
+    # A new task for the same chapter rendered with the other clip.
+    (output,) = layout.task_ids(TaskState.DONE)
+    assert output != planned
+    meta = json.loads((layout.task_dir(output, TaskState.DONE) / "metadata.json").read_text())
+    assert meta["chapter"] == chapter and bad_source not in meta["video_sources"]
+    assert probe(layout.output_file(output)).duration > 0
 
 
 def test_restart_between_planning_and_rendering_makes_no_second_task(project, media):

@@ -117,6 +117,47 @@ def test_clip_that_fails_to_decode_raises_with_stderr(tmp_path, media):
     assert list(out.parent.iterdir()) == []
 
 
+def test_the_clip_that_fails_to_decode_is_named(tmp_path, media):
+    voice = media.speech()
+    clips = [media.clip(seconds=1.0, audio=False), media.clip(seconds=4.0, audio=False)]
+    task = make_task(tmp_path / "task", clips=clips, music=media.tone(seconds=2.0), voice=voice,
+                     duration=probe(voice).duration)
+    corrupt_middle(task / "video_0002.mp4")
+    with pytest.raises(RenderError) as caught:
+        render_task(task, tmp_path / "out" / "final.mp4")
+    assert caught.value.bad_input == "video_0002.mp4"
+
+
+def test_a_stderr_that_names_no_input_is_answered_by_decoding_each_clip(tmp_path, media):
+    """ffmpeg 5 may stop on a decoder's error ("[h264 @ 0x…] Error splitting the input into NAL
+    units") without naming the input: each clip is then decoded alone."""
+    from storyreel.render import job
+    from storyreel.render.graph import RenderInputs
+
+    clips = [media.clip(seconds=1.0, audio=False), media.clip(seconds=4.0, audio=False)]
+    task = make_task(tmp_path / "task", clips=clips, music=media.tone(seconds=2.0), voice=media.speech(),
+                     duration=1.0)
+    videos = [task / "video_0001.mp4", task / "video_0002.mp4", task / "video_0001.mp4"]
+    inputs = RenderInputs(videos=videos, music=task / "music.mp3", voice=task / "voice.mp3", logo=None,
+                          duration=1.0)
+    argv = [arg for path in [*videos, inputs.music, inputs.voice] for arg in ("-i", f"file:{path}")]
+    unnamed = "[h264 @ 0x55ab11eda880] Error splitting the input into NAL units.\nConversion failed!\n"
+    assert job._bad_clip(unnamed, argv, inputs) is None  # every clip decodes: no clip to blame
+    corrupt_middle(task / "video_0002.mp4")
+    assert job._bad_clip(unnamed, argv, inputs) == "video_0002.mp4"
+    assert job._bad_clip(f"file:{inputs.voice}: Invalid data found\n", argv, inputs) is None  # not a clip
+
+
+def test_a_clip_gone_from_the_task_is_named(tmp_path, media):
+    voice = media.speech()
+    task = make_task(tmp_path / "task", clips=[media.clip(seconds=2.0), media.clip(seconds=2.0)],
+                     music=media.tone(seconds=2.0), voice=voice, duration=probe(voice).duration)
+    (task / "video_0002.mp4").unlink()
+    with pytest.raises(RenderError, match="missing input files: video_0002.mp4") as caught:
+        render_task(task, tmp_path / "final.mp4")
+    assert caught.value.bad_input == "video_0002.mp4"
+
+
 def test_cancel_stops_ffmpeg_and_leaves_nothing(tmp_path, media):
     voice = media.speech()
     task = make_task(tmp_path / "task", clips=[media.clip(seconds=2.0)], music=media.tone(seconds=2.0),
@@ -134,9 +175,10 @@ def test_missing_input_is_named(tmp_path, media):
     task = make_task(tmp_path / "task", clips=[media.clip(seconds=2.0)], music=media.tone(seconds=2.0),
                      voice=voice, duration=probe(voice).duration)
     (task / "music.mp3").unlink()
-    with pytest.raises(RenderError, match="missing input files: music.mp3"):
+    with pytest.raises(RenderError, match="missing input files: music.mp3") as caught:
         render_task(task, tmp_path / "final.mp4")
     assert not (tmp_path / "final.mp4").exists()
+    assert caught.value.bad_input is None  # the music is no clip: nothing to plan around
 
 
 def test_existing_output_is_not_overwritten(tmp_path, media):

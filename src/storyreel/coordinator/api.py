@@ -9,7 +9,8 @@
     PUT  /api/v1/tasks/{id}/output               the finished render (size and sha256 headers)
     POST /api/v1/tasks/{id}/failure              give up: the task goes to trash/failed/
     POST /api/v1/tasks/{id}/release              hand a task back unfinished
-    POST /api/v1/events                          a node's stage event for the event log
+    POST /api/v1/events                          a node's stage event for the event log (a held
+                                                 or just-ended attempt's own; typed and bounded)
 
 Task-scoped requests carry `node` and `attempt`; a request from an attempt that no
 longer holds the task gets 409 and changes nothing. A main worker whose disk is full
@@ -38,7 +39,6 @@ from storyreel.protocol import (
     SHA256_HEADER,
     SIZE_HEADER,
     ClaimReply,
-    EventBody,
     FailureReply,
     FailureReport,
     FarmSettings,
@@ -49,6 +49,9 @@ from storyreel.protocol import (
     RegisterBody,
     UploadReply,
 )
+
+# A stage event is a few hundred bytes of JSON; a body beyond this is no stage event.
+MAX_EVENT_BYTES = 16 * 1024
 
 
 def _task_id(task_id: str) -> str:
@@ -102,9 +105,22 @@ def _node_routes(api: APIRouter, coordinator: Coordinator) -> None:
         return ClaimReply(task=grant.wire() if grant else None)
 
     @api.post("/events", status_code=204)
-    def event(body: EventBody) -> Response:
-        coordinator.record_event(body.node, body.event, body.fields)
+    async def event(request: Request) -> Response:
+        # The body is read here and validated as an EventBody by the coordinator, so a refused
+        # event of any shape gets the same JSON error and one log line.
+        body = await _small_body(request, MAX_EVENT_BYTES)
+        await run_in_threadpool(coordinator.record_event, body)
         return Response(status_code=204)
+
+
+async def _small_body(request: Request, limit: int) -> bytes:
+    """A request body of at most `limit` bytes; 413 (read no further) when it is longer."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"the body is over {limit} bytes")
+    return bytes(body)
 
 
 def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
@@ -160,7 +176,7 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
     @api.post("/tasks/{task_id}/failure")
     def failure(task_id: str, body: FailureReport) -> FailureReply:
         dest = coordinator.fail(_task_id(task_id), body.node, body.attempt, body.reason, body.stderr,
-                                body.details())
+                                body.details(), bad_input=body.bad_input)
         return FailureReply(moved_to=str(dest.relative_to(root)))
 
     @api.post("/tasks/{task_id}/release", status_code=204)

@@ -24,26 +24,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from storyreel import lifecycle
-from storyreel.coordinator import upload
+from storyreel.config import validation_problems
+from storyreel.coordinator import badclip, upload
 from storyreel.coordinator.claims import Claims
 from storyreel.coordinator.grants import Grant, TaskFiles, servable
 from storyreel.coordinator.holds import HoldStore, Outcome
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
 from storyreel.coordinator.reaper import Reaper
+from storyreel.coordinator.stagefence import StageFence
 from storyreel.coordinator.taskqueue import QueueIndex
 from storyreel.diskspace import GB, DiskWatcher
-from storyreel.errors import CoordinatorError, UnknownTask, UnregisteredNode
+from storyreel.errors import BadEvent, CoordinatorError, UnknownTask, UnregisteredNode
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
-from storyreel.protocol import FarmSettings, TaskFile, TaskProgress
+from storyreel.protocol import EVENT_BODY, FarmSettings, StageEvent, TaskFile, TaskProgress
 
 log = get_logger(MAIN_WORKER)
 
-# Events a node may add to the project's event log through the coordinator.
-NODE_EVENTS = frozenset({Event.DOWNLOADED, Event.RENDERED, Event.UPLOADED})
+# A refused event's reason is cut here: a hostile body must not make a log line huge.
+MAX_REFUSAL_CHARS = 500
 
 
 class Coordinator:
@@ -61,6 +65,7 @@ class Coordinator:
         self._lock = threading.RLock()
         self.queue = QueueIndex(self.layout, monotonic=monotonic)
         self.holds = HoldStore(self.layout, self.settings.lease_seconds)
+        self.stage_fence = StageFence(self.holds)  # which stage events nodes may still send
         self.nodes = NodeTable(self.settings.heartbeat_seconds)
         self.files = TaskFiles()
         self.claims = Claims(self.layout, self.queue, self.holds, self.nodes, clock)
@@ -184,7 +189,7 @@ class Coordinator:
             with self._lock, self.holds.lock:
                 self.holds.held(task_id, node, attempt)
                 final = lifecycle.complete(self.layout, task_id, part)
-                self.holds.end(task_id, Outcome.COMPLETED)
+                self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
         except CoordinatorError as exc:
             self.discard_upload(task_id, part)
             log.warning("Refused upload of task %s from %s attempt %d: %s", task_id, node, attempt, exc)
@@ -208,18 +213,27 @@ class Coordinator:
                 (found[1] / part.name).unlink(missing_ok=True)
 
     def fail(self, task_id: str, node: str, attempt: int, reason: str, stderr: str,
-             details: dict[str, Any] | None = None) -> Path:
-        """A node gave up on a task: it goes to trash/failed/<id>/ with stderr.log (SPEC §8)."""
+             details: dict[str, Any] | None = None, *, bad_input: str | None = None) -> Path:
+        """A node gave up on a task: it goes to trash/failed/<id>/ with stderr.log (SPEC §8).
+        When its render could not decode the clip `bad_input`, that clip goes to trash/invalid/
+        first and the chapter is planned again with other clips (badclip.py)."""
         self.nodes.seen(node, self.clock())
+        details = dict(details or {})
         with self._lock, self.holds.lock:
             self.holds.held(task_id, node, attempt)
+            clip = None
+            if bad_input is not None:
+                processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
+                clip = badclip.set_aside(self.project, processing, bad_input, reason)
+                details |= clip.details() if clip else {"bad_input": bad_input}
             dest = lifecycle.fail(self.layout, task_id, reason, stderr, node=node, attempt=attempt,
-                                  **(details or {}))
-            self.holds.end(task_id, Outcome.FAILED)
-        log.error("Task %s failed on %s (attempt %d): %s; moved to %s", task_id, node, attempt, reason,
-                  dest.relative_to(self.layout.root))
+                                  replan=clip is not None, **details)
+            self.stage_fence.ended(self.holds.end(task_id, Outcome.FAILED), Outcome.FAILED)
+        log.error("Task %s failed on %s (attempt %d): %s; moved to %s%s", task_id, node, attempt, reason,
+                  dest.relative_to(self.layout.root),
+                  f"; its chapter is planned again without {clip.source}" if clip else "")
         self.project.events.emit(Event.FAILED, task_id=task_id, node=node, attempt=attempt, reason=reason,
-                                 **(details or {}))
+                                 **details)
         return dest
 
     def release(self, task_id: str, node: str, attempt: int) -> None:
@@ -233,17 +247,31 @@ class Coordinator:
 
     def _requeue(self, task_id: str, outcome: Outcome) -> None:
         """End the hold (its record stays in lease.json) and move the task back to tasks/."""
-        self.holds.end(task_id, outcome)
+        self.stage_fence.ended(self.holds.end(task_id, outcome), outcome)
         lifecycle.release(self.layout, task_id)
         self.queue.add([task_id])
 
-    def record_event(self, node: str, event: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """Append a node's stage event (downloaded, rendered, uploaded) to the event log."""
-        if event not in NODE_EVENTS:
-            raise CoordinatorError(f"nodes may send only {', '.join(sorted(NODE_EVENTS))} events, not {event!r}")
-        self.nodes.seen(node, self.clock())
-        fields = {k: v for k, v in fields.items() if k not in ("ts", "event", "node")}
-        return self.project.events.emit(event, node=node, **fields)
+    def record_event(self, event: StageEvent | bytes) -> dict[str, Any]:
+        """Append a node's stage event (downloaded, rendered, uploaded; a model or its JSON) to
+        the event log. Refused with one WARN line: BadEvent (422) for a body that is not a
+        stage event, StaleLease or DuplicateEvent (409) for one its attempt may not send."""
+        if not isinstance(event, StageEvent):
+            try:
+                event = EVENT_BODY.validate_json(event)
+            except ValidationError as exc:
+                refused = BadEvent(f"not a stage event: {validation_problems(exc)}"[:MAX_REFUSAL_CHARS])
+                log.warning("Refused a stage event: %s", refused)
+                refused.logged = True
+                raise refused from exc
+        try:
+            self.stage_fence.admit(event)
+        except CoordinatorError as exc:
+            log.warning("Refused the %s event of task %s from %s attempt %d: %s", event.event,
+                        event.task_id, event.node, event.attempt, exc)
+            exc.logged = True
+            raise
+        self.nodes.seen(event.node, self.clock())
+        return self.project.events.emit(event.event, node=event.node, **event.fields())
 
     # -- the reaper ------------------------------------------------------------
     def reap(self) -> list[str]:

@@ -40,6 +40,7 @@ from storyreel.protocol import (
     ClaimReply,
     FarmSettings,
     HeartbeatReply,
+    StageEvent,
     TaskGrant,
     UploadReply,
 )
@@ -221,13 +222,18 @@ class CoordinatorClient:
         body = {"node": self.node, "attempt": attempt}
         self._call("POST", f"/tasks/{task_id}/release", f"release task {task_id}", patient=patient, json=body)
 
-    def fail(self, task_id: str, attempt: int, reason: str, stderr: str, **details: Any) -> None:
+    def fail(self, task_id: str, attempt: int, reason: str, stderr: str, *, bad_input: str | None = None,
+             **details: Any) -> None:
+        """Report the task failed; `bad_input` names the clip the render could not decode."""
         body = {"node": self.node, "attempt": attempt, "reason": reason, "stderr": stderr, **details}
+        if bad_input is not None:
+            body["bad_input"] = bad_input
         self._call("POST", f"/tasks/{task_id}/failure", f"report task {task_id} failed", patient=True, json=body)
 
-    def event(self, event: str, **fields: Any) -> None:
-        body = {"node": self.node, "event": event, "fields": fields}
-        self._call("POST", "/events", f"send the {event} event", patient=False, json=body)
+    def event(self, event: StageEvent) -> None:
+        """Send one stage event (a Downloaded, Rendered or Uploaded of this node)."""
+        self._call("POST", "/events", f"send the {event.event} event", patient=False,
+                   content=event.model_dump_json(), headers={"Content-Type": "application/json"})
 
     def download(self, task_id: str, attempt: int, name: str, size: int, sha256: str, dest: Path,
                  cancel: threading.Event) -> int:

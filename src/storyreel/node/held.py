@@ -108,12 +108,16 @@ class HeldTasks:
         job.lost.set()
         job.cancel.set()
 
-    def fail(self, job: Job, started: float, reason: str, stderr: str, *, stage: FailedStage) -> None:
-        """Report the task failed (it goes to trash/failed/ on the main worker) and drop it."""
+    def fail(self, job: Job, started: float, reason: str, stderr: str, *, stage: FailedStage,
+             bad_input: str | None = None) -> None:
+        """Report the task failed (it goes to trash/failed/ on the main worker) and drop it;
+        `bad_input` names the clip the render could not decode."""
         timing = span(started)
-        log.error("Task %s failed: %s", job.label, reason)
+        log.error("Task %s failed: %s%s", job.label, reason,
+                  f" (the clip {bad_input} could not be decoded)" if bad_input else "")
         try:
-            self._client.fail(job.task_id, job.attempt, reason, stderr, stage=stage.value, **timing)
+            self._client.fail(job.task_id, job.attempt, reason, stderr, stage=stage.value, bad_input=bad_input,
+                              **timing)
         except LeaseLost as exc:
             self.lose(job, exc)
         except NodeError as exc:

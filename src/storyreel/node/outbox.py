@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any, Protocol
+from typing import Protocol
 
 from storyreel.errors import LeaseLost, NodeError, Refused
 from storyreel.logs import RENDER_WORKER, get_logger
+from storyreel.protocol import StageEvent
 
 log = get_logger(RENDER_WORKER)
 
@@ -25,7 +26,7 @@ OUTBOX_LIMIT = 1000
 class Sender(Protocol):
     """What the outbox needs of the coordinator client."""
 
-    def event(self, event: str, **fields: Any) -> None: ...
+    def event(self, event: StageEvent) -> None: ...
 
 
 class Outbox:
@@ -33,7 +34,7 @@ class Outbox:
 
     def __init__(self, sender: Sender, limit: int = OUTBOX_LIMIT) -> None:
         self._sender = sender
-        self._waiting: deque[tuple[str, dict[str, Any]]] = deque()
+        self._waiting: deque[StageEvent] = deque()
         self._limit = limit
         self._lock = threading.Lock()  # guards the queue
         self._sending = threading.Lock()  # one sender at a time keeps the order
@@ -42,14 +43,14 @@ class Outbox:
         with self._lock:
             return len(self._waiting)
 
-    def send(self, event: str, fields: dict[str, Any]) -> None:
+    def send(self, event: StageEvent) -> None:
         """Send `event` now, or queue it behind the events that still wait."""
         with self._lock:
             if len(self._waiting) >= self._limit:
-                dropped, old = self._waiting.popleft()
-                log.warning("Too many undelivered events; dropping the %s event of task %s", dropped,
-                            old.get("task_id"))
-            self._waiting.append((str(event), fields))
+                old = self._waiting.popleft()
+                log.warning("Too many undelivered events; dropping the %s event of task %s", old.event,
+                            old.task_id)
+            self._waiting.append(event)
         self.flush()
 
     def flush(self) -> None:
@@ -60,7 +61,7 @@ class Outbox:
                     if not self._waiting:
                         return
                     head = self._waiting[0]
-                if not self._deliver(*head):
+                if not self._deliver(head):
                     return
                 with self._lock:
                     if self._waiting and self._waiting[0] is head:  # not pushed out meanwhile
@@ -72,17 +73,17 @@ class Outbox:
         if waiting := len(self):
             log.warning("%d stage event(s) could not be delivered", waiting)
 
-    def _deliver(self, event: str, fields: dict[str, Any]) -> bool:
+    def _deliver(self, event: StageEvent) -> bool:
         """Try one event: True when it is done with (delivered or dropped), False to wait."""
         try:
-            self._sender.event(event, **fields)
+            self._sender.event(event)
         except LeaseLost as exc:
-            log.info("Dropped the %s event of task %s: the task moved on (%s)", event,
-                     fields.get("task_id"), exc)
+            log.info("Dropped the %s event of task %s: the task moved on (%s)", event.event,
+                     event.task_id, exc)
         except Refused as exc:
-            log.warning("The coordinator refused the %s event of task %s: %s", event,
-                        fields.get("task_id"), exc)
+            log.warning("The coordinator refused the %s event of task %s: %s", event.event,
+                        event.task_id, exc)
         except NodeError as exc:
-            log.debug("The %s event of task %s waits: %s", event, fields.get("task_id"), exc)
+            log.debug("The %s event of task %s waits: %s", event.event, event.task_id, exc)
             return False
         return True

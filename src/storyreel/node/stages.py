@@ -12,13 +12,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from storyreel.config import validation_problems
 from storyreel.errors import LeaseLost, NodeError, RenderError
 from storyreel.layout import FINAL_NAME, Layout, TaskState
-from storyreel.logs import RENDER_WORKER, Event, get_logger
+from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.held import HeldTasks, host
 from storyreel.node.job import FailedStage, Job, JobStage, span
 from storyreel.node.outbox import Outbox
+from storyreel.protocol import Downloaded, Rendered, StageEvent, Uploaded
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
 
@@ -66,7 +70,7 @@ class Stages:
                 return False
         job.stage = JobStage.WAITING_TO_RENDER
         log.info("Downloaded task %s (%d bytes%s)", job.label, total, ", in place" if self.shared else "")
-        self._event(Event.DOWNLOADED, job, started, bytes=total, in_place=self.shared is not None)
+        self._event(Downloaded, job, started, bytes=total, in_place=self.shared is not None)
         return True
 
     def render(self, job: Job) -> bool:
@@ -93,14 +97,14 @@ class Stages:
                 self.held.release(job)
             else:
                 self.held.fail(job, started, f"render failed: {exc.reason}", exc.stderr,
-                               stage=FailedStage.RENDER)
+                               stage=FailedStage.RENDER, bad_input=exc.bad_input)
             return False
         finally:
             report.close()
         job.stage = JobStage.RENDERED
         log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,
                  result.media_seconds, result.encoder)
-        self._event(Event.RENDERED, job, started, media_seconds=round(result.media_seconds, 3),
+        self._event(Rendered, job, started, media_seconds=round(result.media_seconds, 3),
                     encoder=result.encoder)
         return True
 
@@ -132,11 +136,18 @@ class Stages:
                                stage=FailedStage.UPLOAD)
                 return
             log.info("Uploaded task %s: %s", job.label, answer.output)
-            self._event(Event.UPLOADED, job, started, bytes=answer.bytes, tries=number)
+            self._event(Uploaded, job, started, bytes=answer.bytes, tries=number)
             self.held.drop(job)
             return
 
-    def _event(self, event: Event, job: Job, started: float, **fields: Any) -> None:
-        """A stage event for the coordinator's event log, sent now or queued in order."""
-        self.outbox.send(str(event), {"task_id": job.task_id, "attempt": job.attempt, **span(started),
-                                      **fields})
+    def _event(self, kind: type[StageEvent], job: Job, started: float, **fields: Any) -> None:
+        """A stage event for the coordinator's event log, sent now or queued in order. One whose
+        figures are out of bounds (a clock stepped back) is logged and not sent."""
+        try:
+            body = kind(node=self.client.node, task_id=job.task_id, attempt=job.attempt, **span(started),
+                        **fields)
+        except ValidationError as exc:
+            log.warning("Not sending the %s event of task %s: %s", kind.model_fields["event"].default,
+                        job.label, validation_problems(exc))
+            return
+        self.outbox.send(body)

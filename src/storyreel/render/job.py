@@ -22,9 +22,11 @@ from storyreel.errors import MediaError, RenderError, StoryreelError
 from storyreel.layout import VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media import run as runner
+from storyreel.media.checks import check_decodes
 from storyreel.media.probe import probe
 from storyreel.media.tools import ffmpeg
 from storyreel.render import encoders, verify
+from storyreel.render.culprit import failing_input, input_urls
 from storyreel.render.graph import RenderInputs, build_argv
 from storyreel.render.progress import Progress, ProgressReader
 from storyreel.taskmeta import TaskMeta, read
@@ -76,7 +78,9 @@ def _inputs(task_dir: Path, meta: TaskMeta) -> RenderInputs:
         raise RenderError(task_dir, f"{VIDEO_LIST_NAME} names clips metadata.json does not: {', '.join(unknown)}")
     missing = [n for n in meta.input_names() if not (task_dir / n).is_file()]
     if missing:
-        raise RenderError(task_dir, f"missing input files: {', '.join(missing)}")
+        # A clip gone from scanned/ since planning (trashed after another render) is to blame.
+        clip = next((n for n in missing if n in names), None)
+        raise RenderError(task_dir, f"missing input files: {', '.join(missing)}", bad_input=clip)
     voice, music = task_dir / meta.voice_file, task_dir / meta.music_file
     return RenderInputs(
         videos=[task_dir / n for n in names],
@@ -124,7 +128,7 @@ def render_task(
     started = time.monotonic()
     try:
         try:
-            stderr = _run(argv, task_dir, meta.voice_duration, on_progress, cancel)
+            stderr = _run(argv, task_dir, inputs, on_progress, cancel)
         except RenderError as exc:
             if not enc.gpu_scale or (cancel is not None and cancel.is_set()):
                 raise
@@ -133,7 +137,7 @@ def render_task(
                         task_dir.name, exc.reason)
             enc = encoders.setup(name, spec.preset, spec.quality, hw_decode=False)
             argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
-            stderr = _run(argv, task_dir, meta.voice_duration, on_progress, cancel)
+            stderr = _run(argv, task_dir, inputs, on_progress, cancel)
         _verify(tmp, task_dir, meta, stderr)
         fsops.move(tmp, output)
     except RenderError:
@@ -152,10 +156,10 @@ def render_task(
 
 
 def _run(
-    argv: list[str], task_dir: Path, total: float,
+    argv: list[str], task_dir: Path, inputs: RenderInputs,
     on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
 ) -> str:
-    reader = ProgressReader(total)
+    reader = ProgressReader(inputs.duration)
     job = runner.Streaming(argv, verb="render", path=task_dir)
     finished = threading.Event()
     cancelled = threading.Event()
@@ -187,8 +191,30 @@ def _run(
         raise RenderError(task_dir, "cancelled", stderr=done.stderr, returncode=done.returncode)
     if done.returncode != 0:
         raise RenderError(task_dir, f"ffmpeg exited with code {done.returncode}: {ffmpeg_complaint(done.stderr)}",
-                          stderr=done.stderr, returncode=done.returncode)
+                          stderr=done.stderr, returncode=done.returncode,
+                          bad_input=_bad_clip(done.stderr, argv, inputs))
     return done.stderr
+
+
+def _bad_clip(stderr: str, argv: list[str], inputs: RenderInputs) -> str | None:
+    """The task-folder name of the clip ffmpeg blames (clips are inputs 0..n-1), or None when
+    it blames one that is not a clip (music, voice, logo). When its stderr names no input
+    (ffmpeg 5 stops on a decoder's error without saying whose), each clip is decoded alone
+    and the first that does not decode is the one."""
+    index = failing_input(stderr, input_urls(argv))
+    if index is None:
+        return _first_undecodable(inputs.videos)
+    return inputs.videos[index].name if index < len(inputs.videos) else None
+
+
+def _first_undecodable(clips: list[Path]) -> str | None:
+    for clip in dict.fromkeys(clips):
+        try:
+            check_decodes(clip, probe(clip).duration or 0.0)
+        except MediaError as exc:
+            log.info("Clip %s of %s does not decode: %s", clip.name, clip.parent.name, exc.reason)
+            return clip.name
+    return None
 
 
 # ffmpeg's closing words, which say nothing about the cause.
