@@ -5,6 +5,7 @@ waits or is held in raw/."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -12,7 +13,6 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from damaged import garble_middle
 
 from storyreel.layout import AssetKind, TaskState
 from storyreel.plan import Planner
@@ -117,9 +117,13 @@ def test_a_failed_render_exits_non_zero_naming_the_chapter(project, media):
     project = small_renders(project)
     layout = project.layout
     media.copy(media.speech(), layout.scanned_voice("fantasy", "dragon", "chapter_0001.mp3"))
-    media.copy(media.tone(seconds=2.0), layout.scanned_music("fantasy", 2.0, "calm"))
-    garble_middle(media.clip(seconds=4.0, audio=False),
-                  layout.scanned_clip(AssetKind.VIDEO, "fantasy", 160, 90, 4.0, "broken"), length=20000)
+    # Damaged music fails the render (a damaged clip would be set aside and replanned).
+    music = layout.scanned_music("fantasy", 6.0, "calm")
+    media.copy(media.tone(seconds=6.0), music)
+    data = bytearray(music.read_bytes())
+    data[len(data) // 3:len(data) // 3 + 20000] = random.Random(1).randbytes(20000)
+    music.write_bytes(bytes(data))
+    media.copy(media.clip(seconds=4.0, audio=False), layout.scanned_clip(AssetKind.VIDEO, "fantasy", 160, 90, 4.0, "hills"))
     done = until_idle(project)
     assert done.returncode == 1, done.stderr[-3000:]
     (task_id,) = layout.task_ids(TaskState.FAILED)

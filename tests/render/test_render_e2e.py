@@ -113,7 +113,8 @@ def test_clip_that_fails_to_decode_is_set_aside_and_the_chapter_rendered_with_th
     bad.write_bytes(bytes(data))
 
     done = run_cli(project, "run", "--until-idle")
-    assert done.returncode == 1, done.stderr[-3000:]  # a failed task ends the run with 1
+    # The set-aside attempt is no failure: its chapter rendered with the other clip.
+    assert done.returncode == 0, done.stderr[-3000:]
 
     # The first attempt is kept with ffmpeg's stderr, and says its chapter was planned again.
     assert layout.task_ids(TaskState.FAILED) == [planned]
