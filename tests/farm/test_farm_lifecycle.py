@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from farmkit import wait_for
+from farmkit import Farm, wait_for
 from test_farm_nodes import make_farm, no_partial_files, rendering  # noqa: F401 (a fixture)
 
 from storyreel.layout import TaskState
@@ -18,11 +18,16 @@ pytestmark = pytest.mark.slow
 LONG_VOICE = 40.0
 
 
+def served_until_exit(farm: Farm, node: str, *flags: str) -> Farm:
+    """Run node `node` with `flags` against the farm's main worker until it exits by itself (0)."""
+    if farm.main is None:
+        farm.start_main()
+    assert farm.start_node(node, *flags).wait(90) == 0
+    return farm
+
+
 def test_max_tasks_finishes_its_claims_and_claims_no_more(make_farm) -> None:  # noqa: F811
-    farm = make_farm(tasks=3)
-    farm.start_main()
-    node = farm.start_node("n1", "--max-tasks", "2")
-    assert node.wait(90) == 0
+    farm = served_until_exit(make_farm(tasks=3), "n1", "--max-tasks", "2")
     claimed = farm.events("claimed", node="n1")
     assert len(claimed) == 2, "the prefetch claimed past --max-tasks"
     assert sorted(e["task_id"] for e in farm.events("completed")) == sorted(e["task_id"] for e in claimed)
@@ -32,10 +37,7 @@ def test_max_tasks_finishes_its_claims_and_claims_no_more(make_farm) -> None:  #
 
 
 def test_exit_when_idle_drains_the_queue_then_exits(make_farm) -> None:  # noqa: F811
-    farm = make_farm(tasks=2)
-    farm.start_main()
-    node = farm.start_node("n1", "--exit-when-idle", "1.5")
-    assert node.wait(90) == 0
+    farm = served_until_exit(make_farm(tasks=2), "n1", "--exit-when-idle", "1.5")
     assert len(farm.events("completed", node="n1")) == 2 and farm.drained()
     last_upload = max(e["ended"] for e in farm.events("uploaded", node="n1"))
     # The idle clock starts once the last task is gone, not when the node started.
@@ -44,13 +46,9 @@ def test_exit_when_idle_drains_the_queue_then_exits(make_farm) -> None:  # noqa:
 
 
 def test_an_idle_node_with_an_empty_queue_exits_at_once(make_farm) -> None:  # noqa: F811
-    farm = make_farm(tasks=1)
-    farm.start_main()
-    busy = farm.start_node("n1", "--max-tasks", "1")
-    assert busy.wait(90) == 0
+    farm = served_until_exit(make_farm(tasks=1), "n1", "--max-tasks", "1")
     started = time.monotonic()
-    idle = farm.start_node("n2", "--exit-when-idle", "1")
-    assert idle.wait(60) == 0
+    served_until_exit(farm, "n2", "--exit-when-idle", "1")
     assert time.monotonic() - started >= 1.0
     assert not farm.events("claimed", node="n2")
 
