@@ -11,6 +11,7 @@ import typer
 from storyreel import __version__
 from storyreel.errors import StoryreelError
 from storyreel.logs import setup_logging
+from storyreel.node.limits import DEFAULT_GRACE_SECONDS
 
 app = typer.Typer(
     help=(
@@ -206,13 +207,28 @@ def render(
         str, typer.Option(help="Render progress: 'bar' (a progress bar), 'log' (a line every few seconds) "
                                "or 'auto' (a bar when stderr is a terminal).")
     ] = "auto",
+    max_tasks: Annotated[
+        int | None, typer.Option(min=1, help="Claim at most N tasks, finish them and exit 0 (a batch "
+                                             "job's worth); the prefetch never claims past N.")
+    ] = None,
+    exit_when_idle: Annotated[
+        float | None, typer.Option(min=0, metavar="SECONDS", help=(
+            "Exit 0 once the node has held nothing and had nothing to claim for this long."))
+    ] = None,
+    grace: Annotated[
+        float, typer.Option(min=0, metavar="SECONDS", help=(
+            "After the first SIGTERM/Ctrl-C, finish the current render and upload for at most this "
+            "long, then hand back everything and exit. Let supervisors wait a little longer "
+            "(terminationGracePeriodSeconds, TimeoutStopSec) before they kill the node."))
+    ] = DEFAULT_GRACE_SECONDS,
 ) -> None:
     """Run a render node: claim tasks from the main worker, download, render, upload.
 
     While one task renders the next downloads and the previous uploads. The first Ctrl-C or
-    SIGTERM hands back the prefetched task and finishes the current one; a second stops at once
-    and hands back everything."""
+    SIGTERM hands back the prefetched task and finishes the current one (within --grace); a
+    second stops at once and hands back everything."""
     from storyreel.errors import ConfigError
+    from storyreel.node.limits import Limits
     from storyreel.node.main import run_node
 
     setup_logging(log_file, log_level)
@@ -227,8 +243,9 @@ def render(
         if progress not in ("auto", "bar", "log"):
             raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
         bar = sys.stderr.isatty() if progress == "auto" else progress == "bar"
+        limits = Limits(max_tasks=max_tasks, exit_when_idle=exit_when_idle, grace=grace)
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
-                 progress_bar=bar)
+                 progress_bar=bar, limits=limits)
     except StoryreelError as exc:
         _fail(exc)
 

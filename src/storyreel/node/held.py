@@ -37,6 +37,7 @@ class HeldTasks:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.RLock()  # the run loop and every stage thread
         self._slots = threading.Semaphore(MAX_LEASES)
+        self.granted = 0  # claims granted since the node started (the fetch thread counts them)
 
     def jobs(self) -> list[Job]:
         with self._lock:
@@ -54,6 +55,7 @@ class HeldTasks:
         if job is None:
             self._slots.release()
             return None
+        self.granted += 1
         with self._lock:
             self._jobs[job.task_id] = job
         log.info("Claimed task %s", job.label)

@@ -1,8 +1,9 @@
 """`storyreel render`: probe encoders, register with the coordinator, run the pipeline.
 
 First SIGTERM/Ctrl-C: the prefetched task goes back at once, the current render
-and its upload finish, then the node exits. Second: the render is cancelled and
-every task is released before exiting.
+and its upload finish, then the node exits. Second, or the first one's grace period
+running out: the render is cancelled and every task is released before exiting.
+The node's other limits (`--max-tasks`, `--exit-when-idle`) end it with status 0.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
+from storyreel.node.limits import Limits
 from storyreel.node.pipeline import Node, NodeConfig, clear_leftovers
 from storyreel.render.encoders import choose, usable_encoders
 from storyreel.shutdown import Shutdown
@@ -29,8 +31,10 @@ def default_node_id() -> str:
 
 
 def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: Path | None = None,
-             copy_inputs: bool = False, encoder: str | None = None, progress_bar: bool = False) -> None:
-    """Serve one coordinator until stopped by a signal. `encoder` forces one for every task."""
+             copy_inputs: bool = False, encoder: str | None = None, progress_bar: bool = False,
+             limits: Limits | None = None) -> None:
+    """Serve one coordinator until stopped by a signal or by one of `limits`.
+    `encoder` forces one for every task."""
     node_id = node_id or default_node_id()
     encoders = [choose(encoder)] if encoder else usable_encoders()
     scratch: Path | None = None  # a temp work dir we made, removed at exit
@@ -45,7 +49,7 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
         work_dir.mkdir(parents=True, exist_ok=True)
         clear_leftovers(work_dir)
         node = Node(client, config, work_dir, halt=give_up, encoders=encoders, copy_inputs=copy_inputs,
-                    encoder=encoder, progress_bar=progress_bar)
+                    encoder=encoder, progress_bar=progress_bar, limits=limits)
         holder.append(node)
         log.info("Render node %s serving %s (encoders %s, work dir %s)", node_id, server,
                  ", ".join(encoders), work_dir)

@@ -8,7 +8,9 @@ way to the coordinator in outbox.py.
 
 Shutdown: the first stop releases the prefetched task at once and lets the
 current render and its upload finish; the second (the hard stop) cancels the
-render and releases everything.
+render and releases everything. The node's limits (limits.py) end its service on
+their own: after `max_tasks` claims, after `exit_when_idle` seconds with nothing to
+do, and the hard stop comes by itself once the first stop is `grace` seconds old.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.held import HeldTasks
 from storyreel.node.job import PREFETCH_STAGES, Job
+from storyreel.node.limits import Limits
 from storyreel.node.outbox import Outbox
 from storyreel.node.stages import Stages
 from storyreel.protocol import FarmSettings
@@ -64,8 +67,10 @@ class Node:
 
     def __init__(self, client: CoordinatorClient, config: NodeConfig, work_dir: Path, *,
                  halt: threading.Event, encoders: list[str], copy_inputs: bool = False,
-                 encoder: str | None = None, progress_bar: bool = False) -> None:
+                 encoder: str | None = None, progress_bar: bool = False,
+                 limits: Limits | None = None) -> None:
         self.config = config
+        self.limits = limits or Limits()
         self.stopping = threading.Event()  # first stop: no new claims, release the prefetched task
         self.halt = halt  # second stop: cancel everything
         self.held = HeldTasks(client, work_dir, encoders)
@@ -94,9 +99,14 @@ class Node:
         announced = False
         try:
             while any(t.is_alive() for t in stages):
+                if self.held.jobs():
+                    self.limits.busy()
                 if self.stopping.is_set() and not announced:
                     announced = True
                     self._on_stop()
+                if announced and not self.halt.is_set() and self.limits.grace_over():
+                    log.warning("The stop's grace period of %g s is over", self.limits.grace)
+                    self.stop_now()
                 if self.halt.is_set():
                     self._halt_now()
                     for thread in stages:  # let the render stop its ffmpeg before we exit
@@ -136,6 +146,7 @@ class Node:
         return run
 
     def _on_stop(self) -> None:
+        self.limits.stopping()
         log.info("Stopping: finishing the current render and upload; the prefetched task goes back")
         for job in self.held.jobs():
             if job.stage in PREFETCH_STAGES:
@@ -149,21 +160,35 @@ class Node:
 
     # -- the stage threads ---------------------------------------------------------
     def _fetching(self) -> None:
-        """Claim a task whenever a lease is free, fetch it, hand it to the renderer."""
+        """Claim a task whenever a lease is free (and the limits allow one more), fetch it,
+        hand it to the renderer."""
         try:
-            while not self.stopping.is_set():
+            while not self.stopping.is_set() and self._may_claim():
                 if not self.held.take_slot(timeout=TICK):
                     continue
                 job = self.held.claim(abort=self.stopping)
                 if job is None:
+                    if self.limits.idle_over(holding=bool(self.held.jobs())):
+                        log.info("Nothing to claim and nothing held for %g s: exiting",
+                                 self.limits.exit_when_idle)
+                        self.stop()
                     self.stopping.wait(self.config.poll_seconds)
                     continue
                 # A stop that came while the claim was on its way sends the task straight back.
                 if self.stopping.is_set() or (self.stages.fetch(job) and not self._hand_over(job)):
                     self.held.release(job)
         finally:
-            self._release_prefetched()
+            if self.stopping.is_set():
+                self._release_prefetched()
             self._put(self._to_render, None)
+
+    def _may_claim(self) -> bool:
+        """False once `max_tasks` claims were granted: the claimed tasks finish, then the node exits."""
+        if self.limits.may_claim(self.held.granted):
+            return True
+        log.info("Claimed %d task(s), the most allowed (--max-tasks): finishing them, then exiting",
+                 self.held.granted)
+        return False
 
     def _hand_over(self, job: Job) -> bool:
         """Queue a fetched task for the renderer; False when stopping first."""
