@@ -341,3 +341,18 @@ def farm_events(project) -> list[dict]:
     from storyreel.logs import read_events
 
     return list(read_events(project.layout.events_file))
+
+
+def test_a_stop_sent_to_the_whole_process_group_hands_the_render_back(make_farm) -> None:
+    # A terminal's Ctrl-C or a supervisor's stop reaches the node and its ffmpeg at once:
+    # the render was stopped, it did not fail, so the task goes back to tasks/.
+    farm = make_farm(tasks=1, voice_seconds=VERY_LONG_VOICE)
+    farm.start_main()
+    node = farm.start_node("n1")
+    task_id = wait_for("n1 to render", lambda: rendering(farm, "n1"), procs=[node])
+    os.killpg(node.pid, signal.SIGTERM)
+    assert node.wait(60) == 0
+    layout = farm.project.layout
+    assert layout.task_dir(task_id, TaskState.QUEUED).is_dir()
+    assert farm.events("released", task_id=task_id, node="n1")
+    assert not farm.ids(TaskState.FAILED) and not farm.ids(TaskState.DONE)

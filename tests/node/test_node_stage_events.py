@@ -26,7 +26,7 @@ class Collected:
 
 
 def stages(outbox: Collected) -> Stages:
-    return Stages(client=SimpleNamespace(node="n1"), held=None, outbox=outbox, halt=threading.Event(),  # type: ignore[arg-type]
+    return Stages(client=SimpleNamespace(node="n1"), held=None, outbox=outbox, halt=threading.Event(), stopping=threading.Event(),  # type: ignore[arg-type]
                   encoders=["libx264"], upload_retries=3, retry_backoff_seconds=0.1)
 
 

@@ -77,6 +77,7 @@ class Node:
         self.outbox = Outbox(client)
         shared = None if copy_inputs else _shared_root(config.root, client)
         self.stages = Stages(client=client, held=self.held, outbox=self.outbox, halt=halt,
+                             stopping=self.stopping,
                              encoders=encoders, upload_retries=config.upload_retries,
                              retry_backoff_seconds=config.retry_backoff_seconds, shared=shared,
                              encoder=encoder, progress_bar=progress_bar)

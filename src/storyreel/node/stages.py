@@ -29,6 +29,11 @@ from storyreel.render.progress import ProgressReport
 log = get_logger(RENDER_WORKER)
 
 
+# ffmpeg may end on a group-wide stop signal a moment before the node's own handler has
+# run: this long it waits to see that stop before it counts the render as failed (s).
+SIGNAL_SEEN_SECONDS = 1.0
+
+
 @dataclass
 class Stages:
     """The three verbs and what they share: the coordinator, the held leases, the outbox."""
@@ -37,6 +42,7 @@ class Stages:
     held: HeldTasks
     outbox: Outbox
     halt: threading.Event  # the node's hard stop
+    stopping: threading.Event  # the node's first stop: finish or hand back
     encoders: list[str]
     upload_retries: int
     retry_backoff_seconds: float
@@ -93,7 +99,9 @@ class Stages:
         except RenderError as exc:
             if job.lost.is_set():
                 self.held.drop(job)
-            elif self.halt.is_set():
+            elif self.halt.is_set() or (_interrupted(exc) and self.stopping.wait(SIGNAL_SEEN_SECONDS)):
+                # A stop signal sent to the node's whole process group (a terminal's Ctrl-C,
+                # a supervisor) reaches ffmpeg too: the render did not fail, it was stopped.
                 self.held.release(job)
             else:
                 self.held.fail(job, started, f"render failed: {exc.reason}", exc.stderr,
@@ -151,3 +159,10 @@ class Stages:
                         job.label, validation_problems(exc))
             return
         self.outbox.send(body)
+
+
+def _interrupted(exc: RenderError) -> bool:
+    """True when ffmpeg ended because it was sent a signal (it exits 255 after SIGINT or
+    SIGTERM, saying so; a negative code is a signal it did not handle)."""
+    code = exc.returncode
+    return code is not None and (code < 0 or (code == 255 and "received signal" in exc.stderr.lower()))

@@ -120,7 +120,8 @@ def render_task(
     except RenderError:
         raise
     except (StoryreelError, OSError) as exc:
-        raise RenderError(task_dir, str(exc)) from exc
+        raise RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", ""),
+                          returncode=getattr(exc, "returncode", None)) from exc
     if output.exists():
         raise RenderError(task_dir, f"{output} already exists")
     tmp = fsops.temp_path(output.parent, output.name)
@@ -145,7 +146,8 @@ def render_task(
         raise
     except (StoryreelError, OSError) as exc:  # ffmpeg cannot start, the disk is full, …
         tmp.unlink(missing_ok=True)
-        raise RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", "")) from exc
+        raise RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", ""),
+                          returncode=getattr(exc, "returncode", None)) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
