@@ -12,7 +12,20 @@ from storyreel import __version__
 from storyreel.errors import StoryreelError
 from storyreel.logs import setup_logging
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The commands, and one guard: a user error no command caught is still one message
+    and exit code 2, never a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except StoryreelError as exc:
+            typer.secho(f"storyreel: {exc}", fg=typer.colors.RED, err=True)
+            sys.exit(2)
+
+
+app = _App(
     help=(
         "storyreel: a render farm for story videos.\n\n"
         "Drop narration, background clips, music and story links into ROOT/raw/; storyreel "
@@ -22,6 +35,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: flags read `--once` (no `<bool>`), paragraphs are wrapped to the
+    # terminal, and `[coordinator]` in a help text stays text instead of Rich markup.
+    rich_markup_mode=None,
 )
 
 RootArg = Annotated[Path, typer.Argument(help="The project root (the folder holding raw/, scanned/, tasks/ …).")]
@@ -53,6 +69,16 @@ def _open(root: Path):
 
     project = Project.open(root)
     setup_logging(project.layout.log_file, project.settings.log_level)
+    return project
+
+
+def _open_to_work(root: Path, encoder: str | None = None):
+    """The project for a command that ingests or renders, its render settings checked
+    against this machine first (`encoder`, the command's --encoder, overrides the file's)."""
+    from storyreel.render.preflight import check_render
+
+    project = _open(root)
+    check_render(project.settings.render, project.layout.config_file, project.layout.root, encoder=encoder)
     return project
 
 
@@ -93,7 +119,7 @@ def main(
     from storyreel.shutdown import Shutdown, exit_at_once
 
     try:
-        project = _open(root)
+        project = _open_to_work(root)
         if once:
             MainWorker(project).run_once()
         else:
@@ -170,13 +196,36 @@ def run(
     from storyreel.shutdown import Shutdown
 
     try:
-        project = _open(root)
+        project = _open_to_work(root, encoder)
         left = run_farm(project, nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder)
     except StoryreelError as exc:
         _fail(exc)
     if left is not None:
         typer.echo("\n".join(left.lines(project)))
         raise typer.Exit(0 if left.clean else 1)
+
+
+def _server_url(server: str) -> str:
+    """`--server` as a URL: `farm:8765` gets `http://` with an INFO line; nonsense is refused."""
+    from storyreel.logs import RENDER_WORKER, get_logger
+    from storyreel.netaddr import server_url
+
+    url, added = server_url(server)
+    if added:
+        get_logger(RENDER_WORKER).info("--server %s has no scheme: using %s", server, url)
+    return url
+
+
+def _not_a_coordinator(url: str, exc: StoryreelError) -> StoryreelError:
+    """A 404 to our registration: the server answers, but it is not the coordinator (the
+    dashboard's port, most likely); waiting will not help, so say so and stop."""
+    from storyreel.errors import ConfigError, Refused
+
+    if not (isinstance(exc, Refused) and exc.status == 404 and str(exc).startswith("cannot register")):
+        return exc
+    return ConfigError(f"{url} is not a storyreel coordinator (it answered 404 to a node's registration): "
+                       "point --server at the main worker's [coordinator] listen address (default port "
+                       "8765), not at 'storyreel dashboard' (default port 8766)")
 
 
 @app.command()
@@ -227,10 +276,11 @@ def render(
         if progress not in ("auto", "bar", "log"):
             raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
         bar = sys.stderr.isatty() if progress == "auto" else progress == "bar"
+        server = _server_url(server)
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
                  progress_bar=bar)
     except StoryreelError as exc:
-        _fail(exc)
+        _fail(_not_a_coordinator(server, exc))
 
 
 if __name__ == "__main__":  # pragma: no cover
