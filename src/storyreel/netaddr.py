@@ -84,11 +84,12 @@ _SERVER_SCHEMES = ("http", "https")
 def server_url(text: str) -> tuple[str, bool]:
     """`--server` as a URL, and whether `http://` had to be put in front (`farm:8765`, as
     `--listen` is written); ConfigError at once for one that can never answer."""
-    text = text.strip().rstrip("/")
+    text = text.strip()
     scheme, sep, rest = text.partition("://")
     added = not sep
     if added:
         scheme, rest = "http", text
+    rest = rest.rstrip("/")
     if scheme.lower() not in _SERVER_SCHEMES or not rest or rest.startswith(("/", ":")):
         raise ConfigError(f"--server {text!r} is not the main worker's URL: expected "
                           f"http://HOST:PORT, e.g. http://{_EXAMPLE}")
