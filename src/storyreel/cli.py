@@ -78,7 +78,8 @@ def _open_to_work(root: Path, encoder: str | None = None):
     from storyreel.render.preflight import check_render
 
     project = _open(root)
-    check_render(project.settings.render, project.layout.config_file, project.layout.root, encoder=encoder)
+    project.settings.render = check_render(project.settings.render, project.layout.config_file,
+                                           project.layout.root, encoder=encoder)
     return project
 
 

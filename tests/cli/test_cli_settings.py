@@ -72,3 +72,26 @@ def test_an_unreadable_toml_is_a_message(tmp_path: Path) -> None:
 def test_the_file_init_writes_passes_every_check(tmp_path: Path) -> None:
     done = storyreel("main", init_project(tmp_path / "farm"), "--once")
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_run_with_an_encoder_override_renders_past_a_bad_file_encoder(project, media) -> None:
+    """The case that once hung: a toml encoder this ffmpeg lacks is stored in every task;
+    `run --encoder libx264` renders them and `--until-idle` exits with the video."""
+    cfg = project.layout.config_file
+    text = cfg.read_text()
+    for old, new in (('resolution = "3840x2160"', 'resolution = "160x90"'), ('preset = "medium"', 'preset = "ultrafast"'),
+                     ('encoder = "auto"', 'encoder = "h265_turbo"'), ("min_music_seconds = 5.0", "min_music_seconds = 1.0")):
+        assert old in text
+        text = text.replace(old, new)
+    cfg.write_text(text)
+    raw = project.layout.raw
+    media.copy(media.speech(), raw / "story/fantasy/dragon_flight/voice/chapter_0001.mp3")
+    media.copy(media.tone(seconds=2.0), raw / "music/fantasy/calm.mp3")
+    media.copy(media.clip(seconds=2.0), raw / "video/fantasy/hills.mp4")
+    assert storyreel("run", project.layout.root, "--until-idle").returncode == 2  # refused, not stuck
+    done = storyreel("run", project.layout.root, "--until-idle", "--encoder", "libx264")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "[render] encoder = 'h265_turbo': expected auto or one of" in done.stderr
+    assert "this run's tasks use --encoder libx264" in done.stderr
+    assert len(list(project.layout.output.glob("*/final.mp4"))) == 1

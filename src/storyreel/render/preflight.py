@@ -9,9 +9,12 @@ from pathlib import Path
 
 from storyreel.config import RenderSettings
 from storyreel.errors import BadSetting, MediaError
+from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.media import probe
 from storyreel.media.tools import encoder_names
 from storyreel.render.encoders import AUTO, ENCODER_ORDER, presets_for
+
+log = get_logger(MAIN_WORKER)  # the main worker plans with what this check settles
 
 # ffprobe's format names for a still picture: png_pipe, jpeg_pipe, webp_pipe …, a numbered
 # image sequence, or a GIF.
@@ -19,9 +22,12 @@ _STILL_SUFFIX = "_pipe"
 _STILL_FORMATS = frozenset({"image2", "gif"})
 
 
-def check_render(render: RenderSettings, config_file: Path, root: Path, *, encoder: str | None = None) -> None:
-    """BadSetting for the first render setting this machine cannot use. `encoder` (the
-    command's --encoder) is checked instead of the file's, which it overrides."""
+def check_render(render: RenderSettings, config_file: Path, root: Path, *,
+                 encoder: str | None = None) -> RenderSettings:
+    """BadSetting for the first render setting this machine cannot use; else the render
+    settings to plan with. `encoder` (run's --encoder) is checked instead of the file's,
+    which it overrides: a file encoder this ffmpeg lacks is replaced by it for this run,
+    so the run's tasks never wait for an encoder no node has."""
     where = f"bad setting in {config_file}"
     if encoder:
         chosen = _check_encoder(encoder, "bad option", "--encoder")
@@ -32,6 +38,13 @@ def check_render(render: RenderSettings, config_file: Path, root: Path, *, encod
                          f"expected one of {', '.join(presets_for(chosen))}")
     if render.logo:
         _check_logo(render.logo, where, root)
+    if encoder and encoder != render.encoder:
+        try:
+            _check_encoder(render.encoder, where, "[render] encoder")
+        except BadSetting as bad:
+            log.warning("%s; this run's tasks use --encoder %s", bad, encoder)
+            return render.model_copy(update={"encoder": encoder})
+    return render
 
 
 def _check_encoder(name: str, where: str, setting: str) -> str:
