@@ -21,7 +21,7 @@ class _App(typer.Typer):
         try:
             return super().__call__(*args, **kwargs)
         except StoryreelError as exc:
-            typer.secho(f"storyreel: {exc}", fg=typer.colors.RED, err=True)
+            _say(exc)
             sys.exit(2)
 
 
@@ -58,8 +58,12 @@ def _main(
     pass
 
 
-def _fail(exc: StoryreelError) -> None:
+def _say(exc: StoryreelError) -> None:
     typer.secho(f"storyreel: {exc}", fg=typer.colors.RED, err=True)
+
+
+def _fail(exc: StoryreelError) -> None:
+    _say(exc)
     raise typer.Exit(2)
 
 
@@ -107,7 +111,7 @@ def main(
         "Process what is in raw/ now (each file once its size and mtime are stable), then exit."))] = False,
     listen: Annotated[
         str | None,
-        typer.Option(help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
+        typer.Option(metavar="HOST:PORT", help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
                           "default: the [coordinator] listen setting, 127.0.0.1:8765."),
     ] = None,
 ) -> None:
@@ -134,11 +138,13 @@ def main(
 def status(
     root: RootArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the farm state as JSON for scripts.")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Redraw every --interval seconds until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between redraws with --watch.", min=0.2)] = 2.0,
-    window: Annotated[float, typer.Option(help="Span of the recent metrics, in seconds.", min=1)] = 3600.0,
+    watch: Annotated[bool, typer.Option("--watch", help=(
+        "Redraw every --interval seconds until Ctrl-C; into a pipe or file, print one whole "
+        "picture (or JSON line) per interval instead."))] = False,
+    interval: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between redraws with --watch.", min=0.2)] = 2.0,
+    window: Annotated[float, typer.Option(metavar="SECONDS", help="Span of the recent metrics, in seconds.", min=1)] = 3600.0,
     url: Annotated[
-        str | None, typer.Option(help="Coordinator URL; default: the [coordinator] listen address.")
+        str | None, typer.Option(metavar="URL", help="Coordinator URL; default: the [coordinator] listen address.")
     ] = None,
 ) -> None:
     """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the SPEC §10
@@ -180,11 +186,13 @@ def run(
             "Exit code 0 only when nothing failed, waits or is held in raw/, else 1."))
     ] = False,
     encoder: Annotated[
-        str | None, typer.Option(help="Force an encoder (e.g. libx264); default: the task's [render] encoder.")
+        str | None, typer.Option(metavar="NAME", help=(
+            "Force an encoder (e.g. libx264); default: the task's [render] encoder. It also "
+            "replaces, for this run's tasks, a [render] encoder this ffmpeg does not have."))
     ] = None,
     nodes: Annotated[
         int,
-        typer.Option(min=1, max=64, help="How many local render node processes to run; they talk to the "
+        typer.Option(min=1, max=64, metavar="COUNT", help="How many local render node processes to run; they talk to the "
                                           "main worker over loopback HTTP, exactly as nodes on other machines."),
     ] = 1,
 ) -> None:
