@@ -78,13 +78,9 @@ def test_the_file_init_writes_passes_every_check(tmp_path: Path) -> None:
 def test_run_with_an_encoder_override_renders_past_a_bad_file_encoder(project, media) -> None:
     """The case that once hung: a toml encoder this ffmpeg lacks is stored in every task;
     `run --encoder libx264` renders them and `--until-idle` exits with the video."""
-    cfg = project.layout.config_file
-    text = cfg.read_text()
-    for old, new in (('resolution = "3840x2160"', 'resolution = "160x90"'), ('preset = "medium"', 'preset = "ultrafast"'),
-                     ('encoder = "auto"', 'encoder = "h265_turbo"'), ("min_music_seconds = 5.0", "min_music_seconds = 1.0")):
-        assert old in text
-        text = text.replace(old, new)
-    cfg.write_text(text)
+    project.layout.config_file.write_text(
+        '[ingest]\nstable_seconds = 0.0\nmin_music_seconds = 1.0\n\n'
+        '[render]\nresolution = "160x90"\npreset = "ultrafast"\nencoder = "h265_turbo"\n')
     raw = project.layout.raw
     media.copy(media.speech(), raw / "story/fantasy/dragon_flight/voice/chapter_0001.mp3")
     media.copy(media.tone(seconds=2.0), raw / "music/fantasy/calm.mp3")
