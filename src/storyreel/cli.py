@@ -13,7 +13,20 @@ from storyreel.errors import StoryreelError
 from storyreel.logs import setup_logging
 from storyreel.node.limits import DEFAULT_GRACE_SECONDS
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """The commands, and one guard: a user error no command caught is still one message
+    and exit code 2, never a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except StoryreelError as exc:
+            _say(exc)
+            sys.exit(2)
+
+
+app = _App(
     help=(
         "storyreel: a render farm for story videos.\n\n"
         "Drop narration, background clips, music and story links into ROOT/raw/; storyreel "
@@ -23,6 +36,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: flags read `--once` (no `<bool>`), paragraphs are wrapped to the
+    # terminal, and `[coordinator]` in a help text stays text instead of Rich markup.
+    rich_markup_mode=None,
 )
 
 RootArg = Annotated[Path, typer.Argument(help="The project root (the folder holding raw/, scanned/, tasks/ …).")]
@@ -43,8 +59,12 @@ def _main(
     pass
 
 
-def _fail(exc: StoryreelError) -> None:
+def _say(exc: StoryreelError) -> None:
     typer.secho(f"storyreel: {exc}", fg=typer.colors.RED, err=True)
+
+
+def _fail(exc: StoryreelError) -> None:
+    _say(exc)
     raise typer.Exit(2)
 
 
@@ -54,6 +74,17 @@ def _open(root: Path):
 
     project = Project.open(root)
     setup_logging(project.layout.log_file, project.settings.log_level)
+    return project
+
+
+def _open_to_work(root: Path, encoder: str | None = None):
+    """The project for a command that ingests or renders, its render settings checked
+    against this machine first (`encoder`, the command's --encoder, overrides the file's)."""
+    from storyreel.render.preflight import check_render
+
+    project = _open(root)
+    project.settings.render = check_render(project.settings.render, project.layout.config_file,
+                                           project.layout.root, encoder=encoder)
     return project
 
 
@@ -81,7 +112,7 @@ def main(
         "Process what is in raw/ now (each file once its size and mtime are stable), then exit."))] = False,
     listen: Annotated[
         str | None,
-        typer.Option(help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
+        typer.Option(metavar="HOST:PORT", help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
                           "default: the [coordinator] listen setting, 127.0.0.1:8765."),
     ] = None,
 ) -> None:
@@ -94,7 +125,7 @@ def main(
     from storyreel.shutdown import Shutdown, exit_at_once
 
     try:
-        project = _open(root)
+        project = _open_to_work(root)
         if once:
             MainWorker(project).run_once()
         else:
@@ -108,11 +139,13 @@ def main(
 def status(
     root: RootArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the farm state as JSON for scripts.")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Redraw every --interval seconds until Ctrl-C.")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between redraws with --watch.", min=0.2)] = 2.0,
-    window: Annotated[float, typer.Option(help="Span of the recent metrics, in seconds.", min=1)] = 3600.0,
+    watch: Annotated[bool, typer.Option("--watch", help=(
+        "Redraw every --interval seconds until Ctrl-C; into a pipe or file, print one whole "
+        "picture (or JSON line) per interval instead."))] = False,
+    interval: Annotated[float, typer.Option(metavar="SECONDS", help="Seconds between redraws with --watch.", min=0.2)] = 2.0,
+    window: Annotated[float, typer.Option(metavar="SECONDS", help="Span of the recent metrics, in seconds.", min=1)] = 3600.0,
     url: Annotated[
-        str | None, typer.Option(help="Coordinator URL; default: the [coordinator] listen address.")
+        str | None, typer.Option(metavar="URL", help="Coordinator URL; default: the [coordinator] listen address.")
     ] = None,
 ) -> None:
     """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the SPEC §10
@@ -154,11 +187,13 @@ def run(
             "Exit code 0 only when nothing failed, waits or is held in raw/, else 1."))
     ] = False,
     encoder: Annotated[
-        str | None, typer.Option(help="Force an encoder (e.g. libx264); default: the task's [render] encoder.")
+        str | None, typer.Option(metavar="NAME", help=(
+            "Force an encoder (e.g. libx264); default: the task's [render] encoder. It also "
+            "replaces, for this run's tasks, a [render] encoder this ffmpeg does not have."))
     ] = None,
     nodes: Annotated[
         int,
-        typer.Option(min=1, max=64, help="How many local render node processes to run; they talk to the "
+        typer.Option(min=1, max=64, metavar="COUNT", help="How many local render node processes to run; they talk to the "
                                           "main worker over loopback HTTP, exactly as nodes on other machines."),
     ] = 1,
 ) -> None:
@@ -171,13 +206,36 @@ def run(
     from storyreel.shutdown import Shutdown
 
     try:
-        project = _open(root)
+        project = _open_to_work(root, encoder)
         left = run_farm(project, nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder)
     except StoryreelError as exc:
         _fail(exc)
     if left is not None:
         typer.echo("\n".join(left.lines(project)))
         raise typer.Exit(0 if left.clean else 1)
+
+
+def _server_url(server: str) -> str:
+    """`--server` as a URL: `farm:8765` gets `http://` with an INFO line; nonsense is refused."""
+    from storyreel.logs import RENDER_WORKER, get_logger
+    from storyreel.netaddr import server_url
+
+    url, added = server_url(server)
+    if added:
+        get_logger(RENDER_WORKER).info("--server %s has no scheme: using %s", server, url)
+    return url
+
+
+def _not_a_coordinator(url: str, exc: StoryreelError) -> StoryreelError:
+    """A 404 to our registration: the server answers, but it is not the coordinator (the
+    dashboard's port, most likely); waiting will not help, so say so and stop."""
+    from storyreel.errors import ConfigError, Refused
+
+    if not (isinstance(exc, Refused) and exc.status == 404 and str(exc).startswith("cannot register")):
+        return exc
+    return ConfigError(f"{url} is not a storyreel coordinator (it answered 404 to a node's registration): "
+                       "point --server at the main worker's [coordinator] listen address (default port "
+                       "8765), not at 'storyreel dashboard' (default port 8766)")
 
 
 @app.command()
@@ -244,10 +302,11 @@ def render(
             raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
         bar = sys.stderr.isatty() if progress == "auto" else progress == "bar"
         limits = Limits(max_tasks=max_tasks, exit_when_idle=exit_when_idle, grace=grace)
+        server = _server_url(server)
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
                  progress_bar=bar, limits=limits)
     except StoryreelError as exc:
-        _fail(exc)
+        _fail(_not_a_coordinator(server, exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

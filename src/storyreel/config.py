@@ -6,7 +6,9 @@ all, commented, so the file documents itself.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storyreel.errors import ConfigError
+from storyreel.logs import LEVELS_TEXT, parse_level
 from storyreel.netaddr import ListenText
+
+# An ffmpeg bitrate: digits, an optional fraction and a k or M multiplier (192k, 1.5M, 128000).
+_BITRATE = re.compile(r"[1-9][0-9]*(\.[0-9]+)?[kKM]?")
 
 
 class _Section(BaseModel):
@@ -89,6 +95,13 @@ class RenderSettings(_Section):
         if int(width) % 2 or int(height) % 2:
             raise ValueError("width and height must be even (yuv420p)")
         return f"{int(width)}x{int(height)}"
+
+    @field_validator("audio_bitrate")
+    @classmethod
+    def _check_bitrate(cls, value: str) -> str:
+        if not _BITRATE.fullmatch(value):
+            raise ValueError("expected a bitrate like 192k, 1.5M or 128000")
+        return value
 
     @field_validator("output_format")
     @classmethod
@@ -171,26 +184,95 @@ class Settings(_Section):
     node: NodeSettings = NodeSettings()
     crawl: CrawlSettings = CrawlSettings()
 
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        try:
+            parse_level(value)
+        except ConfigError:
+            raise ValueError(f"expected {LEVELS_TEXT}") from None
+        return value
+
 
 def load(path: Path) -> Settings:
-    """Read settings from a TOML file; a missing file gives the defaults."""
+    """Read settings from a TOML file; a missing file gives the defaults.
+
+    Numbers must be TOML numbers (strict): a quoted "30" is text, refused, not read as 30."""
     if not path.exists():
         return Settings()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        raise ConfigError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"cannot parse {path}: {exc}") from exc
     try:
-        return Settings.model_validate(data)
+        return Settings.model_validate(data, strict=True)
     except ValidationError as exc:
-        raise ConfigError(f"bad setting in {path}: {validation_problems(exc)}") from exc
+        problems = "; ".join(setting_problem(err) for err in exc.errors())
+        raise ConfigError(f"bad setting in {path}: {problems}") from exc
 
 
 def validation_problems(exc: ValidationError) -> str:
     """A pydantic error as one line: `render.resolution: must look like 1920x1080; …`."""
     return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+
+
+def setting_name(loc: tuple[str | int, ...]) -> str:
+    """A setting as the toml file shows it: `[render] encoder`, or `log_level` at the top."""
+    names = [str(part) for part in loc if isinstance(part, str)]
+    return f"[{'.'.join(names[:-1])}] {names[-1]}" if len(names) > 1 else ".".join(names)
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """ ": did you mean encoder?" for the closest of `choices`, or "" when none is close."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f": did you mean {close[0]}?" if close else ""
+
+
+def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
+    """The setting names allowed where `loc` points (its section's fields)."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+# Strict type errors and what the operator should write instead.
+_TYPE_HINTS = {
+    "int_type": "expected a whole number",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "string_type": "expected text in quotes",
+    "list_type": "expected a list in brackets",
+}
+
+
+def setting_problem(err: Any) -> str:
+    """One pydantic error about the toml file as a sentence naming the setting and value."""
+    loc = tuple(err["loc"])
+    name = setting_name(loc)
+    dotted = ".".join(str(part) for part in loc)
+    where = f"{name} ({dotted})" if dotted != name else name
+    if err["type"] == "extra_forbidden":
+        return f"{where} is not a setting{did_you_mean(str(loc[-1]), _known_keys(loc))}"
+    value = err["input"]
+    reason = _TYPE_HINTS.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
+    if err["type"] in _TYPE_HINTS and isinstance(value, str):
+        reason += f", not text: write {_unquoted(value)} without quotes" if _unquoted(value) else ", not text"
+    shown = _toml_value(value) if isinstance(value, str | int | float | list) else repr(value)
+    return f"{name} = {shown}{where.removeprefix(name)}: {reason}"
+
+
+def _unquoted(text: str) -> str:
+    """What a quoted number or boolean should have been written as, or "" when it is neither."""
+    try:
+        return _toml_value(tomllib.loads(f"v = {text.strip()}")["v"]) if text.strip() else ""
+    except tomllib.TOMLDecodeError:
+        return ""
 
 
 def _toml_value(value: Any) -> str:

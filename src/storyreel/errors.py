@@ -3,6 +3,7 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
 
     StoryreelError
     ├── ConfigError            storyreel.toml, the token or a command-line value is unusable
+    │   ├── BadSetting         one setting's value is not allowed (file, setting, value, what is)
     │   └── RootLocked         another main worker holds the project root
     ├── ToolMissingError       ffmpeg or ffprobe cannot be found
     ├── FilesystemError        a move, copy or write failed
@@ -45,6 +46,18 @@ class StoryreelError(Exception):
 
 class ConfigError(StoryreelError):
     """storyreel.toml is missing, unreadable or holds a bad value."""
+
+
+class BadSetting(ConfigError):
+    """A setting whose value is not allowed: "bad setting in ROOT/storyreel.toml: [render]
+    encoder = 'h265': expected auto or one of libx264, h264_nvenc"."""
+
+    def __init__(self, where: str, setting: str, value: object, allowed: str) -> None:
+        self.where = where
+        self.setting = setting
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{where}: {setting} = {value!r}: {allowed}")
 
 
 class ToolMissingError(StoryreelError):

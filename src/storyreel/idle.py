@@ -24,6 +24,7 @@ from storyreel.ingest.holds import HeldFile
 from storyreel.layout import TaskState
 from storyreel.mainworker import MainWorker
 from storyreel.project import Project
+from storyreel.units import plural
 from storyreel.waiting import Waiting, chapter_label, disk_low_text
 
 # After a look at the folders found work the running stages did not report (a task in
@@ -58,14 +59,14 @@ class Leftovers:
         return not (self.failed or self.waiting or self.held or self.queued)
 
     def summary(self) -> str:
-        parts = [_count(self.outputs, "video") + " in output/"]
+        parts = [plural(self.outputs, "video") + " in output/"]
         if self.failed:
-            parts.append(_count(len(self.failed), "task") + " failed")
+            parts.append(plural(len(self.failed), "task") + " failed")
         if self.waiting or self.queued:
-            parts.append(_count(len(self.waiting), "chapter") + " waiting"
-                         + (f", {_count(self.queued, 'task')} queued" if self.queued else ""))
+            parts.append(plural(len(self.waiting), "chapter") + " waiting"
+                         + (f", {plural(self.queued, 'task')} queued" if self.queued else ""))
         if self.held:
-            parts.append(_count(len(self.held), "file") + " held in raw/")
+            parts.append(plural(len(self.held), "file") + " held in raw/")
         return ", ".join(parts)
 
     def lines(self, project: Project) -> list[str]:
@@ -75,7 +76,7 @@ class Leftovers:
         lines += [f"failed: {t.chapter}: {t.folder}: {t.reason}" for t in self.failed]
         lines += [f"waiting: {chapter_label(layout, w.chapter)}: {w.detail}" for w in self.waiting]
         if self.queued:
-            lines.append(f"waiting: {_count(self.queued, 'task')} in tasks/: {self.queued_reason}")
+            lines.append(f"waiting: {plural(self.queued, 'task')} in tasks/: {self.queued_reason}")
         for held in self.held:
             when = f"retried in {_in(held.retry_in)} after: " if held.retry_in is not None else ""
             lines.append(f"held in raw/: {rel(project, held.path)}: {when}{held.reason}")
@@ -159,10 +160,6 @@ class IdleCheck:
         if len(reason) > REASON_CHARS:
             reason = reason[:REASON_CHARS - 1] + "…"
         return FailedTask(task_id, chapter, self.layout.relative(folder) + "/", reason)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _in(seconds: float) -> str:

@@ -24,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
+from storyreel.errors import ConfigError
 from storyreel.layout import shown
 from storyreel.linefile import LineFile, Losses
 
@@ -63,9 +64,20 @@ def get_logger(component: str) -> logging.Logger:
 _log = get_logger(MAIN_WORKER)  # the event log is written by the main worker
 
 
+# The levels an operator may write (any case); WARNING and CRITICAL are Python's spellings.
+LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING,
+          "WARNING": logging.WARNING, "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
+LEVELS_TEXT = "DEBUG, INFO, WARN or ERROR"
+
+
 def parse_level(name: str) -> int:
-    name = name.upper()
-    return {"WARN": logging.WARNING}.get(name, logging.getLevelName(name) if name else logging.INFO)
+    """A log level by name ("" is INFO); ConfigError naming the allowed ones otherwise."""
+    if not name:
+        return logging.INFO
+    try:
+        return LEVELS[name.upper()]
+    except KeyError:
+        raise ConfigError(f"unknown log level {name!r}: expected {LEVELS_TEXT}") from None
 
 
 def setup_logging(

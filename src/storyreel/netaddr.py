@@ -75,3 +75,22 @@ def _checked(text: str) -> str:
 
 # A settings field holding HOST:PORT: kept as the text the operator wrote, checked on load.
 ListenText = Annotated[str, AfterValidator(_checked)]
+
+
+# The schemes a render node can speak to the coordinator with.
+_SERVER_SCHEMES = ("http", "https")
+
+
+def server_url(text: str) -> tuple[str, bool]:
+    """`--server` as a URL, and whether `http://` had to be put in front (`farm:8765`, as
+    `--listen` is written); ConfigError at once for one that can never answer."""
+    text = text.strip()
+    scheme, sep, rest = text.partition("://")
+    added = not sep
+    if added:
+        scheme, rest = "http", text
+    rest = rest.rstrip("/")
+    if scheme.lower() not in _SERVER_SCHEMES or not rest or rest.startswith(("/", ":")):
+        raise ConfigError(f"--server {text!r} is not the main worker's URL: expected "
+                          f"http://HOST:PORT, e.g. http://{_EXAMPLE}")
+    return f"{scheme.lower()}://{rest}", added

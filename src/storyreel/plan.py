@@ -32,6 +32,7 @@ from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
 from storyreel.taskmeta import RenderSpec, TaskMeta, write
+from storyreel.units import plural
 from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text
 
 log = get_logger(MAIN_WORKER)
@@ -145,8 +146,8 @@ class Planner:
             return Waiting(chapter, WaitReason.NO_READABLE_CLIP, f"no readable video clip in {where}")
         picked = pick_clips(known_clips, voice_seconds, rng)
         if sum(c.seconds for c in picked) < voice_seconds:
-            log.warning("Task for %s uses %d clips, fewer than its voice needs; the last frame is held",
-                        chapter, len(picked))
+            log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
+                        chapter, plural(len(picked), "clip"))
         task_id = str(uuid.uuid4())
         try:
             self._build(task_id, chapter, category, story, voice, voice_seconds, chosen_music,
@@ -157,8 +158,8 @@ class Planner:
         self.index.note(task_id, chapter)
         self._warned = {w for w in self._warned if w[0] != chapter}
         names = ", ".join(c.path.name for c in picked)
-        log.info("Created task %s for %s: %.1f s voice, music %s, %d clips (%s)",
-                 task_id, chapter, voice_seconds, chosen_music.name, len(picked), names)
+        log.info("Created task %s for %s: %.1f s voice, music %s, %s (%s)",
+                 task_id, chapter, voice_seconds, chosen_music.name, plural(len(picked), "clip"), names)
         self.project.events.emit(Event.TASK_CREATED, task_id=task_id, chapter=chapter,
                                  voice_duration=voice_seconds)
         return task_id

@@ -28,6 +28,8 @@ class Project:
         Opening writes nothing: `status` and the dashboard only read, and the main worker
         makes missing folders once it holds the root lock (mainworker.recover)."""
         layout = Layout(root)
+        if layout.root.exists() and not layout.root.is_dir():
+            raise ConfigError(f"{layout.root} is a file, not a project folder")
         if not layout.root.is_dir():
             raise ConfigError(f"{layout.root} does not exist: run 'storyreel init {root}' first")
         if not layout.config_file.is_file():
@@ -45,8 +47,11 @@ class Project:
         Existing files are kept, so running init twice is harmless.
         """
         layout = Layout(root)
-        for folder in layout.all_dirs():
-            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            for folder in layout.all_dirs():
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the project at {layout.root}: {_mkdir_problem(exc)}") from exc
         if not layout.config_file.exists():
             fsops.write_atomic(layout.config_file, config.default_toml())
         if not layout.token_file.exists():
@@ -65,3 +70,12 @@ class Project:
     def token_matches(self, presented: str) -> bool:
         """Compare a presented token in constant time."""
         return hmac.compare_digest(presented.encode(), self.token.encode())
+
+
+def _mkdir_problem(exc: OSError) -> str:
+    """Why a folder could not be made: the file in its way, or the system's reason."""
+    path = Path(exc.filename) if exc.filename else None
+    if isinstance(exc, FileExistsError | NotADirectoryError) and path is not None:
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+        return f"{blocker} is a file, not a folder"
+    return f"{exc.filename or ''}: {exc.strerror or exc}"

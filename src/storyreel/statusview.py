@@ -196,6 +196,14 @@ def show(read: Callable[[], FarmState], *, as_json: bool = False, watch: bool = 
                 print(dump_json(read()), flush=True)
         elif not watch:
             console.print(render(read()))
+        elif not console.is_terminal:
+            # Into a pipe or file a redrawn screen is a heap of escape codes: one whole
+            # picture per interval instead, each after a blank line.
+            while True:
+                console.print(render(read()))
+                console.print()
+                console.file.flush()
+                time.sleep(interval)
         else:
             with Live(render(read()), console=console, auto_refresh=False) as live:
                 while True:

@@ -46,7 +46,9 @@ def test_main_once_crawls_links_and_rejects_refused_ones(
 
     trashed = layout.invalid_dest(bad.path)
     reason = json.loads(layout.reason_file(trashed).read_text())["reason"]
-    assert reason == f"cannot fetch {forbidden_server.url('/secret')}: blocked address 127.0.0.1 (loopback)"
+    assert reason == (f"cannot fetch {forbidden_server.url('/secret')}: blocked address 127.0.0.1 (loopback); "
+                      "to crawl an intranet set [crawl] allow_private_networks = true, "
+                      "or list its network in [crawl] allow_networks")
     assert forbidden_server.requests == []
     assert story_server.hits("/dragon") == 1
 

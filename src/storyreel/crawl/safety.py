@@ -162,6 +162,14 @@ def refusal(address: IPAddress | str, policy: Policy = Policy()) -> str | None:
     return f"blocked address {ip} ({kind})"
 
 
+def _unblock_hint(ip: IPAddress) -> str:
+    """How an operator allows an address the policy refused, when one can be allowed."""
+    if classify(ip) not in _PRIVATE_CATEGORIES:
+        return ""
+    return ("; to crawl an intranet set [crawl] allow_private_networks = true, "
+            "or list its network in [crawl] allow_networks")
+
+
 def parse_url(url: str) -> tuple[httpx.URL, str, int]:
     """Check a URL's form; return it parsed with its ASCII host and port."""
     try:
@@ -225,5 +233,5 @@ def check_url(url: str, policy: Policy = Policy(), resolver: Resolver = system_r
             raise UnsafeURLError(url, f"host {host!r} resolved to a bad address {address!r}") from exc
         problem = refusal(ip, policy)
         if problem:
-            raise UnsafeURLError(url, problem)
+            raise UnsafeURLError(url, problem + _unblock_hint(ip))
     return Target(url=parsed, host=host, port=port, address=addresses[0])

@@ -89,6 +89,8 @@ def reject(
             record["detail"] = detail
         fsops.write_json(layout.reason_file(dest), record)
         fsops.move(path, dest)
-    log.warning("Rejected %s → %s: %s", rel(project, path), rel(project, dest), reason)
+    # A duplicate names the file it duplicates, so the operator can compare the two.
+    logged = f"{reason} of {extra['duplicate_of']}" if "duplicate_of" in extra else reason
+    log.warning("Rejected %s → %s: %s", rel(project, path), rel(project, dest), logged)
     project.events.emit(Event.REJECTED, path=rel(project, path), dest=rel(project, dest), reason=reason)
     return dest

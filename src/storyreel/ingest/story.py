@@ -53,6 +53,7 @@ from storyreel.ingest.watch import Signature, signature
 from storyreel.layout import CHUNK_RE, RawAsset, RawRole
 from storyreel.logs import MAIN_WORKER, get_logger, iso_utc
 from storyreel.project import Project
+from storyreel.units import plural
 
 log = get_logger(MAIN_WORKER)
 
@@ -293,7 +294,7 @@ class LinkProcessor:
         story = f"{asset.category}/{asset.story}"
         if paths:
             log.info(
-                "Wrote %s … %s for story %s (%d words from %d URLs)",
-                paths[0].name, paths[-1].name, story, record["words"], len(pages),
+                "Wrote %s … %s for story %s (%s from %s)",
+                paths[0].name, paths[-1].name, story, plural(record["words"], "word"), plural(len(pages), "URL"),
             )
         return dest

@@ -55,9 +55,18 @@ class EncoderSetup:
     pix_fmt_filter: str = "format=yuv420p"  # last filter of the video chain
 
 
-def _check_preset(preset: str) -> str:
-    if preset not in X264_PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}: expected one of {', '.join(X264_PRESETS)}")
+def presets_for(name: str) -> tuple[str, ...]:
+    """The names `[render] preset` may hold for encoder `name` (or auto). Every encoder
+    takes x264's names: NVENC through its table, Quick Sync by name (its missing fastest
+    two as veryfast), VideoToolbox as real-time or not; VAAPI ignores the preset."""
+    if name == "h264_nvenc":
+        return tuple(_NVENC_PRESETS)
+    return X264_PRESETS
+
+
+def _check_preset(preset: str, name: str = AUTO) -> str:
+    if preset not in presets_for(name):
+        raise ConfigError(f"unknown preset {preset!r}: expected one of {', '.join(presets_for(name))}")
     return preset
 
 
@@ -66,7 +75,7 @@ def setup(name: str, preset: str = "medium", quality: int = 23, *, hw_decode: bo
 
     `hw_decode=False` keeps decoding and scaling on the CPU (NVENC's fallback when the
     GPU cannot decode a clip)."""
-    preset = _check_preset(preset)
+    preset = _check_preset(preset, name)
     quality = str(int(quality))
     if name == "libx264":
         return EncoderSetup(name, ["-c:v", "libx264", "-preset", preset, "-crf", quality])
