@@ -227,5 +227,63 @@ def render(
         _fail(exc)
 
 
+token_app = typer.Typer(
+    help=(
+        "Per-node tokens: one per render machine, so a lost one is cut off alone (the project "
+        "token stays the operator's). A node token NAME acts only as node ids NAME or NAME-…; "
+        "give it to 'storyreel render' with --token-file or STORYREEL_TOKEN."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+TokenName = Annotated[str, typer.Argument(help="The node's name, e.g. its host name.")]
+
+
+def _project_layout(root: Path):
+    from storyreel.project import Project
+
+    return Project.open(root).layout
+
+
+@token_app.command("add")
+def token_add(root: RootArg, name: TokenName) -> None:
+    """Make a token for node NAME and print it once; only its hash is kept. Works while the
+    main worker runs: its next request check knows the new token."""
+    from storyreel import tokens
+
+    try:
+        typer.echo(tokens.add(_project_layout(root), name))
+    except StoryreelError as exc:
+        _fail(exc)
+    typer.echo(f"node token {name!r} added; it is shown only now", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(root: RootArg, name: TokenName) -> None:
+    """Revoke node NAME's token: a running coordinator refuses it from its next request."""
+    from storyreel import tokens
+
+    try:
+        tokens.revoke(_project_layout(root), name)
+    except StoryreelError as exc:
+        _fail(exc)
+    typer.echo(f"node token {name!r} revoked")
+
+
+@token_app.command("list")
+def token_list(root: RootArg) -> None:
+    """The node tokens: name and when it was made (no secrets; only hashes are stored)."""
+    from storyreel import tokens
+
+    try:
+        found = tokens.listing(_project_layout(root))
+    except StoryreelError as exc:
+        _fail(exc)
+    if not found:
+        typer.echo("no node tokens (nodes use the project token)")
+    for token in found:
+        typer.echo(f"{token.name}\tcreated {token.created}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
