@@ -83,6 +83,9 @@ def main(
         typer.Option(help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
                           "default: the [coordinator] listen setting, 127.0.0.1:8765."),
     ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help=(
+        "Serve render nodes over HTTPS with this PEM certificate (chain); needs --tls-key."))] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Run the main worker: watch raw/, validate and file assets into scanned/, plan tasks,
     and hand tasks to render nodes over HTTP (see 'storyreel render').
@@ -91,6 +94,7 @@ def main(
     from storyreel.mainworker import MainWorker
     from storyreel.netaddr import Listen
     from storyreel.shutdown import Shutdown, exit_at_once
+    from storyreel.tls import ServerTLS
 
     try:
         project = _open(root)
@@ -98,7 +102,8 @@ def main(
             MainWorker(project).run_once()
         else:
             address = Listen.parse(listen or project.settings.coordinator.listen)
-            MainWorker(project, listen=address).run_forever(Shutdown(on_hard=exit_at_once).install().soft)
+            worker = MainWorker(project, listen=address, tls=ServerTLS.from_options(tls_cert, tls_key))
+            worker.run_forever(Shutdown(on_hard=exit_at_once).install().soft)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -113,6 +118,9 @@ def status(
     url: Annotated[
         str | None, typer.Option(help="Coordinator URL; default: the [coordinator] listen address.")
     ] = None,
+    ca_file: Annotated[Path | None, typer.Option(help=(
+        "Trust an https coordinator whose certificate chains to this CA file; default: the "
+        "certificate a main worker on this machine serves, then the system's CAs."))] = None,
 ) -> None:
     """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the SPEC §10
     metrics. Live node progress comes from the running coordinator; without one, from the log."""
@@ -120,7 +128,8 @@ def status(
     from storyreel.status import print_status
 
     try:
-        print_status(Project.open(root), as_json=as_json, watch=watch, interval=interval, window=window, url=url)
+        print_status(Project.open(root), as_json=as_json, watch=watch, interval=interval, window=window, url=url,
+                     ca_file=ca_file)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -200,6 +209,9 @@ def render(
         str, typer.Option(help="Render progress: 'bar' (a progress bar), 'log' (a line every few seconds) "
                                "or 'auto' (a bar when stderr is a terminal).")
     ] = "auto",
+    ca_file: Annotated[Path | None, typer.Option(help=(
+        "Trust an https coordinator whose certificate chains to this PEM CA file; default: the system's CAs."
+    ))] = None,
 ) -> None:
     """Run a render node: claim tasks from the main worker, download, render, upload.
 
@@ -222,7 +234,7 @@ def render(
             raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
         bar = sys.stderr.isatty() if progress == "auto" else progress == "bar"
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
-                 progress_bar=bar)
+                 progress_bar=bar, ca_file=ca_file)
     except StoryreelError as exc:
         _fail(exc)
 
