@@ -195,9 +195,15 @@ def _claims(url: str, token: str, sizes: dict) -> tuple[list[float], list[tuple[
 
 
 async def _beats(
-    url: str, token: str, held: list[tuple[str, str, int]], interval: float, window: float
+    url: str,
+    token: str,
+    held: list[tuple[str, str, int]],
+    interval: float,
+    window: float,
+    stamps: list[float] | None = None,
 ) -> tuple[int, int, list[float]]:
-    """Every holder heartbeats every `interval` s for `window` s, spread evenly."""
+    """Every holder heartbeats every `interval` s for `window` s, spread evenly; `stamps`
+    collects when each beat was answered (monotonic), for a rate over part of the window."""
     sent = errors = 0
     latencies: list[float] = []
     limits = httpx.Limits(max_connections=len(held), max_keepalive_connections=len(held))
@@ -220,6 +226,8 @@ async def _beats(
                     },
                 )
                 latencies.append(time.perf_counter() - t0)
+                if stamps is not None:
+                    stamps.append(time.monotonic())
                 sent += 1
                 errors += response.status_code != 200
                 await asyncio.sleep(interval)
