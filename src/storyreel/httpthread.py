@@ -20,6 +20,10 @@ log = get_logger(MAIN_WORKER)
 START_TIMEOUT = 20.0
 # In-flight requests (an upload) get this long to finish when the server stops.
 STOP_GRACE = 10.0
+# An idle connection stays open this long (s): longer than any heartbeat or claim-poll
+# interval, so a node's requests reuse one connection instead of racing its close (uvicorn's
+# own 5 s equals the default heartbeat period).
+KEEP_ALIVE = 75
 # How often `start` looks whether the port is bound yet (s).
 _POLL = 0.02
 
@@ -33,7 +37,7 @@ class ServerThread:
         self.tls = tls
         config = uvicorn.Config(
             app, host=listen.host, port=listen.port, log_config=None, access_log=False,
-            lifespan="off", timeout_graceful_shutdown=STOP_GRACE,
+            lifespan="off", timeout_graceful_shutdown=STOP_GRACE, timeout_keep_alive=KEEP_ALIVE,
             ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
         )
         self.server = uvicorn.Server(config)

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -19,6 +22,7 @@ from storyreel.coordinator import Coordinator, CoordinatorServer
 from storyreel.errors import ConfigError, Untrusted
 from storyreel.layout import TaskState
 from storyreel.node.client import CoordinatorClient
+from storyreel.project import Project
 from storyreel.tls import ServerTLS, client_context
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
@@ -95,12 +99,22 @@ def test_a_node_with_the_ca_renders_over_https_and_one_without_stops_clearly(tmp
         farm.stop()
 
 
-def test_the_login_rule_is_the_same_over_https(tmp_path: Path, media, certs) -> None:
-    ca, cert, key = certs
-    project = farm_project(tmp_path / "root", media, tasks=1)
-    server = CoordinatorServer(Coordinator(project), "0.0.0.0:0", tls=ServerTLS(cert, key))
+@contextmanager
+def https_coordinator(root: Path, media, certs, listen: str) -> Iterator[tuple[Project, str]]:
+    """A coordinator thread serving HTTPS on `listen`; yields its project and URL."""
+    _, cert, key = certs
+    project = farm_project(root, media, tasks=1)
+    server = CoordinatorServer(Coordinator(project), listen, tls=ServerTLS(cert, key))
     url = server.start()
     try:
+        yield project, url
+    finally:
+        server.stop()
+
+
+def test_the_login_rule_is_the_same_over_https(tmp_path: Path, media, certs) -> None:
+    ca = certs[0]
+    with https_coordinator(tmp_path / "root", media, certs, "0.0.0.0:0") as (project, url):
         assert url.startswith("https://127.0.0.1:")
         node_token = tokens.add(project.layout, "rack1")
         with httpx.Client(base_url=url, verify=client_context(ca), timeout=30) as http:
@@ -113,27 +127,22 @@ def test_the_login_rule_is_the_same_over_https(tmp_path: Path, media, certs) -> 
             assert "secure" in login.headers["set-cookie"].lower()  # the cookie travels over TLS only
         with pytest.raises(httpx.TransportError):  # plain HTTP gets no answer
             httpx.get(url.replace("https://", "http://") + "/dashboard/api/state", timeout=5)
-    finally:
-        server.stop()
 
 
 def test_a_client_without_the_ca_is_refused_at_once_not_retried(tmp_path: Path, media, certs) -> None:
-    ca, cert, key = certs
-    project = farm_project(tmp_path / "root", media, tasks=1)
-    server = CoordinatorServer(Coordinator(project), "127.0.0.1:0", tls=ServerTLS(cert, key))
-    url = server.start()
-    try:
+    ca = certs[0]
+    with https_coordinator(tmp_path / "root", media, certs, "127.0.0.1:0") as (project, url):
         trusted = CoordinatorClient(url, project.token, "n1", verify=client_context(ca))
         assert trusted.register("h", ["libx264"]).heartbeat_seconds > 0
         trusted.close()
         other_ca, _, _ = make_certs(tmp_path / "other", "other")
         for verify in (True, client_context(other_ca)):
             stranger = CoordinatorClient(url, project.token, "n2", verify=verify)
+            began = time.monotonic()
             with pytest.raises(Untrusted, match="not trusted"):
                 stranger.register("h", ["libx264"])  # patient, yet it does not wait
+            assert time.monotonic() - began < 5  # the first retry alone would wait 0.2 s, then grow
             stranger.close()
-    finally:
-        server.stop()
 
 
 def test_tls_options_are_checked_before_serving(tmp_path: Path, certs) -> None:
