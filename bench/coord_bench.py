@@ -20,6 +20,7 @@ import media
 from harness import BenchError, median, mib, percentile, proc_cpu_seconds, proc_peak_rss
 from media import ClipSpec
 from report import Section
+from simnodes import heartbeats
 from tasks import file_inputs, queue_tasks
 
 from storyreel.logs import Event
@@ -195,37 +196,28 @@ def _claims(url: str, token: str, sizes: dict) -> tuple[list[float], list[tuple[
 
 
 async def _beats(
-    url: str, token: str, held: list[tuple[str, str, int]], interval: float, window: float
+    url: str,
+    token: str,
+    held: list[tuple[str, str, int]],
+    interval: float,
+    window: float,
+    stamps: list[float] | None = None,
 ) -> tuple[int, int, list[float]]:
-    """Every holder heartbeats every `interval` s for `window` s, spread evenly."""
-    sent = errors = 0
+    """Every holder heartbeats every `interval` s for `window` s, spread evenly (simnodes);
+    `stamps` collects when each beat was answered (monotonic), in the order of the latencies,
+    for a rate over part of the window. Returns beats sent, refused, and their latencies."""
     latencies: list[float] = []
-    limits = httpx.Limits(max_connections=len(held), max_keepalive_connections=len(held))
-    async with httpx.AsyncClient(
-        base_url=url, headers=_headers(token), timeout=30, limits=limits
-    ) as client:
-        end = time.monotonic() + window
+    refused = 0
 
-        async def beat(offset: float, node: str, task: str, attempt: int) -> None:
-            nonlocal sent, errors
-            await asyncio.sleep(offset)
-            while time.monotonic() < end:
-                t0 = time.perf_counter()
-                response = await client.post(
-                    f"{API}/tasks/{task}/heartbeat",
-                    json={
-                        "node": node,
-                        "attempt": attempt,
-                        "progress": {"percent": 50.0, "speed": 1.0},
-                    },
-                )
-                latencies.append(time.perf_counter() - t0)
-                sent += 1
-                errors += response.status_code != 200
-                await asyncio.sleep(interval)
+    def record(answered: float, latency: float, status: int) -> None:
+        nonlocal refused
+        latencies.append(latency)
+        refused += status != 200
+        if stamps is not None:
+            stamps.append(answered)
 
-        await asyncio.gather(*(beat(interval * i / len(held), *h) for i, h in enumerate(held)))
-    return sent, errors, latencies
+    await heartbeats(url, token, held, interval, window, record)
+    return len(latencies), refused, latencies
 
 
 def run(work: Path, *, smoke: bool, runs: int, log) -> Section:

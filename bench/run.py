@@ -1,6 +1,6 @@
 """Run storyreel's benchmarks and write BENCHMARKS.md.
 
-    python bench/run.py                      # everything, full size (≈ 25 min on 2 cores)
+    python bench/run.py                      # everything, full size (≈ 30 min on 2 cores)
     python bench/run.py --smoke              # tiny sizes, one run: proves the benchmarks still run
     python bench/run.py render ingest        # only the named benchmarks
 
@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import coord_bench  # noqa: E402
+import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import node_bench  # noqa: E402
 import render_bench  # noqa: E402
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "node": node_bench,
     "scaling": coord_bench,
     "ingest": ingest_bench,
+    "fleet": fleet_bench,
 }
 
 # The issue asks for medians of at least 3 runs.
@@ -101,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         result.elapsed = time.perf_counter() - began
         sections.append(result)
     sections.append(memory_section(sections))
+    sections.sort(key=lambda s: s.title)  # by number: the memory summary (5) before the fleet (6)
     elapsed = time.perf_counter() - started
     text = render_markdown(
         info, sections, smoke=args.smoke, runs=runs, elapsed=elapsed, started=stamp

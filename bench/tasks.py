@@ -60,15 +60,20 @@ def queue_tasks(
     """Write `count` queued task folders (oldest first by created_at); returns their ids."""
     layout = project.layout
     videos = sorted(name for name in files if name.startswith("video_"))
+    video_list = "".join(f"file '{name}'\n" for name in videos)
     base = datetime.now(UTC)
     ids = []
+    # Every task folder sits at the same depth, so the relative link targets are the same for
+    # all of them: computed once, 100,000 folders take seconds, not minutes.
+    links = {name: os.path.relpath(target, layout.task_dir("x")) for name, target in files.items()}
+    layout.tasks.mkdir(parents=True, exist_ok=True)
     for index in range(count):
         task_id = str(uuid.uuid4())
         folder = layout.task_dir(task_id)
-        folder.mkdir(parents=True)
-        for name, target in files.items():
-            os.symlink(os.path.relpath(target, folder), folder / name)
-        (folder / VIDEO_LIST_NAME).write_text("".join(f"file '{name}'\n" for name in videos))
+        os.mkdir(folder)
+        for name, target in links.items():
+            os.symlink(target, folder / name)
+        (folder / VIDEO_LIST_NAME).write_text(video_list)
         metadata = {
             "task_id": task_id,
             "category": CATEGORY,

@@ -115,6 +115,9 @@ def main(
         typer.Option(metavar="HOST:PORT", help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
                           "default: the [coordinator] listen setting, 127.0.0.1:8765."),
     ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help=(
+        "Serve render nodes over HTTPS with this PEM certificate (chain); needs --tls-key."))] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert.")] = None,
 ) -> None:
     """Run the main worker: watch raw/, validate and file assets into scanned/, plan tasks,
     and hand tasks to render nodes over HTTP (see 'storyreel render').
@@ -123,6 +126,7 @@ def main(
     from storyreel.mainworker import MainWorker
     from storyreel.netaddr import Listen
     from storyreel.shutdown import Shutdown, exit_at_once
+    from storyreel.tls import ServerTLS
 
     try:
         project = _open_to_work(root)
@@ -130,7 +134,8 @@ def main(
             MainWorker(project).run_once()
         else:
             address = Listen.parse(listen or project.settings.coordinator.listen)
-            MainWorker(project, listen=address).run_forever(Shutdown(on_hard=exit_at_once).install().soft)
+            worker = MainWorker(project, listen=address, tls=ServerTLS.from_options(tls_cert, tls_key))
+            worker.run_forever(Shutdown(on_hard=exit_at_once).install().soft)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -147,6 +152,9 @@ def status(
     url: Annotated[
         str | None, typer.Option(metavar="URL", help="Coordinator URL; default: the [coordinator] listen address.")
     ] = None,
+    ca_file: Annotated[Path | None, typer.Option(help=(
+        "Trust an https coordinator whose certificate chains to this CA file; default: the "
+        "certificate a main worker on this machine serves, then the system's CAs."))] = None,
 ) -> None:
     """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the SPEC §10
     metrics. Live node progress comes from the running coordinator; without one, from the log."""
@@ -154,7 +162,8 @@ def status(
     from storyreel.status import print_status
 
     try:
-        print_status(Project.open(root), as_json=as_json, watch=watch, interval=interval, window=window, url=url)
+        print_status(Project.open(root), as_json=as_json, watch=watch, interval=interval, window=window, url=url,
+                     ca_file=ca_file)
     except StoryreelError as exc:
         _fail(exc)
 
@@ -279,6 +288,9 @@ def render(
             "long, then hand back everything and exit. Let supervisors wait a little longer "
             "(terminationGracePeriodSeconds, TimeoutStopSec) before they kill the node."))
     ] = DEFAULT_GRACE_SECONDS,
+    ca_file: Annotated[Path | None, typer.Option(help=(
+        "Trust an https coordinator whose certificate chains to this PEM CA file; default: the system's CAs."
+    ))] = None,
 ) -> None:
     """Run a render node: claim tasks from the main worker, download, render, upload.
 
@@ -304,9 +316,67 @@ def render(
         limits = Limits(max_tasks=max_tasks, exit_when_idle=exit_when_idle, grace=grace)
         server = _server_url(server)
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
-                 progress_bar=bar, limits=limits)
+                 progress_bar=bar, limits=limits, ca_file=ca_file)
     except StoryreelError as exc:
         _fail(_not_a_coordinator(server, exc))
+
+
+token_app = typer.Typer(
+    help=(
+        "Per-node tokens: one per render machine, so a lost one is cut off alone (the project "
+        "token stays the operator's). A node token NAME acts only as node ids NAME or NAME-…; "
+        "give it to 'storyreel render' with --token-file or STORYREEL_TOKEN."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+TokenName = Annotated[str, typer.Argument(help="The node's name, e.g. its host name.")]
+
+
+def _project_layout(root: Path):
+    from storyreel.project import Project
+
+    return Project.open(root).layout
+
+
+@token_app.command("add")
+def token_add(root: RootArg, name: TokenName) -> None:
+    """Make a token for node NAME and print it once; only its hash is kept. Works while the
+    main worker runs: its next request check knows the new token."""
+    from storyreel import tokens
+
+    try:
+        typer.echo(tokens.add(_project_layout(root), name))
+    except StoryreelError as exc:
+        _fail(exc)
+    typer.echo(f"node token {name!r} added; it is shown only now", err=True)
+
+
+@token_app.command("revoke")
+def token_revoke(root: RootArg, name: TokenName) -> None:
+    """Revoke node NAME's token: a running coordinator refuses it from its next request."""
+    from storyreel import tokens
+
+    try:
+        tokens.revoke(_project_layout(root), name)
+    except StoryreelError as exc:
+        _fail(exc)
+    typer.echo(f"node token {name!r} revoked")
+
+
+@token_app.command("list")
+def token_list(root: RootArg) -> None:
+    """The node tokens: name and when it was made (no secrets; only hashes are stored)."""
+    from storyreel import tokens
+
+    try:
+        found = tokens.listing(_project_layout(root))
+    except StoryreelError as exc:
+        _fail(exc)
+    if not found:
+        typer.echo("no node tokens (nodes use the project token)")
+    for token in found:
+        typer.echo(f"{token.name}\tcreated {token.created}")
 
 
 if __name__ == "__main__":  # pragma: no cover

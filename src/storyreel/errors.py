@@ -29,6 +29,7 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── Unauthorized       401: the token was refused
     │   ├── Unreachable        no answer, or 5xx: try again later
     │   │   └── CoordinatorFull  507: its disk is full; try again after .retry_after seconds
+    │   ├── Untrusted          the coordinator's TLS certificate did not verify (--ca-file)
     │   ├── LeaseLost          409: our attempt no longer holds the task
     │   └── Refused            any other refusal; retrying will not help (.status)
     │       └── NotRegistered  428: register again
@@ -230,6 +231,11 @@ class CoordinatorFull(Unreachable):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Untrusted(NodeError):
+    """The coordinator's TLS certificate did not verify against the trusted CAs: asking
+    again will not help until the node is given the right CA file."""
 
 
 class LeaseLost(NodeError):

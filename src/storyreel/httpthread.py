@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from storyreel.errors import ConfigError
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.netaddr import Listen
+from storyreel.tls import ServerTLS
 
 log = get_logger(MAIN_WORKER)
 
@@ -19,6 +20,10 @@ log = get_logger(MAIN_WORKER)
 START_TIMEOUT = 20.0
 # In-flight requests (an upload) get this long to finish when the server stops.
 STOP_GRACE = 10.0
+# An idle connection stays open this long (s): longer than any heartbeat or claim-poll
+# interval, so a node's requests reuse one connection instead of racing its close (uvicorn's
+# own 5 s equals the default heartbeat period).
+KEEP_ALIVE = 75
 # How often `start` looks whether the port is bound yet (s).
 _POLL = 0.02
 
@@ -26,11 +31,14 @@ _POLL = 0.02
 class ServerThread:
     """`start` returns once the port is bound (or raises); `stop` lets requests finish."""
 
-    def __init__(self, app: FastAPI, listen: Listen, *, name: str) -> None:
+    def __init__(self, app: FastAPI, listen: Listen, *, name: str, tls: ServerTLS | None = None) -> None:
+        """With `tls`, uvicorn serves HTTPS itself with that certificate and key."""
         self.listen = listen
+        self.tls = tls
         config = uvicorn.Config(
             app, host=listen.host, port=listen.port, log_config=None, access_log=False,
-            lifespan="off", timeout_graceful_shutdown=STOP_GRACE,
+            lifespan="off", timeout_graceful_shutdown=STOP_GRACE, timeout_keep_alive=KEEP_ALIVE,
+            ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
@@ -58,6 +66,12 @@ class ServerThread:
         if sockets:
             self.listen = self.listen.on_port(sockets[0].getsockname()[1])
         return self.listen
+
+    @property
+    def url(self) -> str:
+        """The URL a client on this machine uses: https when serving TLS."""
+        url = self.listen.url
+        return "https://" + url.removeprefix("http://") if self.tls else url
 
     def stop(self) -> None:
         self.server.should_exit = True

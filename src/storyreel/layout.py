@@ -280,6 +280,11 @@ class Layout:
         return self.state / "token"
 
     @property
+    def node_tokens_file(self) -> Path:
+        """The per-node tokens, hashed (tokens.py); written by `storyreel token` beside a running main worker."""
+        return self.state / "node-tokens.json"
+
+    @property
     def journal(self) -> Path:
         return self.state / "journal"
 

@@ -21,6 +21,7 @@ from storyreel.netaddr import Listen
 from storyreel.plan import Planner
 from storyreel.project import Project
 from storyreel.rootlock import RootLock
+from storyreel.tls import ServerTLS
 
 log = get_logger(MAIN_WORKER)
 
@@ -52,8 +53,8 @@ def recover(project: Project) -> None:
 
 
 class MainWorker:
-    def __init__(self, project: Project, *, listen: Listen | None = None) -> None:
-        """`listen` serves render nodes from this worker; None serves none."""
+    def __init__(self, project: Project, *, listen: Listen | None = None, tls: ServerTLS | None = None) -> None:
+        """`listen` serves render nodes from this worker; None serves none. `tls`: over HTTPS."""
         self.project = project
         self.listen = listen
         self.lock = RootLock(project.layout)
@@ -64,7 +65,7 @@ class MainWorker:
         self.farm: CoordinatorServer | None = None
         if listen is not None:
             self.coordinator = Coordinator(project, disk=self.disk)
-            self.farm = CoordinatorServer(self.coordinator, listen, lock=self.lock)
+            self.farm = CoordinatorServer(self.coordinator, listen, lock=self.lock, tls=tls)
 
     @property
     def url(self) -> str:

@@ -42,6 +42,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "3. Scaling",
         "4. Ingest",
         "5. Memory",
+        "6. Fleet",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -54,3 +55,9 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     ingest = figures["sections"]["4. Ingest"]
     assert ingest["ingested"] + ingest["rejected"] == ingest["files"]
     assert ingest["files_per_second"] > 0
+    assert text.index("## 5. Memory") < text.index("## 6. Fleet")
+    fleet = figures["sections"]["6. Fleet"]
+    assert fleet["fleet_beats_sent"] > 0
+    assert fleet["claims"] > 0 and 0 < fleet["claim_p99"] < 5
+    # Every node that came and went is still a row of the node table.
+    assert fleet["churn"]["rows"] == fleet["fleet_nodes"] + fleet["churn"]["cycles"]

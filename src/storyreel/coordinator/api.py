@@ -49,6 +49,7 @@ from storyreel.protocol import (
     RegisterBody,
     UploadReply,
 )
+from storyreel.tokens import Credentials
 
 # A stage event is a few hundred bytes of JSON; a body beyond this is no stage event.
 MAX_EVENT_BYTES = 16 * 1024
@@ -62,12 +63,30 @@ def _task_id(task_id: str) -> str:
 
 def create_app(coordinator: Coordinator, bound_host: str) -> FastAPI:
     """The coordinator's FastAPI app; other routes (dashboard, /metrics) mount onto it."""
-    project = coordinator.project
+    credentials = Credentials(coordinator.layout)
 
     async def bearer(request: Request) -> None:  # async: no thread-pool hop per request
+        """The project token, or a node token acting only as the node ids its name covers."""
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented or not project.token_matches(presented.strip()):
+        caller = credentials.identify(presented.strip()) if scheme.lower() == "bearer" else None
+        if caller is None:
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        if caller.node_token is None:
+            return
+        # The node id is in the path (alive), the query (downloads, uploads) or the JSON body;
+        # FastAPI has parsed that body already, so request.json() reads no bytes again.
+        # An upload's body is the render itself and is never read here.
+        named = [request.path_params.get("node"), request.query_params.get("node")]
+        if request.method == "POST" and request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None  # the route answers 422 for it
+            named.append(body.get("node") if isinstance(body, dict) else None)
+        for node in named:
+            if isinstance(node, str) and not caller.may_act_as(node):
+                raise HTTPException(403, f"the node token {caller.node_token.name!r} may act only as node "
+                                         f"{caller.node_token.name!r} or {caller.node_token.name}-…, not {node!r}")
 
     app = FastAPI(title="storyreel coordinator", version=__version__, docs_url=None, redoc_url=None)
 

@@ -13,6 +13,7 @@ from storyreel.httpthread import ServerThread
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.netaddr import Listen
 from storyreel.rootlock import RootLock
+from storyreel.tls import ServerTLS
 
 log = get_logger(MAIN_WORKER)
 
@@ -25,11 +26,13 @@ class CoordinatorServer:
     (and RootLocked says who holds it)."""
 
     def __init__(self, coordinator: Coordinator, listen: Listen | str, app: FastAPI | None = None, *,
-                 lock: RootLock | None = None) -> None:
+                 lock: RootLock | None = None, tls: ServerTLS | None = None) -> None:
+        """With `tls` it serves HTTPS itself (no proxy needed) and records an https URL."""
         self.coordinator = coordinator
         self.listen = Listen.parse(listen) if isinstance(listen, str) else listen
+        self.tls = tls
         self.app = app if app is not None else create_app(coordinator, self.listen.host)
-        self._http = ServerThread(self.app, self.listen, name="coordinator-http")
+        self._http = ServerThread(self.app, self.listen, name="coordinator-http", tls=tls)
         self._lock = lock if lock is not None else RootLock(coordinator.layout)
         self._own_lock = lock is None
         self._started = False
@@ -46,12 +49,13 @@ class CoordinatorServer:
         except BaseException:
             self.stop()
             raise
-        self.url = self.listen.url
+        self.url = self._http.url
         self._lock.record(self.listen)
-        fsops.write_json(self.coordinator.layout.coordinator_file, {
-            "url": self.url, "host": self.listen.host, "port": self.listen.port, "pid": os.getpid(),
-        })
-        log.info("Coordinator serving render nodes on http://%s", self.listen)
+        recorded = {"url": self.url, "host": self.listen.host, "port": self.listen.port, "pid": os.getpid()}
+        if self.tls is not None:
+            recorded["tls_cert"] = str(self.tls.cert)  # what a local `status` trusts
+        fsops.write_json(self.coordinator.layout.coordinator_file, recorded)
+        log.info("Coordinator serving render nodes on %s://%s", "https" if self.tls else "http", self.listen)
         log.info("Dashboard at %s/dashboard", self.url)
         return self.url
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from storyreel.errors import (
     Refused,
     Unauthorized,
     Unreachable,
+    Untrusted,
 )
 from storyreel.fsops import sha256_file
 from storyreel.logs import RENDER_WORKER, get_logger
@@ -44,6 +46,7 @@ from storyreel.protocol import (
     TaskGrant,
     UploadReply,
 )
+from storyreel.tls import certificate_refused
 
 log = get_logger(RENDER_WORKER)
 
@@ -104,12 +107,15 @@ def _parse(model: type[Reply], response: httpx.Response, what: str) -> Reply:
 
 
 class CoordinatorClient:
-    def __init__(self, server: str, token: str, node: str, *, halt: threading.Event | None = None) -> None:
+    def __init__(self, server: str, token: str, node: str, *, halt: threading.Event | None = None,
+                 verify: ssl.SSLContext | bool = True) -> None:
+        """`verify`: whom an https coordinator's certificate must chain to (tls.client_context)."""
         self.server = server.rstrip("/")
         self.node = node
         self.token = token
         self.http = httpx.Client(
             base_url=self.server + API_PREFIX, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT,
+            verify=verify,
         )
         # The render node's hard stop, only read here: patient calls stop waiting for the
         # coordinator once it is set.
@@ -166,6 +172,9 @@ class CoordinatorClient:
                     raise Unreachable(f"cannot {what}: stopped while the coordinator's disk was full") from exc
                 continue
             except (httpx.TransportError, Unreachable) as exc:
+                if (refused := certificate_refused(exc)) is not None:  # waiting will not fix it
+                    raise Untrusted(f"cannot {what}: the coordinator's TLS certificate is not trusted "
+                                    f"({refused.verify_message or refused}); give the farm's CA with --ca-file") from exc
                 stopped = self._halt.is_set() or (abort is not None and abort.is_set())
                 if not patient or stopped:
                     raise Unreachable(f"cannot {what}: {exc}") from exc

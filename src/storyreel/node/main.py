@@ -21,6 +21,7 @@ from storyreel.node.limits import Limits
 from storyreel.node.pipeline import Node, NodeConfig, clear_leftovers
 from storyreel.render.encoders import choose, usable_encoders
 from storyreel.shutdown import Shutdown
+from storyreel.tls import client_context
 
 log = get_logger(RENDER_WORKER)
 
@@ -32,16 +33,17 @@ def default_node_id() -> str:
 
 def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: Path | None = None,
              copy_inputs: bool = False, encoder: str | None = None, progress_bar: bool = False,
-             limits: Limits | None = None) -> None:
-    """Serve one coordinator until stopped by a signal or by one of `limits`.
-    `encoder` forces one for every task."""
+             limits: Limits | None = None, ca_file: Path | None = None) -> None:
+    """Serve one coordinator until stopped by a signal or by one of `limits`. `encoder` forces
+    one for every task; an https coordinator's certificate must chain to `ca_file` (default:
+    the system's CAs)."""
     node_id = node_id or default_node_id()
     encoders = [choose(encoder)] if encoder else usable_encoders()
     scratch: Path | None = None  # a temp work dir we made, removed at exit
     give_up = threading.Event()
     holder: list[Node] = []
     _on_signals(give_up, holder)  # a signal while still waiting for the coordinator ends the wait
-    client = CoordinatorClient(server, token, node_id, halt=give_up)
+    client = CoordinatorClient(server, token, node_id, halt=give_up, verify=client_context(ca_file))
     try:
         config = NodeConfig.from_register(client.register(socket.gethostname(), encoders))
         if work_dir is None:
