@@ -25,6 +25,7 @@ from storyreel.node.outbox import Outbox
 from storyreel.protocol import Downloaded, Rendered, StageEvent, Uploaded
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
+from storyreel.units import human_size
 
 log = get_logger(RENDER_WORKER)
 
@@ -75,7 +76,7 @@ class Stages:
                 self.held.release(job)
                 return False
         job.stage = JobStage.WAITING_TO_RENDER
-        log.info("Downloaded task %s (%d bytes%s)", job.label, total, ", in place" if self.shared else "")
+        log.info("Downloaded task %s (%s%s)", job.label, human_size(total), ", in place" if self.shared else "")
         self._event(Downloaded, job, started, bytes=total, in_place=self.shared is not None)
         return True
 
