@@ -1,0 +1,140 @@
+"""pocketsphinx, offline, with the en-US acoustic model and dictionary its wheel ships.
+
+Three searches over 16 kHz mono PCM:
+- `strict`: forced alignment of a known word sequence (every word must be said, in order);
+- `lenient`: the same sequence with every word optional, so words the narration skips
+  drop out instead of being squeezed into a few frames;
+- `recognise`: free decoding with a language model built from the text (`ArpaBoLM`),
+  for finding where in the text a stretch of audio is.
+No model is downloaded: everything comes from the installed package. Other languages
+need another acoustic model and dictionary (`hmm=`, `dict=`); none is shipped.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pocketsphinx
+from pocketsphinx.lm import ArpaBoLM
+
+from storyreel.media.speech import PCM_RATE
+
+# pocketsphinx analyses 100 frames a second.
+FRAMES_PER_SECOND = 100
+BYTES_PER_SECOND = PCM_RATE * 2
+# Beams far wider than the defaults: with the defaults a forced alignment of a few
+# minutes loses its only path and returns nothing; alignment is cheap enough anyway.
+BEAMS = {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80}
+# Optional silences between words make the fixed grammar lose its path on long
+# stretches; without them a pause joins the next word and is trimmed off afterwards.
+USE_FILLER = False
+# The lenient grammar's odds of skipping one word: rare enough that a word said is kept.
+SKIP_PROBABILITY = 0.01
+_ALTERNATIVE = re.compile(r"\(\d+\)$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One word pocketsphinx heard, seconds from the start of the audio it was given."""
+
+    word: str
+    start: float
+    end: float
+    frames: int
+
+
+def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
+    if decoder.hyp() is None:
+        return []
+    found = []
+    for seg in decoder.seg():
+        if seg.word.startswith(("<", "[")):
+            continue  # silence, breath, noise
+        found.append(Segment(_ALTERNATIVE.sub("", seg.word), offset + seg.start_frame / FRAMES_PER_SECOND,
+                             offset + (seg.end_frame + 1) / FRAMES_PER_SECOND,
+                             seg.end_frame - seg.start_frame + 1))
+    return found
+
+
+class Recogniser:
+    """One pocketsphinx decoder with its dictionary (words added as needed)."""
+
+    def __init__(self) -> None:
+        self.decoder = pocketsphinx.Decoder(
+            hmm=pocketsphinx.get_model_path("en-us/en-us"),
+            dict=pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"),
+            lm=None, loglevel="FATAL", fsgusefiller=USE_FILLER, **BEAMS,
+        )
+        self.has_text_model = False
+
+    def phones(self, word: str) -> str | None:
+        """The dictionary's pronunciation of `word`, or None when it has none."""
+        return self.decoder.lookup_word(word)
+
+    def add_words(self, pronunciations: dict[str, str]) -> None:
+        items = list(pronunciations.items())
+        for index, (word, phones) in enumerate(items):
+            self.decoder.add_word(word, phones, index == len(items) - 1)
+
+    def _decode(self, pcm: bytes, offset: float) -> list[Segment]:
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        return _segments(self.decoder, offset)
+
+    def strict(self, words: list[str], pcm: bytes, offset: float = 0.0) -> list[Segment] | None:
+        """Every word placed in order, or None when the alignment cannot place them all."""
+        if not words:
+            return []
+        self.decoder.set_align_text(" ".join(words))
+        found = self._decode(pcm, offset)
+        return found if [seg.word for seg in found] == words else None
+
+    def lenient(self, words: list[str], pcm: bytes, offset: float = 0.0) -> list[Segment] | None:
+        """The words the audio holds, in order, each possibly skipped; None on failure."""
+        if not words:
+            return []
+        transitions: list[tuple] = []
+        for index, word in enumerate(words):
+            transitions += [(index, index + 1, 1.0 - SKIP_PROBABILITY, word),
+                            (index, index + 1, SKIP_PROBABILITY)]
+        fsg = self.decoder.create_fsg("lenient", 0, len(words), transitions)
+        self.decoder.add_fsg("lenient", fsg)
+        self.decoder.activate_search("lenient")
+        found = self._decode(pcm, offset)
+        return found if self.decoder.hyp() is not None else None
+
+    def use_text_model(self, words: list[str]) -> None:
+        """Build the language model `recognise` decodes with from the text's words."""
+        model = ArpaBoLM(text=" ".join(words) + "\n", add_start=True)
+        model.compute()
+        with tempfile.TemporaryDirectory(prefix="storyreel-lm-") as folder:
+            path = Path(folder) / "text.arpa"
+            with path.open("w", encoding="utf-8") as out:
+                model.write(out)
+            ngram = pocketsphinx.NGramModel(self.decoder.config, self.decoder.logmath, str(path))
+        self.decoder.add_lm("text", ngram)
+        self.has_text_model = True
+
+    def recognise(self, pcm: bytes, offset: float = 0.0) -> list[Segment]:
+        """The words heard in `pcm`, decoded with the text's language model."""
+        if not self.has_text_model:
+            raise ValueError("use_text_model() must come before recognise()")
+        self.decoder.activate_search("text")
+        return self._decode(pcm, offset)
+
+
+def on_frame(seconds: float) -> float:
+    """`seconds` rounded down to a whole analysis frame."""
+    return max(0, int(seconds * FRAMES_PER_SECOND)) / FRAMES_PER_SECOND
+
+
+def pcm_slice(pcm: bytes, start: float, end: float) -> bytes:
+    """The samples of `pcm` from `start` to `end` seconds (both on whole frames)."""
+    frame = BYTES_PER_SECOND // FRAMES_PER_SECOND
+    first = int(round(on_frame(start) * FRAMES_PER_SECOND)) * frame
+    last = max(first, int(round(on_frame(end) * FRAMES_PER_SECOND)) * frame)
+    return pcm[first:last]
