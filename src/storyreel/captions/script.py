@@ -130,22 +130,26 @@ def _currency(lead: str, core: str) -> tuple[str, list[str]]:
     return core, [one if core in ("1", "1.00") else many]
 
 
+def _normalised(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_QUOTES)
+
+
 def read_word(token: str) -> Word:
-    """One whitespace-separated token of the text as a Word."""
+    """One whitespace-separated token of the text as a Word (its spelling kept as it is)."""
     lead, core, trail = _EDGE.match(token).groups()  # type: ignore[union-attr]
     if core.lower() in DOTTED and trail.startswith("."):
         core, trail = core + ".", trail[1:]
-    core_key = core.rstrip(".") if core.endswith(".") and core.lower().rstrip(".") in DOTTED else core
-    core_text, unit = _currency(lead, core_key)
+    said = _normalised(core)
+    said = said.rstrip(".") if said.endswith(".") and said.lower().rstrip(".") in DOTTED else said
+    said, unit = _currency(lead, said)
     spoken = [SYMBOLS[char] for char in lead if char in SYMBOLS and char not in "%"]
-    spoken += _spoken_core(core_text) + unit
+    spoken += _spoken_core(said) + unit
     spoken += [SYMBOLS[char] for char in trail if char in SYMBOLS]
     return Word(lead, core, trail, tuple(spoken))
 
 
 def read_script(text: str) -> list[Word]:
     """The words of `text`; bare punctuation ("—", "...") joins the word before it."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     words: list[Word] = []
     pending = ""  # punctuation seen before the first word
     for token in text.split():
