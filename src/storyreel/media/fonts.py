@@ -12,14 +12,18 @@ from storyreel.media import run as runner
 FC_MATCH_TIMEOUT = 60.0
 
 
-def font_file(family: str) -> tuple[str, Path] | None:
-    """The (family, file) fontconfig matches for `family`, or None when it offers only
-    another family (fontconfig always answers with something: a fallback is not a match)."""
+def font_file(family: str, *, bold: bool = False) -> tuple[str, Path] | None:
+    """The (family, file) fontconfig matches for `family` (its bold face when `bold`), or
+    None when it offers only another family (fontconfig always answers with something:
+    a fallback is not a match)."""
     program = shutil.which("fc-match")
     if program is None:
         raise ToolMissingError("fc-match was not found on PATH: install fontconfig with "
                                "'sudo apt-get install fontconfig'")
-    argv = [program, "-f", "%{family}\\n%{file}\\n", family]
+    # A fontconfig pattern: "-", ":" and "," inside a family name are escaped.
+    name = "".join(f"\\{char}" if char in "\\-:," else char for char in family)
+    pattern = f"{name}:bold" if bold else name
+    argv = [program, "-f", "%{family}\\n%{file}\\n", pattern]
     done = runner.run(argv, verb="find the font", path=family, timeout=FC_MATCH_TIMEOUT)
     lines = done.stdout.splitlines()
     if len(lines) < 2 or not lines[1].strip():
