@@ -16,6 +16,7 @@ from pathlib import Path
 # espeak-ng's API constants (speak_lib.h).
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: the callback gets every buffer
 _CHARS_UTF8 = 1
+_END_PAUSE = 0x1000  # a sentence's pause after the last word, as the espeak-ng program adds
 _EVENT_LIST_END = 0
 _EVENT_WORD = 1
 
@@ -83,7 +84,7 @@ def narrate(text: str, wav: Path, *, voice: str = "en-us", words_per_minute: int
 
     callback = _CALLBACK(collect)
     lib.espeak_SetSynthCallback(callback)
-    lib.espeak_Synth(ctypes.c_char_p(raw), len(raw) + 1, 0, 0, 0, _CHARS_UTF8, None, None)
+    lib.espeak_Synth(ctypes.c_char_p(raw), len(raw) + 1, 0, 0, 0, _CHARS_UTF8 | _END_PAUSE, None, None)
     lib.espeak_Synchronize()
     pcm = b"".join(chunks)
     with wave.open(str(wav), "wb") as out:

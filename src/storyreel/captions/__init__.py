@@ -16,7 +16,7 @@ acoustic model, dictionary and text normalisation (none is shipped).
 
 from __future__ import annotations
 
-from storyreel.captions.align import align
+from storyreel.captions.alignment import align
 from storyreel.captions.fonts import copy_font, find_font
 from storyreel.captions.script import Word, read_script
 from storyreel.captions.settings import CaptionPosition, CaptionSettings, CaptionStyle

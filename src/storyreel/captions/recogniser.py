@@ -31,6 +31,11 @@ BEAMS = {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80}
 # Optional silences between words make the fixed grammar lose its path on long
 # stretches; without them a pause joins the next word and is trimmed off afterwards.
 USE_FILLER = False
+# The lattice pass after the search re-scores a strict alignment's result and drops or
+# merges words at the end of an utterance ("the same" comes back as "the"), so the strict
+# alignment takes the grammar's own best path; the lenient grammar and free decoding
+# need the lattice pass (without it their best path loses most words), so they run in a
+# second decoder.
 # The lenient grammar's odds of skipping one word: rare enough that a word said is kept.
 SKIP_PROBABILITY = 0.01
 _ALTERNATIVE = re.compile(r"\(\d+\)$")
@@ -44,6 +49,14 @@ class Segment:
     start: float
     end: float
     frames: int
+
+
+def _decoder(*, bestpath: bool) -> pocketsphinx.Decoder:
+    return pocketsphinx.Decoder(
+        hmm=pocketsphinx.get_model_path("en-us/en-us"),
+        dict=pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"),
+        lm=None, loglevel="FATAL", fsgusefiller=USE_FILLER, bestpath=bestpath, **BEAMS,
+    )
 
 
 def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
@@ -60,37 +73,36 @@ def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
 
 
 class Recogniser:
-    """One pocketsphinx decoder with its dictionary (words added as needed)."""
+    """Two pocketsphinx decoders sharing one dictionary (words added as needed)."""
 
     def __init__(self) -> None:
-        self.decoder = pocketsphinx.Decoder(
-            hmm=pocketsphinx.get_model_path("en-us/en-us"),
-            dict=pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"),
-            lm=None, loglevel="FATAL", fsgusefiller=USE_FILLER, **BEAMS,
-        )
+        self.aligner = _decoder(bestpath=False)
+        self.searcher = _decoder(bestpath=True)
         self.has_text_model = False
 
     def phones(self, word: str) -> str | None:
         """The dictionary's pronunciation of `word`, or None when it has none."""
-        return self.decoder.lookup_word(word)
+        return self.aligner.lookup_word(word)
 
     def add_words(self, pronunciations: dict[str, str]) -> None:
         items = list(pronunciations.items())
-        for index, (word, phones) in enumerate(items):
-            self.decoder.add_word(word, phones, index == len(items) - 1)
+        for decoder in (self.aligner, self.searcher):
+            for index, (word, phones) in enumerate(items):
+                decoder.add_word(word, phones, index == len(items) - 1)
 
-    def _decode(self, pcm: bytes, offset: float) -> list[Segment]:
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        return _segments(self.decoder, offset)
+    @staticmethod
+    def _decode(decoder: pocketsphinx.Decoder, pcm: bytes, offset: float) -> list[Segment]:
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        return _segments(decoder, offset)
 
     def strict(self, words: list[str], pcm: bytes, offset: float = 0.0) -> list[Segment] | None:
         """Every word placed in order, or None when the alignment cannot place them all."""
         if not words:
             return []
-        self.decoder.set_align_text(" ".join(words))
-        found = self._decode(pcm, offset)
+        self.aligner.set_align_text(" ".join(words))
+        found = self._decode(self.aligner, pcm, offset)
         return found if [seg.word for seg in found] == words else None
 
     def lenient(self, words: list[str], pcm: bytes, offset: float = 0.0) -> list[Segment] | None:
@@ -101,11 +113,11 @@ class Recogniser:
         for index, word in enumerate(words):
             transitions += [(index, index + 1, 1.0 - SKIP_PROBABILITY, word),
                             (index, index + 1, SKIP_PROBABILITY)]
-        fsg = self.decoder.create_fsg("lenient", 0, len(words), transitions)
-        self.decoder.add_fsg("lenient", fsg)
-        self.decoder.activate_search("lenient")
-        found = self._decode(pcm, offset)
-        return found if self.decoder.hyp() is not None else None
+        fsg = self.searcher.create_fsg("lenient", 0, len(words), transitions)
+        self.searcher.add_fsg("lenient", fsg)
+        self.searcher.activate_search("lenient")
+        found = self._decode(self.searcher, pcm, offset)
+        return found if self.searcher.hyp() is not None else None
 
     def use_text_model(self, words: list[str]) -> None:
         """Build the language model `recognise` decodes with from the text's words."""
@@ -115,16 +127,16 @@ class Recogniser:
             path = Path(folder) / "text.arpa"
             with path.open("w", encoding="utf-8") as out:
                 model.write(out)
-            ngram = pocketsphinx.NGramModel(self.decoder.config, self.decoder.logmath, str(path))
-        self.decoder.add_lm("text", ngram)
+            ngram = pocketsphinx.NGramModel(self.searcher.config, self.searcher.logmath, str(path))
+        self.searcher.add_lm("text", ngram)
         self.has_text_model = True
 
     def recognise(self, pcm: bytes, offset: float = 0.0) -> list[Segment]:
         """The words heard in `pcm`, decoded with the text's language model."""
         if not self.has_text_model:
             raise ValueError("use_text_model() must come before recognise()")
-        self.decoder.activate_search("text")
-        return self._decode(pcm, offset)
+        self.searcher.activate_search("text")
+        return self._decode(self.searcher, pcm, offset)
 
 
 def on_frame(seconds: float) -> float:

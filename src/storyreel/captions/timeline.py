@@ -16,9 +16,13 @@ from storyreel.media.speech import Pause
 
 # Of each pause, this much is kept on either side (whole analysis frames).
 KEEP_SECONDS = 0.02
-# A word edge this close to a cut is taken to be at the cut: the aligner puts word edges
-# a frame or two into the sliver of pause that was kept.
-SNAP_SECONDS = KEEP_SECONDS + 0.03
+# Of a pause that runs to the end, this much is kept: the alignment needs some silence
+# after the last word to end it.
+TRAILING_KEEP_SECONDS = 0.15
+# A word reaching across a cut by this little is taken to lie wholly on one side: the
+# aligner (which has no silence model) pulls word edges a few frames into the sliver of
+# pause that was kept, or across it.
+SNAP_SECONDS = KEEP_SECONDS + 0.08
 _FRAME_BYTES = BYTES_PER_SECOND // FRAMES_PER_SECOND
 
 
@@ -41,18 +45,25 @@ class Timeline:
     def duration(self) -> float:
         return len(self.pcm) / BYTES_PER_SECOND
 
-    def original(self, t: float, *, end: bool = False) -> float:
-        """The narration's time for `t` in the cut audio; at a cut, a start maps to the
-        pause's end and an end to the pause's start."""
-        starts = [piece.at for piece in self.pieces]
-        index = max(0, (bisect.bisect_left(starts, t) if end else bisect.bisect_right(starts, t)) - 1)
+    def _at(self, t: float, index: int) -> float:
         piece = self.pieces[index]
-        if not end and index + 1 < len(self.pieces) and self.pieces[index + 1].at - t <= SNAP_SECONDS:
-            return self.pieces[index + 1].source
-        if end and index > 0 and t - piece.at <= SNAP_SECONDS:
-            before = self.pieces[index - 1]
-            return before.source + before.length
         return piece.source + min(max(0.0, t - piece.at), piece.length)
+
+    def original(self, start: float, end: float) -> tuple[float, float]:
+        """The narration's times of a word found from `start` to `end` in the cut audio.
+
+        A word that spans a cut by no more than SNAP_SECONDS on one side is taken to lie
+        on the other side: its edge was pulled into the pause that was cut out."""
+        starts = [piece.at for piece in self.pieces]
+        first = max(0, bisect.bisect_right(starts, start) - 1)
+        last = max(0, bisect.bisect_left(starts, end) - 1)
+        if last > first and starts[first + 1] - start <= SNAP_SECONDS:
+            first += 1
+            start = starts[first]
+        if last > first and end - starts[last] <= SNAP_SECONDS:
+            last -= 1
+            end = starts[last] + self.pieces[last].length
+        return self._at(start, first), self._at(end, last)
 
 
 def _frames(seconds: float) -> int:
@@ -67,8 +78,10 @@ def cut_pauses(pcm: bytes, pauses: list[Pause]) -> Timeline:
     cuts: list[tuple[float, float]] = []
     at = source = 0  # in frames
     for pause in pauses:
-        ends = total if pause.end == float("inf") else _frames(pause.end) - keep
-        first, last = _frames(pause.start) + keep, min(total, ends)
+        trailing = pause.end == float("inf")
+        ends = total if trailing else _frames(pause.end) - keep
+        first = _frames(pause.start) + (_frames(TRAILING_KEEP_SECONDS) if trailing else keep)
+        last = min(total, ends)
         if first <= source or last <= first:
             continue
         chunks.append(pcm[source * _FRAME_BYTES:first * _FRAME_BYTES])

@@ -128,8 +128,7 @@ def _word_timings(script: list[Word], tokens: list[Placed], timeline: Timeline,
     for index, word in enumerate(script):
         segments = found.get(index)
         if segments:
-            start = timeline.original(segments[0].start)
-            end = max(start, timeline.original(segments[-1].end, end=True))
+            start, end = timeline.original(segments[0].start, segments[-1].end)
             timings.append(WordTiming(word=word.text, start=round(start, 3), end=round(end, 3)))
         else:
             timings.append(WordTiming(word=word.text, start=0.0, end=0.0, spoken=False))
