@@ -21,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import captions_bench  # noqa: E402
 import coord_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import node_bench  # noqa: E402
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "node": node_bench,
     "scaling": coord_bench,
     "ingest": ingest_bench,
+    "captions": captions_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

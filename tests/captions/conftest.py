@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import runpy
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -23,17 +21,9 @@ PARAGRAPH = (
 )
 
 
-def _load(name: str) -> ModuleType:
-    """A bench/ module under its own name (bench/ is never put on sys.path)."""
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-narration_kit = _load("captions_narration")
+# bench/ is never put on sys.path (its module names would shadow the tests' own): the
+# reference narrator is run from its file.
+narrate = runpy.run_path(str(BENCH / "captions_narration.py"))["narrate"]
 
 
 # How the narrator says the paragraph's words where espeak-ng would say them otherwise.
@@ -60,7 +50,7 @@ def speak(words: list[str], wav: Path, *, skip: frozenset[int] = frozenset()) ->
         text += " " if text else ""
         owner_at[len(text)] = index
         text += SAID_AS.get(word, word)
-    narration = narration_kit.narrate(text, wav)
+    narration = narrate(text, wav)
     starts: dict[int, float] = {}
     for word in narration.words:
         if word.pos in owner_at:
