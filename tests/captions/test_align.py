@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import PARAGRAPH, SKIPPED, Spoken
 
-from storyreel.captions import align, read_script, read_words, write_words
+from storyreel.captions import align, read_script, read_words, windows, write_words
 from storyreel.errors import AlignmentError
 
 # The tolerances for word starts against the reference.
@@ -66,3 +66,13 @@ def test_words_json_round_trips(narrated: Spoken, tmp_path: Path) -> None:
 def test_a_text_without_words_cannot_be_aligned(narrated: Spoken, tmp_path: Path) -> None:
     with pytest.raises(AlignmentError, match="the text has no words"):
         align(narrated.wav, read_script(" — … "), work=tmp_path)
+
+
+def test_a_long_narration_is_aligned_window_by_window(narrated: Spoken, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(windows, "WINDOW_SECONDS", 8.0)  # a 30 s paragraph in three windows
+    errors, alignment = _errors(narrated, tmp_path)
+    assert alignment.quality.windows >= 3
+    assert alignment.quality.fallback_windows == 0 and alignment.quality.unspoken == 0
+    assert statistics.median(errors) <= MEDIAN_ERROR
+    assert errors[-1] <= MAX_ERROR, errors

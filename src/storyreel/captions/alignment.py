@@ -14,7 +14,6 @@ found are flagged unspoken. Word edges that fall in a pause are moved to the pau
 from __future__ import annotations
 
 import difflib
-import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,16 +59,9 @@ def _tokens(script: list[Word]) -> list[Placed]:
     return [Placed(token, index) for index, word in enumerate(script) for token in word.spoken]
 
 
-def _add_missing_words(recogniser: Recogniser, tokens: list[Placed]) -> None:
-    missing = sorted({t.word for t in tokens if recogniser.phones(t.word) is None})
-    if missing:
-        log.debug("Pronouncing %d words missing from the dictionary", len(missing))
-        recogniser.add_words(pronounce(missing))
-
-
 def _squeezed(recogniser: Recogniser, segments: list[Segment]) -> bool:
-    phones = functools.lru_cache(maxsize=None)(lambda w: len((recogniser.phones(w) or "x").split()))
-    squeezed = sum(seg.frames <= SQUEEZED_FRAMES_PER_PHONE * phones(seg.word) for seg in segments)
+    phones = recogniser.phone_counts
+    squeezed = sum(seg.frames <= SQUEEZED_FRAMES_PER_PHONE * phones[seg.word] for seg in segments)
     return squeezed > max(1, SQUEEZED_SHARE * len(segments))
 
 
@@ -162,9 +154,8 @@ def align(narration: Path | str, script: list[Word], *, work: Path | str) -> Ali
     if duration <= 0:
         raise AlignmentError("align", narration, "the narration holds no audio")
     timeline = cut_pauses(pcm, speech.pauses(narration, noise_db=PAUSE_DB, min_seconds=PAUSE_SECONDS))
-    recogniser = Recogniser()
-    _add_missing_words(recogniser, tokens)
     words = [t.word for t in tokens]
+    recogniser = Recogniser(words, pronounce)
     cuts = [at for at, length in timeline.cuts if length >= CUT_PAUSE_SECONDS]
     windows = plan_windows(recogniser, timeline.pcm, words, duration=timeline.duration, pauses=cuts)
     held = [align_window(recogniser, timeline.pcm, w, tokens[w.first:w.last], words) for w in windows]

@@ -12,8 +12,10 @@ need another acoustic model and dictionary (`hmm=`, `dict=`); none is shipped.
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,8 @@ import pocketsphinx
 from pocketsphinx.lm import ArpaBoLM
 
 from storyreel.media.speech import PCM_RATE
+
+log = logging.getLogger("storyreel.captions")
 
 # pocketsphinx analyses 100 frames a second.
 FRAMES_PER_SECOND = 100
@@ -51,10 +55,10 @@ class Segment:
     frames: int
 
 
-def _decoder(*, bestpath: bool) -> pocketsphinx.Decoder:
+def _decoder(*, bestpath: bool, dictionary: str | None = None) -> pocketsphinx.Decoder:
     return pocketsphinx.Decoder(
         hmm=pocketsphinx.get_model_path("en-us/en-us"),
-        dict=pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"),
+        dict=dictionary or pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"),
         lm=None, loglevel="FATAL", fsgusefiller=USE_FILLER, bestpath=bestpath, **BEAMS,
     )
 
@@ -73,22 +77,28 @@ def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
 
 
 class Recogniser:
-    """Two pocketsphinx decoders sharing one dictionary (words added as needed)."""
+    """Two pocketsphinx decoders for the words of one text.
 
-    def __init__(self) -> None:
+    The aligner has the whole en-US dictionary plus the text's missing words (given a
+    pronunciation by `pronounce`); the searcher knows only the text's words (a language
+    model search over the whole dictionary takes seconds to set up, over the text's
+    few hundred words none).
+    """
+
+    def __init__(self, words: list[str], pronounce: Callable[[list[str]], dict[str, str]]) -> None:
         self.aligner = _decoder(bestpath=False)
-        self.searcher = _decoder(bestpath=True)
+        missing = sorted({w for w in words if self.aligner.lookup_word(w) is None})
+        if missing:
+            log.debug("Pronouncing %d words missing from the dictionary", len(missing))
+            for index, (word, phones) in enumerate(pronounce(missing).items()):
+                self.aligner.add_word(word, phones, index == len(missing) - 1)
+        self.phone_counts = {w: len(self.aligner.lookup_word(w).split()) for w in set(words)}
+        with tempfile.TemporaryDirectory(prefix="storyreel-dict-") as folder:
+            path = Path(folder) / "text.dict"
+            path.write_text("".join(f"{w} {self.aligner.lookup_word(w)}\n" for w in sorted(set(words))),
+                            encoding="utf-8")
+            self.searcher = _decoder(bestpath=True, dictionary=str(path))
         self.has_text_model = False
-
-    def phones(self, word: str) -> str | None:
-        """The dictionary's pronunciation of `word`, or None when it has none."""
-        return self.aligner.lookup_word(word)
-
-    def add_words(self, pronunciations: dict[str, str]) -> None:
-        items = list(pronunciations.items())
-        for decoder in (self.aligner, self.searcher):
-            for index, (word, phones) in enumerate(items):
-                decoder.add_word(word, phones, index == len(items) - 1)
 
     @staticmethod
     def _decode(decoder: pocketsphinx.Decoder, pcm: bytes, offset: float) -> list[Segment]:

@@ -23,12 +23,15 @@ WINDOW_SECONDS = 120.0
 # A narration up to this much longer than one window is aligned in one go.
 ONE_WINDOW_SLACK = 1.5
 # Seconds decoded either side of a cut to find where in the text it falls.
-SEARCH_SECONDS = 5.0
+SEARCH_SECONDS = 3.0
 # A pause at least this long is a place to cut; how far from the target one may be.
 CUT_PAUSE_SECONDS = 0.2
 PAUSE_REACH_SECONDS = 20.0
 # How far (in words) either side of the expected place the text is searched, at least.
 MIN_SEARCH_WORDS = 40
+# Words heard in a row that must match the text for the place to count: two short words
+# ("the same") recur all through a story.
+MIN_RUN = 3
 # Of the words a window is expected to hold, the share searched either side.
 SEARCH_SHARE = 0.25
 
@@ -57,21 +60,29 @@ def find_cut(
     recogniser: Recogniser, pcm: bytes, words: list[str], *, around: float, expected: float,
     radius: int, pauses: list[float],
 ) -> tuple[float, int] | None:
-    """(time, index of the first word after it) for a cut near `around`, or None."""
+    """(time, index of the first word after it) for a cut near `around`, or None.
+
+    Of the places where MIN_RUN words heard in a row match the text, the one nearest
+    the pause in time and nearest where the speaking rate puts it in the text wins."""
     start = on_frame(max(0.0, around - SEARCH_SECONDS))
     heard = recogniser.recognise(pcm_slice(pcm, start, around + SEARCH_SECONDS), start)
     low = max(0, int(expected) - radius)
     region = words[low:int(expected) + radius]
     matcher = difflib.SequenceMatcher(a=region, b=[seg.word for seg in heard], autojunk=False)
     best: tuple[float, float, int] | None = None  # (score, time, index)
+    seconds_per_word = 2 * SEARCH_SECONDS / max(1, len(heard))
     for block in matcher.get_matching_blocks():
-        for k in range(block.size - 1):  # two words in a row matched: the gap between is sure
+        if block.size < MIN_RUN:
+            continue
+        for k in range(block.size - 1):  # between two words matched in a run: a sure gap
             left, right = heard[block.b + k], heard[block.b + k + 1]
             pause = _pause_between(pauses, left, right)
             time = pause if pause is not None else (left.end + right.start) / 2
-            score = abs(time - around) + (0.0 if pause is not None else SEARCH_SECONDS)
+            index = low + block.a + k + 1
+            score = (abs(time - around) + (0.0 if pause is not None else SEARCH_SECONDS)
+                     + abs(index - expected) * seconds_per_word)
             if best is None or score < best[0]:
-                best = (score, time, low + block.a + k + 1)
+                best = (score, time, index)
     return (on_frame(best[1]), best[2]) if best else None
 
 
