@@ -62,28 +62,44 @@ def find_cut(
 ) -> tuple[float, int] | None:
     """(time, index of the first word after it) for a cut near `around`, or None.
 
-    Of the places where MIN_RUN words heard in a row match the text, the one nearest
-    the pause in time and nearest where the speaking rate puts it in the text wins."""
+    Of the places where MIN_RUN words heard in a row match the text, the one where most
+    of the words heard before and after it match the text before and after it wins (a
+    story repeats its phrases); then the one nearest the pause in time and nearest where
+    the speaking rate puts it in the text."""
     start = on_frame(max(0.0, around - SEARCH_SECONDS))
     heard = recogniser.recognise(pcm_slice(pcm, start, around + SEARCH_SECONDS), start)
     low = max(0, int(expected) - radius)
-    region = words[low:int(expected) + radius]
-    matcher = difflib.SequenceMatcher(a=region, b=[seg.word for seg in heard], autojunk=False)
-    best: tuple[float, float, int] | None = None  # (score, time, index)
+    high = min(len(words), int(expected) + radius)
+    said = [seg.word for seg in heard]
     seconds_per_word = 2 * SEARCH_SECONDS / max(1, len(heard))
-    for block in matcher.get_matching_blocks():
-        if block.size < MIN_RUN:
-            continue
-        for k in range(block.size - 1):  # between two words matched in a run: a sure gap
-            left, right = heard[block.b + k], heard[block.b + k + 1]
-            pause = _pause_between(pauses, left, right)
-            time = pause if pause is not None else (left.end + right.start) / 2
-            index = low + block.a + k + 1
-            score = (abs(time - around) + (0.0 if pause is not None else SEARCH_SECONDS)
-                     + abs(index - expected) * seconds_per_word)
-            if best is None or score < best[0]:
-                best = (score, time, index)
-    return (on_frame(best[1]), best[2]) if best else None
+    best: tuple[int, float, float, int] | None = None  # (-agreement, score, time, index)
+    for j in range(len(said) - MIN_RUN + 1):  # every place the text has MIN_RUN heard words
+        for i in range(low, high - MIN_RUN + 1):
+            if words[i:i + MIN_RUN] != said[j:j + MIN_RUN]:
+                continue
+            for k in range(1, MIN_RUN):  # between two words of the run: a sure gap
+                left, right = heard[j + k - 1], heard[j + k]
+                pause = _pause_between(pauses, left, right)
+                time = pause if pause is not None else (left.end + right.start) / 2
+                score = (abs(time - around) + (0.0 if pause is not None else SEARCH_SECONDS)
+                         + abs(i + k - expected) * seconds_per_word)
+                candidate = (-_agreement(heard, j + k, words, i + k), score, time, i + k)
+                if best is None or candidate < best:
+                    best = candidate
+    return (on_frame(best[2]), best[3]) if best else None
+
+
+def _agreement(heard: list[Segment], split: int, words: list[str], index: int) -> int:
+    """How many words heard before and after `split` match the text before and after `index`."""
+    before = [seg.word for seg in heard[:split]]
+    after = [seg.word for seg in heard[split:]]
+    slack = len(heard) // 2 + 2  # room for words the recogniser dropped
+    matched = 0
+    for said, text in ((before, words[max(0, index - len(before) - slack):index]),
+                       (after, words[index:index + len(after) + slack])):
+        blocks = difflib.SequenceMatcher(a=said, b=text, autojunk=False).get_matching_blocks()
+        matched += sum(block.size for block in blocks)
+    return matched
 
 
 def plan_windows(
