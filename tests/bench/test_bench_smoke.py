@@ -42,6 +42,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "3. Scaling",
         "4. Ingest",
         "5. Memory",
+        "6. Captions",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -54,3 +55,6 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     ingest = figures["sections"]["4. Ingest"]
     assert ingest["ingested"] + ingest["rejected"] == ingest["files"]
     assert ingest["files_per_second"] > 0
+    captions = figures["sections"]["6. Captions"]["20 s"]
+    assert captions["reference_words"] > 0.8 * captions["words"]
+    assert captions["realtime"] > 0 and captions["median_error"] < 0.1

@@ -90,16 +90,25 @@ def _match_heard(recogniser: Recogniser, pcm: bytes, window: Window, tokens: lis
             tokens[block.a + k].segment, tokens[block.a + k].how = heard[block.b + k], MATCHED
 
 
+def _strictly(recogniser: Recogniser, pcm: bytes, window: Window, tokens: list[Placed]) -> bool:
+    """Place the window's tokens by strict alignment; False (nothing placed) when it fails."""
+    audio = pcm_slice(pcm, window.start, window.end)
+    strict = recogniser.strict([t.word for t in tokens], audio, window.start)
+    if strict is None or _squeezed(recogniser, strict):
+        return False
+    for token, seg in zip(tokens, strict, strict=True):
+        token.segment, token.how = seg, STRICT
+    return True
+
+
 def align_window(recogniser: Recogniser, pcm: bytes, window: Window, tokens: list[Placed],
-                 all_words: list[str]) -> bool:
-    """Place the window's tokens; True when the strict alignment held."""
+                 all_words: list[str], *, strict_failed: bool = False) -> bool:
+    """Place the window's tokens; True when the strict alignment held (`strict_failed`:
+    it was tried already)."""
+    if not strict_failed and _strictly(recogniser, pcm, window, tokens):
+        return True
     words = [t.word for t in tokens]
     audio = pcm_slice(pcm, window.start, window.end)
-    strict = recogniser.strict(words, audio, window.start)
-    if strict is not None and not _squeezed(recogniser, strict):
-        for token, seg in zip(tokens, strict, strict=True):
-            token.segment, token.how = seg, STRICT
-        return True
     lenient = recogniser.lenient(words, audio, window.start)
     if lenient:
         _assign_in_order(tokens, lenient, LENIENT)
@@ -108,6 +117,36 @@ def align_window(recogniser: Recogniser, pcm: bytes, window: Window, tokens: lis
     log.debug("Window %.1f–%.1f s: %d of %d words found after the strict alignment failed",
               window.start, window.end, sum(t.segment is not None for t in tokens), len(tokens))
     return False
+
+
+def align_windows(recogniser: Recogniser, pcm: bytes, windows: list[Window],
+                  tokens: list[Placed]) -> list[bool]:
+    """Align window by window; whether each one's strict alignment held.
+
+    A cut put in the wrong place in the text fails both windows beside it, so a window
+    whose strict alignment fails is first aligned again together with the next one."""
+    words = [t.word for t in tokens]
+    held: list[bool] = []
+    index = 0
+    while index < len(windows):
+        window = windows[index]
+        if _strictly(recogniser, pcm, window, tokens[window.first:window.last]):
+            held.append(True)
+            index += 1
+            continue
+        if index + 1 < len(windows):
+            after = windows[index + 1]
+            both = Window(window.start, after.end, window.first, after.last)
+            if _strictly(recogniser, pcm, both, tokens[both.first:both.last]):
+                log.debug("Windows %.1f–%.1f s aligned together (the cut between was off)",
+                          both.start, both.end)
+                held += [True, True]
+                index += 2
+                continue
+        held.append(align_window(recogniser, pcm, window, tokens[window.first:window.last], words,
+                                 strict_failed=True))
+        index += 1
+    return held
 
 
 def _word_timings(script: list[Word], tokens: list[Placed], timeline: Timeline,
@@ -158,7 +197,7 @@ def align(narration: Path | str, script: list[Word], *, work: Path | str) -> Ali
     recogniser = Recogniser(words, pronounce)
     cuts = [at for at, length in timeline.cuts if length >= CUT_PAUSE_SECONDS]
     windows = plan_windows(recogniser, timeline.pcm, words, duration=timeline.duration, pauses=cuts)
-    held = [align_window(recogniser, timeline.pcm, w, tokens[w.first:w.last], words) for w in windows]
+    held = align_windows(recogniser, timeline.pcm, windows, tokens)
     timings = _word_timings(script, tokens, timeline, duration)
     aligned = sum(t.spoken for t in timings)
     trust = [TRUST[t.how] for t in tokens if t.segment is not None]

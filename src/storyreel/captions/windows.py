@@ -32,6 +32,8 @@ MIN_SEARCH_WORDS = 40
 # Words heard in a row that must match the text for the place to count: two short words
 # ("the same") recur all through a story.
 MIN_RUN = 3
+# How much nearer (in seconds) a place counts for each word heard around it that matches.
+AGREEMENT_SECONDS = 1.0
 # Of the words a window is expected to hold, the share searched either side.
 SEARCH_SHARE = 0.25
 
@@ -62,17 +64,17 @@ def find_cut(
 ) -> tuple[float, int] | None:
     """(time, index of the first word after it) for a cut near `around`, or None.
 
-    Of the places where MIN_RUN words heard in a row match the text, the one where most
-    of the words heard before and after it match the text before and after it wins (a
-    story repeats its phrases); then the one nearest the pause in time and nearest where
-    the speaking rate puts it in the text."""
+    Of the places where MIN_RUN words heard in a row match the text, the one nearest the
+    pause in time and nearest where the speaking rate puts it in the text wins, each word
+    heard around it that matches the text around it counting as AGREEMENT_SECONDS nearer
+    (a story repeats its phrases; the recogniser gets some words wrong)."""
     start = on_frame(max(0.0, around - SEARCH_SECONDS))
     heard = recogniser.recognise(pcm_slice(pcm, start, around + SEARCH_SECONDS), start)
     low = max(0, int(expected) - radius)
     high = min(len(words), int(expected) + radius)
     said = [seg.word for seg in heard]
     seconds_per_word = 2 * SEARCH_SECONDS / max(1, len(heard))
-    best: tuple[int, float, float, int] | None = None  # (-agreement, score, time, index)
+    best: tuple[float, float, int] | None = None  # (score, time, index)
     for j in range(len(said) - MIN_RUN + 1):  # every place the text has MIN_RUN heard words
         for i in range(low, high - MIN_RUN + 1):
             if words[i:i + MIN_RUN] != said[j:j + MIN_RUN]:
@@ -82,11 +84,11 @@ def find_cut(
                 pause = _pause_between(pauses, left, right)
                 time = pause if pause is not None else (left.end + right.start) / 2
                 score = (abs(time - around) + (0.0 if pause is not None else SEARCH_SECONDS)
-                         + abs(i + k - expected) * seconds_per_word)
-                candidate = (-_agreement(heard, j + k, words, i + k), score, time, i + k)
-                if best is None or candidate < best:
-                    best = candidate
-    return (on_frame(best[2]), best[3]) if best else None
+                         + abs(i + k - expected) * seconds_per_word
+                         - _agreement(heard, j + k, words, i + k) * AGREEMENT_SECONDS)
+                if best is None or score < best[0]:
+                    best = (score, time, i + k)
+    return (on_frame(best[1]), best[2]) if best else None
 
 
 def _agreement(heard: list[Segment], split: int, words: list[str], index: int) -> int:
