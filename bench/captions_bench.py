@@ -1,6 +1,7 @@
 """Benchmark 6: caption alignment against espeak-ng's own word start times.
 
-A long, non-repeating story (sentences drawn from templates with a fixed seed) is spoken
+A long story (five sentence templates filled at random with a fixed seed, so phrases
+recur as they never would in a real story) is spoken
 by libespeak-ng, which reports the sample at which each word starts; the alignment's
 word starts are compared with those, and its wall time with the narration's length
 (× realtime, on one core: pocketsphinx decodes in one thread). Sizes: 1, 10 and 30
@@ -107,7 +108,8 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:  # noqa: ANN001
     results = [_measure(work, minutes, runs, log) for minutes in (SMOKE_MINUTES if smoke else FULL_MINUTES)]
     section.figures = {_size(r["minutes"]): r for r in results}
     section.add(
-        "A generated story (templates, fixed seed, no paragraph repeated) spoken by libespeak-ng "
+        "A generated story (five sentence templates filled at random, fixed seed: whole phrases "
+        "recur every few sentences, which makes window cuts harder than in a real story) spoken by libespeak-ng "
         "(en-us, 175 wpm), which reports each word's start sample; `storyreel.captions.align` "
         "(pocketsphinx 5, en-US model from its wheel, windows of about two minutes) times every "
         "word. Errors are |aligned start − espeak-ng start| over the words espeak-ng reports "
