@@ -21,6 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import captions_bench  # noqa: E402
 import coord_bench  # noqa: E402
 import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "scaling": coord_bench,
     "ingest": ingest_bench,
     "fleet": fleet_bench,
+    "captions": captions_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

@@ -33,7 +33,10 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── LeaseLost          409: our attempt no longer holds the task
     │   └── Refused            any other refusal; retrying will not help (.status)
     │       └── NotRegistered  428: register again
-    └── NodeProcessError       a local render node process could not start or died
+    ├── NodeProcessError       a local render node process could not start or died
+    └── CaptionError           captions cannot be made for a narration
+        ├── FontMissing        the caption font family is not installed (fontconfig)
+        └── AlignmentError     the narration could not be aligned to its text at all
 """
 
 from __future__ import annotations
@@ -260,3 +263,21 @@ class NodeProcessError(StoryreelError):
 
 class RootLocked(ConfigError):
     """Another main worker holds the project root's lock."""
+
+
+class CaptionError(StoryreelError):
+    """Captions cannot be made: "cannot align tasks/x/voice.mp3: the text has no words"."""
+
+    def __init__(self, verb: str, path: Path | str, reason: str) -> None:
+        self.verb = verb
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot {verb} {self.path}: {reason}")
+
+
+class FontMissing(CaptionError):
+    """The caption font family is not installed: fontconfig offers only another family."""
+
+
+class AlignmentError(CaptionError):
+    """The narration could not be aligned to its text at all (no usable speech)."""

@@ -43,6 +43,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "4. Ingest",
         "5. Memory",
         "6. Fleet",
+        "7. Captions",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -61,3 +62,6 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     assert fleet["claims"] > 0 and 0 < fleet["claim_p99"] < 5
     # Every node that came and went is still a row of the node table.
     assert fleet["churn"]["rows"] == fleet["fleet_nodes"] + fleet["churn"]["cycles"]
+    captions = figures["sections"]["7. Captions"]["20 s"]
+    assert captions["reference_words"] > 0.8 * captions["words"]
+    assert captions["realtime"] > 0 and captions["median_error"] < 0.1

@@ -1,0 +1,162 @@
+"""pocketsphinx, offline, with the en-US acoustic model and dictionary its wheel ships.
+
+Three searches over 16 kHz mono PCM:
+- `strict`: forced alignment of a known word sequence (every word must be said, in order);
+- `lenient`: the same sequence with every word optional, so words the narration skips
+  drop out instead of being squeezed into a few frames;
+- `recognise`: free decoding with a language model built from the text (`ArpaBoLM`),
+  for finding where in the text a stretch of audio is.
+No model is downloaded: everything comes from the installed package. Other languages
+need another acoustic model and dictionary (`hmm=`, `dict=`); none is shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pocketsphinx
+from pocketsphinx.lm import ArpaBoLM
+
+from storyreel.media.speech import PCM_RATE
+
+log = logging.getLogger("storyreel.captions")
+
+# pocketsphinx analyses 100 frames a second.
+FRAMES_PER_SECOND = 100
+BYTES_PER_SECOND = PCM_RATE * 2
+# Beams far wider than the defaults: with the defaults a forced alignment of a few
+# minutes loses its only path and returns nothing; alignment is cheap enough anyway.
+BEAMS = {"beam": 1e-100, "pbeam": 1e-100, "wbeam": 1e-80}
+# Optional silences between words make the fixed grammar lose its path on long
+# stretches; without them a pause joins the next word and is trimmed off afterwards.
+USE_FILLER = False
+# The lattice pass after the search re-scores a strict alignment's result and drops or
+# merges words at the end of an utterance ("the same" comes back as "the"), so the strict
+# alignment takes the grammar's own best path; the lenient grammar and free decoding
+# need the lattice pass (without it their best path loses most words), so they run in a
+# second decoder.
+# The lenient grammar's odds of skipping one word: rare enough that a word said is kept.
+SKIP_PROBABILITY = 0.01
+_ALTERNATIVE = re.compile(r"\(\d+\)$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One word pocketsphinx heard, seconds from the start of the audio it was given."""
+
+    word: str
+    start: float
+    end: float
+    frames: int
+
+
+def _decoder(*, bestpath: bool, dictionary: str | None = None) -> pocketsphinx.Decoder:
+    return pocketsphinx.Decoder(
+        hmm=pocketsphinx.get_model_path("en-us/en-us"),
+        dict=dictionary or pocketsphinx.get_model_path("en-us/cmudict-en-us.dict"),
+        lm=None, loglevel="FATAL", fsgusefiller=USE_FILLER, bestpath=bestpath, **BEAMS,
+    )
+
+
+def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
+    if decoder.hyp() is None:
+        return []
+    found = []
+    for seg in decoder.seg():
+        if seg.word.startswith(("<", "[")):
+            continue  # silence, breath, noise
+        found.append(Segment(_ALTERNATIVE.sub("", seg.word), offset + seg.start_frame / FRAMES_PER_SECOND,
+                             offset + (seg.end_frame + 1) / FRAMES_PER_SECOND,
+                             seg.end_frame - seg.start_frame + 1))
+    return found
+
+
+class Recogniser:
+    """Two pocketsphinx decoders for the words of one text.
+
+    The aligner has the whole en-US dictionary plus the text's missing words (given a
+    pronunciation by `pronounce`); the searcher knows only the text's words (a language
+    model search over the whole dictionary takes seconds to set up, over the text's
+    few hundred words none).
+    """
+
+    def __init__(self, words: list[str], pronounce: Callable[[list[str]], dict[str, str]]) -> None:
+        self.aligner = _decoder(bestpath=False)
+        missing = sorted({w for w in words if self.aligner.lookup_word(w) is None})
+        if missing:
+            log.debug("Pronouncing %d words missing from the dictionary", len(missing))
+            for index, (word, phones) in enumerate(pronounce(missing).items()):
+                self.aligner.add_word(word, phones, index == len(missing) - 1)
+        self.phone_counts = {w: len(self.aligner.lookup_word(w).split()) for w in set(words)}
+        with tempfile.TemporaryDirectory(prefix="storyreel-dict-") as folder:
+            path = Path(folder) / "text.dict"
+            path.write_text("".join(f"{w} {self.aligner.lookup_word(w)}\n" for w in sorted(set(words))),
+                            encoding="utf-8")
+            self.searcher = _decoder(bestpath=True, dictionary=str(path))
+        self.has_text_model = False
+
+    @staticmethod
+    def _decode(decoder: pocketsphinx.Decoder, pcm: bytes, offset: float) -> list[Segment]:
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        return _segments(decoder, offset)
+
+    def strict(self, words: list[str], pcm: bytes, offset: float = 0.0) -> list[Segment] | None:
+        """Every word placed in order, or None when the alignment cannot place them all."""
+        if not words:
+            return []
+        self.aligner.set_align_text(" ".join(words))
+        found = self._decode(self.aligner, pcm, offset)
+        return found if [seg.word for seg in found] == words else None
+
+    def lenient(self, words: list[str], pcm: bytes, offset: float = 0.0) -> list[Segment] | None:
+        """The words the audio holds, in order, each possibly skipped; None on failure."""
+        if not words:
+            return []
+        transitions: list[tuple] = []
+        for index, word in enumerate(words):
+            transitions += [(index, index + 1, 1.0 - SKIP_PROBABILITY, word),
+                            (index, index + 1, SKIP_PROBABILITY)]
+        fsg = self.searcher.create_fsg("lenient", 0, len(words), transitions)
+        self.searcher.add_fsg("lenient", fsg)
+        self.searcher.activate_search("lenient")
+        found = self._decode(self.searcher, pcm, offset)
+        return found if self.searcher.hyp() is not None else None
+
+    def use_text_model(self, words: list[str]) -> None:
+        """Build the language model `recognise` decodes with from the text's words."""
+        model = ArpaBoLM(text=" ".join(words) + "\n", add_start=True)
+        model.compute()
+        with tempfile.TemporaryDirectory(prefix="storyreel-lm-") as folder:
+            path = Path(folder) / "text.arpa"
+            with path.open("w", encoding="utf-8") as out:
+                model.write(out)
+            ngram = pocketsphinx.NGramModel(self.searcher.config, self.searcher.logmath, str(path))
+        self.searcher.add_lm("text", ngram)
+        self.has_text_model = True
+
+    def recognise(self, pcm: bytes, offset: float = 0.0) -> list[Segment]:
+        """The words heard in `pcm`, decoded with the text's language model."""
+        if not self.has_text_model:
+            raise ValueError("use_text_model() must come before recognise()")
+        self.searcher.activate_search("text")
+        return self._decode(self.searcher, pcm, offset)
+
+
+def on_frame(seconds: float) -> float:
+    """`seconds` rounded down to a whole analysis frame."""
+    return max(0, int(seconds * FRAMES_PER_SECOND)) / FRAMES_PER_SECOND
+
+
+def pcm_slice(pcm: bytes, start: float, end: float) -> bytes:
+    """The samples of `pcm` from `start` to `end` seconds (both on whole frames)."""
+    frame = BYTES_PER_SECOND // FRAMES_PER_SECOND
+    first = int(round(on_frame(start) * FRAMES_PER_SECOND)) * frame
+    last = max(first, int(round(on_frame(end) * FRAMES_PER_SECOND)) * frame)
+    return pcm[first:last]
