@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := ffmpeg espeak-ng chromium
+APT_PACKAGES := ffmpeg espeak-ng chromium fontconfig fonts-dejavu-core systemd
 
 .PHONY: help deps venv demo test lint bench bench-smoke clean
 
@@ -13,10 +13,13 @@ help:
 	@echo "make bench  - measure render, node pipeline, ingest and coordinator (writes BENCHMARKS.md)"
 	@echo "make lint   - ruff"
 
-# System tools: ffmpeg/ffprobe render and probe, espeak-ng speaks sample narration,
-# chromium runs the dashboard test headless.
+# System tools: ffmpeg/ffprobe render and probe, espeak-ng speaks sample narration (and
+# gives unknown words a pronunciation for captions), chromium runs the dashboard test
+# headless, fontconfig finds caption fonts (DejaVu Sans by default), systemd-analyze checks
+# the bare-metal unit files.
 deps:
-	@missing=""; for tool in ffmpeg ffprobe espeak-ng chromium; do command -v $$tool >/dev/null || missing=1; done; \
+	@missing=""; for tool in ffmpeg ffprobe espeak-ng chromium fc-match systemd-analyze; do command -v $$tool >/dev/null || missing=1; done; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing $(APT_PACKAGES) with apt-get"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
