@@ -297,28 +297,42 @@ def render(
     While one task renders the next downloads and the previous uploads. The first Ctrl-C or
     SIGTERM hands back the prefetched task and finishes the current one (within --grace); a
     second stops at once and hands back everything."""
-    from storyreel.errors import ConfigError
     from storyreel.node.limits import Limits
     from storyreel.node.main import run_node
 
     setup_logging(log_file, log_level)
     try:
-        if token_file is not None:
-            try:
-                token = token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
-        if not token:
-            raise ConfigError("a render node needs the project's token: --token, --token-file or STORYREEL_TOKEN")
-        if progress not in ("auto", "bar", "log"):
-            raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
-        bar = sys.stderr.isatty() if progress == "auto" else progress == "bar"
+        token = _node_token(token, token_file)
+        bar = _progress_bar(progress)
         limits = Limits(max_tasks=max_tasks, exit_when_idle=exit_when_idle, grace=grace)
         server = _server_url(server)
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
                  progress_bar=bar, limits=limits, ca_file=ca_file)
     except StoryreelError as exc:
         _fail(_not_a_coordinator(server, exc))
+
+
+def _node_token(token: str | None, token_file: Path | None) -> str:
+    """The token a render node presents: --token-file wins over --token / STORYREEL_TOKEN."""
+    from storyreel.errors import ConfigError
+
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
+    if not token:
+        raise ConfigError("a render node needs the project's token: --token, --token-file or STORYREEL_TOKEN")
+    return token
+
+
+def _progress_bar(progress: str) -> bool:
+    """--progress auto|bar|log as "draw a bar": auto draws one when stderr is a terminal."""
+    from storyreel.errors import ConfigError
+
+    if progress not in ("auto", "bar", "log"):
+        raise ConfigError(f"--progress must be auto, bar or log, not {progress!r}")
+    return sys.stderr.isatty() if progress == "auto" else progress == "bar"
 
 
 token_app = typer.Typer(
