@@ -30,14 +30,12 @@ from storyreel.captions.subtitles import Subtitles, write_subtitles
 from storyreel.errors import RenderError
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media.burnin import ass_filter
+from storyreel.protocol import WORDS_NAME
 from storyreel.taskmeta import CAPTIONS_TEXT_NAME, TaskMeta
 
 log = get_logger(RENDER_WORKER)
 
-WORDS_NAME = "words.json"
 FONTS_FOLDER = "fonts"
-# Sidecars published with final.mp4 (output/<id>/), in upload order.
-SIDECAR_NAMES = ("captions.srt", "captions.vtt", WORDS_NAME)
 # Over this share of the text unspoken, the chapter's text and narration disagree badly.
 UNSPOKEN_WARN_SHARE = 0.20
 
