@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from coordkit import Clock, Served, coordinator, leftovers, make_project
+import test_coordinator_uploads as uploads
+from coordkit import Served, leftovers
 
 from storyreel.layout import TaskState
-from storyreel.project import Project
 from storyreel.protocol import SHA256_HEADER, SIZE_HEADER
 
 SRT = "1\n00:00:00,100 --> 00:00:02,900\nThe keeper walked home.\n"
@@ -20,15 +17,7 @@ VTT = "WEBVTT\n\n00:00:00.100 --> 00:00:02.900\nThe keeper walked home.\n"
 WORDS = json.dumps({"duration": 3.0, "words": [{"word": "The", "start": 0.1, "end": 0.3}],
                     "quality": {"words": 1, "aligned": 1, "unspoken": 0, "confidence": 1.0}})
 SIDECARS = {"captions.srt": SRT, "captions.vtt": VTT, "words.json": WORDS}
-
-
-@pytest.fixture()
-def served(tmp_path: Path) -> Iterator[tuple[Project, Served]]:
-    project = make_project(tmp_path / "root", tasks=1)
-    project.settings.disk.floor_gb = project.settings.disk.low_space_gb = 0.0
-    served = Served(coordinator(project, Clock(), "n1"))
-    yield project, served
-    served.close()
+served = uploads.served  # a coordinator served over real HTTP, as for the video's uploads
 
 
 def _put(farm: Served, task_id: str, attempt: int, name: str, text: str, *, sha256: str | None = None):
