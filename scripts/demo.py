@@ -1,5 +1,8 @@
 """`make demo`: sample assets into demo/root/raw/, `storyreel run --until-idle`, show the result.
 
+The story's text (the chunk a crawled link would give) is the narration's own, so the video
+comes out captioned word by word, with captions.srt, captions.vtt and words.json beside it.
+
 The demo renders at 1280x720 with the veryfast preset so it finishes in a minute or
 two on a laptop; the product's default is SPEC §5's 3840x2160 (set in storyreel.toml).
 """
@@ -7,6 +10,7 @@ two on a laptop; the product's default is SPEC §5's 3840x2160 (set in storyreel
 from __future__ import annotations
 
 import atexit
+import json
 import shutil
 import subprocess
 import sys
@@ -59,6 +63,14 @@ def make_assets(raw: Path) -> None:
     print(f"   voice chapter_0001.mp3  {probe(voice).duration:.1f} s of espeak-ng narration")
 
 
+def add_story_text(root: Path) -> None:
+    """The chapter's text, where crawling the story's link would have put it."""
+    chunk = Project.open(root).layout.scanned_chunk(CATEGORY, "dragon_flight", 1)
+    chunk.parent.mkdir(parents=True, exist_ok=True)
+    chunk.write_text(NARRATION + "\n", encoding="utf-8")
+    print(f"   text  {chunk.relative_to(root)}  (the narration's words: captions)")
+
+
 def configure(root: Path) -> None:
     cfg = root / "storyreel.toml"
     text = cfg.read_text(encoding="utf-8")
@@ -100,6 +112,7 @@ def main() -> int:
     print(f"   output size {DEMO_SIZE}, preset veryfast: smaller and faster than the 3840x2160 default")
     say("Making sample assets in raw/")
     make_assets(ROOT / "raw")
+    add_story_text(ROOT)
     say("Running: storyreel run demo/root --until-idle")
     start_dashboard(storyreel)
     started = time.monotonic()
@@ -123,6 +136,11 @@ def main() -> int:
         print(f"   {video.codec} {video.width}x{video.height} @ {video.fps:g} fps, {audio.codec} "
               f"{audio.sample_rate} Hz {audio.channels} ch, {info.duration:.2f} s, "
               f"{info.size / 1e6:.1f} MB")
+        sidecars = [p.name for p in sorted(final.parent.iterdir()) if p.suffix in (".srt", ".vtt")]
+        quality = json.loads((final.parent / "metadata.json").read_text()).get("captions_quality")
+        if quality:
+            print(f"   captions burned in: {quality['aligned']} of {quality['words']} words aligned "
+                  f"(confidence {quality['confidence']:.2f}); sidecars {', '.join(sidecars)}, words.json")
     return 0 if finished and not failed else 1
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from storyreel.captions.settings import CaptionPosition, CaptionSettings, CaptionStyle
 from storyreel.errors import ConfigError
 from storyreel.logs import LEVELS_TEXT, parse_level
 from storyreel.netaddr import ListenText
@@ -174,6 +175,44 @@ class CrawlSettings(_Section):
         return value
 
 
+# What each [captions] setting does, for `storyreel init`'s commented file; the fields,
+# defaults and bounds are CaptionSettings' own (captions/settings.py).
+CAPTION_HELP = {
+    "enabled": "Burn captions timed to the narration into chapters whose story has text (chunk_NNNN.txt).",
+    "style": "words (a few words, the spoken one highlighted), lines (one or two lines) or karaoke (a sweep).",
+    "font": "Font family, found through fontconfig and copied into each task folder.",
+    "bold": "Bold captions.",
+    "size": "Font height as a share of the frame height.",
+    "colour": "Text colour (#RRGGBB).",
+    "highlight": "Colour of the word being said (words) and of the sweep (karaoke) (#RRGGBB).",
+    "outline_colour": "Outline colour (#RRGGBB).",
+    "outline": "Outline width as a share of the font height.",
+    "position": "bottom, middle or top, inside the platforms' safe area.",
+    "words_per_cue": "Words shown at a time (style words).",
+    "chars_per_line": "Most characters per line (styles lines and karaoke).",
+    "lines_per_cue": "Lines shown at a time (style lines).",
+}
+
+
+class CaptionsSettings(CaptionSettings):
+    """The project's [captions] section: CaptionSettings as the toml file gives it (styles
+    and positions as text)."""
+
+    @field_validator("style", "position", mode="before")
+    @classmethod
+    def _choice(cls, value: object, info: Any) -> object:
+        kind = CaptionStyle if info.field_name == "style" else CaptionPosition
+        if isinstance(value, str) and not isinstance(value, kind):
+            if value not in {member.value for member in kind}:
+                raise ValueError("expected " + ", ".join(member.value for member in kind))
+            return kind(value)
+        return value
+
+    def resolved(self) -> CaptionSettings:
+        """The plain CaptionSettings a task's metadata.json records."""
+        return CaptionSettings.model_validate(self.model_dump())
+
+
 class Settings(_Section):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARN or ERROR.")
     ingest: IngestSettings = IngestSettings()
@@ -183,6 +222,7 @@ class Settings(_Section):
     coordinator: CoordinatorSettings = CoordinatorSettings()
     node: NodeSettings = NodeSettings()
     crawl: CrawlSettings = CrawlSettings()
+    captions: CaptionsSettings = CaptionsSettings()
 
     @field_validator("log_level")
     @classmethod
@@ -291,7 +331,7 @@ def _emit(model: BaseModel, lines: list[str]) -> None:
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             continue
-        lines.append(f"# {field.description}")
+        lines.append(f"# {field.description or CAPTION_HELP[name]}")
         if value is None:
             lines.append(f"# {name} = ")
         else:

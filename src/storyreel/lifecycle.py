@@ -25,6 +25,7 @@ from storyreel.layout import (
     TaskState,
 )
 from storyreel.logs import iso_utc
+from storyreel.protocol import WORDS_NAME
 
 # reason.json of a failed task whose chapter may be planned again (its bad clip is gone).
 REPLAN_KEY = "replan"
@@ -49,8 +50,10 @@ def release(layout: Layout, task_id: str) -> Path:
     return _shift(layout, task_id, "release", TaskState.PROCESSING, TaskState.QUEUED)
 
 
-def complete(layout: Layout, task_id: str, rendered: Path) -> Path:
-    """Publish a verified render as output/<id>/final.mp4 (with the task's metadata.json).
+def complete(layout: Layout, task_id: str, rendered: Path, sidecars: dict[str, Path] | None = None) -> Path:
+    """Publish a verified render as output/<id>/final.mp4 (with the task's metadata.json,
+    and the checked `sidecars` by name: captions.srt, captions.vtt, words.json, whose
+    quality report joins the published metadata.json as `captions_quality`).
 
     output/<id>/ appears whole (built under a temp name, then renamed). The processing
     folder, which holds only symlinks and files the planner generated, is then removed.
@@ -68,6 +71,9 @@ def complete(layout: Layout, task_id: str, rendered: Path) -> Path:
         meta = processing / METADATA_NAME
         if meta.is_file():
             fsops.copy_into_place(meta, tmp / METADATA_NAME)
+        for name, path in (sidecars or {}).items():
+            fsops.copy_into_place(path, tmp / name)
+        _add_caption_quality(tmp)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise FilesystemError("complete", processing, dst_dir, exc.strerror or str(exc)) from exc
@@ -83,6 +89,17 @@ def complete(layout: Layout, task_id: str, rendered: Path) -> Path:
     if processing.is_dir():
         shutil.rmtree(processing)
     return dst_dir / FINAL_NAME
+
+
+def _add_caption_quality(folder: Path) -> None:
+    """Copy words.json's quality report (words aligned, flagged unspoken, confidence) into
+    the metadata.json beside it, as `captions_quality`."""
+    words, meta = folder / WORDS_NAME, folder / METADATA_NAME
+    if not (words.is_file() and meta.is_file()):
+        return
+    data = json.loads(meta.read_text(encoding="utf-8"))
+    data["captions_quality"] = json.loads(words.read_text(encoding="utf-8")).get("quality")
+    fsops.write_atomic(meta, json.dumps(data, indent=2) + "\n")
 
 
 def fail(

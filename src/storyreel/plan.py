@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel import fsops
+from storyreel.captions.fonts import find_font
 from storyreel.diskspace import DiskWatcher
-from storyreel.errors import MediaError, StoryreelError
+from storyreel.errors import FontMissing, MediaError, StoryreelError
 from storyreel.layout import (
+    CHAPTER_RE,
     MUSIC_NAME,
     VIDEO_LIST_NAME,
     VOICE_NAME,
@@ -31,7 +33,14 @@ from storyreel.lifecycle import ChapterIndex
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
-from storyreel.taskmeta import RenderSpec, TaskMeta, write
+from storyreel.taskmeta import (
+    CAPTIONS_TEXT_NAME,
+    FONT_PREFIX,
+    CaptionSpec,
+    RenderSpec,
+    TaskMeta,
+    write,
+)
 from storyreel.units import plural
 from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text
 
@@ -45,6 +54,14 @@ MAX_CLIPS_PER_TASK = 400
 MIN_CLIP_SECONDS = 0.1
 
 LOGO_STEM = "logo"
+
+
+@dataclass(frozen=True)
+class CaptionSource:
+    """What a captioned chapter's task copies: its text and its font's faces."""
+
+    text: Path  # scanned/story/<category>/<story>/chunk_NNNN.txt
+    faces: list[Path]  # the font files fontconfig found
 
 
 @dataclass(frozen=True)
@@ -148,10 +165,13 @@ class Planner:
         if sum(c.seconds for c in picked) < voice_seconds:
             log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
                         chapter, plural(len(picked), "clip"))
+        captions = self._captions(chapter, category, story, voice)
+        if isinstance(captions, Waiting):
+            return captions
         task_id = str(uuid.uuid4())
         try:
             self._build(task_id, chapter, category, story, voice, voice_seconds, chosen_music,
-                        picked, logo)
+                        picked, logo, captions)
         except (StoryreelError, OSError) as exc:
             log.error("Cannot create the task for %s: %s", chapter, exc)
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its task folder cannot be written: {exc}")
@@ -168,6 +188,7 @@ class Planner:
     def _build(
         self, task_id: str, chapter: str, category: str, story: str, voice: Path,
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
+        captions: CaptionSource | None = None,
     ) -> Path:
         layout = self.layout
         final = layout.task_dir(task_id, TaskState.QUEUED)
@@ -198,6 +219,7 @@ class Planner:
                 chapter=chapter, created_at=iso_utc(),
                 music_source=layout.relative(music),
                 video_sources=[layout.relative(c.path) for c in picked],
+                captions=self._copy_captions(captions, tmp),
             )
             write(tmp, meta)
             fsops.move(tmp, final)
@@ -205,6 +227,43 @@ class Planner:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+    def _copy_captions(self, captions: CaptionSource | None, tmp: Path) -> CaptionSpec | None:
+        """Copy the chapter's text and font into the task folder; its metadata block."""
+        if captions is None:
+            return None
+        fsops.copy_into_place(captions.text, tmp / CAPTIONS_TEXT_NAME)
+        names = []
+        for face in captions.faces:
+            names.append(FONT_PREFIX + face.name)
+            fsops.copy_into_place(face, tmp / names[-1])
+        resolved = self.project.settings.captions.resolved().model_dump()
+        return CaptionSpec.model_validate({**resolved, "source": self.layout.relative(captions.text),
+                                           "font_files": names})
+
+    # -- captions ------------------------------------------------------------------
+    def _captions(self, chapter: str, category: str, story: str, voice: Path) -> CaptionSource | None | Waiting:
+        """The text and font a chapter's captions need; None when it gets none (captions
+        off, or its story has no text for it), a Waiting when the font is not installed.
+
+        The text is the chapter's own chunk (chapter_NNNN.mp3 narrates chunk_NNNN.txt);
+        finding the span a chapter narrates when that fits badly is not done yet."""
+        settings = self.project.settings.captions
+        found = CHAPTER_RE.match(voice.name)
+        if not settings.enabled or found is None:
+            return None
+        text = self.layout.scanned_chunk(category, story, int(found.group(1)))
+        if not text.is_file():
+            log.info("No captions for %s: its story has no text %s", chapter, text.name)
+            return None
+        try:
+            faces = {find_font(settings.font)} | ({find_font(settings.font, bold=True)} if settings.bold else set())
+        except FontMissing as exc:
+            self._warn_once(chapter, "font", "Waiting to create a task for %s: %s", chapter, exc.reason)
+            return Waiting(chapter, WaitReason.FONT_MISSING,
+                           f"the caption font {settings.font!r} ([captions] font) is not installed")
+        self._warned.discard((chapter, "font"))
+        return CaptionSource(text, sorted(faces))
 
     # -- helpers -------------------------------------------------------------------
     def _with_fallback(self, category: str, find: Callable[[str], list[Path]]) -> list[Path]:

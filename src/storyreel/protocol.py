@@ -8,6 +8,7 @@ sides of the HTTP boundary, so a field renamed on one side is renamed on the oth
     POST /api/v1/claim                   NodeBody       → ClaimReply (TaskGrant | null)
     GET  /api/v1/tasks/{id}/files/{n}    node, attempt  → bytes (SHA256_HEADER, SIZE_HEADER)
     POST /api/v1/tasks/{id}/heartbeat    HeartbeatBody  → HeartbeatReply
+    PUT  /api/v1/tasks/{id}/sidecars/{n} bytes (SHA256_HEADER, SIZE_HEADER) → 204, before the output
     PUT  /api/v1/tasks/{id}/output       bytes (SHA256_HEADER, SIZE_HEADER) → UploadReply
     POST /api/v1/tasks/{id}/failure      FailureReport  → FailureReply
     POST /api/v1/tasks/{id}/release      HeldBody       → 204
@@ -31,6 +32,11 @@ API_PREFIX = "/api/v1"
 SHA256_HEADER = "X-Storyreel-Sha256"
 # The size in bytes an upload announces (Content-Length may be absent on a chunked body).
 SIZE_HEADER = "X-Storyreel-Size"
+# The files a captioned render sends before its video, published with it in output/<id>/.
+WORDS_NAME = "words.json"
+SIDECAR_NAMES = ("captions.srt", "captions.vtt", WORDS_NAME)
+# The largest sidecar taken: a chapter's words.json is well under a megabyte.
+MAX_SIDECAR_BYTES = 32 << 20
 # Longest stderr kept from a failure report; ffmpeg's error is at the end.
 MAX_STDERR_CHARS = 1_000_000
 # The longest one download, render or upload may report (s): a week is far beyond the

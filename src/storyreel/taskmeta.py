@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storyreel import fsops
+from storyreel.captions.settings import CaptionSettings
 from storyreel.config import RenderSettings, validation_problems
 from storyreel.errors import TaskMetaError
 from storyreel.layout import METADATA_NAME, name_problem
@@ -44,6 +45,28 @@ class RenderSpec(RenderSettings):
         return cls.model_validate({**settings.model_dump(), "logo": logo_name})
 
 
+# A captioned task's own copy of the chapter's text; its font files are plain names with
+# this prefix (a node downloads a task's plain files only), gathered on the node into a
+# folder of their own for libass (`fontsdir` reads every file in its folder).
+CAPTIONS_TEXT_NAME = "captions.txt"
+FONT_PREFIX = "font_"
+
+
+class CaptionSpec(CaptionSettings):
+    """metadata.json's `captions` block: the project's [captions] settings resolved for one
+    task, and the story text it was planned from (relative to the project root)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    source: str = ""  # scanned/story/<category>/<story>/chunk_NNNN.txt
+    font_files: list[str] = []  # the font's faces in the task folder (FONT_PREFIX names)
+
+    @field_validator("font_files")
+    @classmethod
+    def _font_names(cls, value: list[str]) -> list[str]:
+        return [_plain_name(v) for v in value]
+
+
 class TaskMeta(BaseModel):
     """The whole metadata.json."""
 
@@ -61,6 +84,9 @@ class TaskMeta(BaseModel):
     created_at: str = ""
     music_source: str = ""  # scanned music file, relative to the project root
     video_sources: list[str] = []  # scanned clips, relative to the project root, in order
+    # Captions: present when the story has the chapter's text and captions are enabled;
+    # the text is CAPTIONS_TEXT_NAME and the font is `captions.font_files`, in the task folder.
+    captions: CaptionSpec | None = None
 
     @field_validator("voice_file", "music_file")
     @classmethod
@@ -77,6 +103,8 @@ class TaskMeta(BaseModel):
         names = [self.voice_file, self.music_file, *dict.fromkeys(self.video_files)]
         if self.render.logo:
             names.append(self.render.logo)
+        if self.captions is not None:
+            names += [CAPTIONS_TEXT_NAME, *self.captions.font_files]
         return names
 
 

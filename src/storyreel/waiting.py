@@ -21,6 +21,7 @@ class WaitReason(StrEnum):
     NO_READABLE_CLIP = "no_readable_clip"  # clips exist, but none has a readable duration
     UNREADABLE_VOICE = "unreadable_voice"  # the voice's duration cannot be read
     LOGO_MISSING = "logo_missing"  # render.logo names a file that does not exist
+    FONT_MISSING = "font_missing"  # the [captions] font family is not installed
     DISK_LOW = "disk_low"  # free space below [disk] floor_gb
     CANNOT_BUILD = "cannot_build"  # writing the task folder failed
 

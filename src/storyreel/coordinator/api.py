@@ -6,6 +6,8 @@
     POST /api/v1/claim                           → {"task": {task_id, attempt, metadata, files}} or {"task": null}
     GET  /api/v1/tasks/{id}/files/{name}         a held task's input (Range requests, sha256 header)
     POST /api/v1/tasks/{id}/heartbeat            extend the lease, report progress
+    PUT  /api/v1/tasks/{id}/sidecars/{name}      a captioned render's captions.srt, captions.vtt,
+                                                 words.json, sent before the output (same headers)
     PUT  /api/v1/tasks/{id}/output               the finished render (size and sha256 headers)
     POST /api/v1/tasks/{id}/failure              give up: the task goes to trash/failed/
     POST /api/v1/tasks/{id}/release              hand a task back unfinished
@@ -36,7 +38,9 @@ from storyreel.errors import CoordinatorError
 from storyreel.layout import TASK_ID_RE
 from storyreel.protocol import (
     API_PREFIX,
+    MAX_SIDECAR_BYTES,
     SHA256_HEADER,
+    SIDECAR_NAMES,
     SIZE_HEADER,
     ClaimReply,
     FailureReply,
@@ -165,6 +169,23 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
             lease = await run_in_threadpool(coordinator.heartbeat, *args)
         return HeartbeatReply(deadline=lease.deadline, attempt=lease.attempt,
                               registered=coordinator.is_registered(body.node))
+
+    @api.put("/tasks/{task_id}/sidecars/{name}", status_code=204)
+    async def put_sidecar(task_id: str, name: str, node: str, attempt: int, request: Request) -> Response:
+        if name not in SIDECAR_NAMES:
+            raise HTTPException(404, f"{name!r} is not a sidecar: {', '.join(SIDECAR_NAMES)}")
+        expected_sha = request.headers.get(SHA256_HEADER, "").strip()
+        size_header = request.headers.get(SIZE_HEADER, "").strip()
+        if not expected_sha or not size_header.isdigit():
+            raise HTTPException(400, f"an upload needs the {SHA256_HEADER} and {SIZE_HEADER} headers")
+        size = int(size_header)
+        if size > MAX_SIDECAR_BYTES:
+            raise HTTPException(413, f"a sidecar is at most {MAX_SIDECAR_BYTES} bytes")
+        part = await run_in_threadpool(coordinator.upload_target, _task_id(task_id), node, attempt, size)
+        body = await _small_body(request, size)
+        await run_in_threadpool(upload.store_sidecar, task_id, part.parent, attempt, name, body,
+                                size, expected_sha)
+        return Response(status_code=204)
 
     @api.put("/tasks/{task_id}/output", status_code=201)
     async def put_output(task_id: str, node: str, attempt: int, request: Request) -> UploadReply:

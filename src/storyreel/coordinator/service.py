@@ -186,9 +186,10 @@ class Coordinator:
             self.holds.held(task_id, node, attempt)
             processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
             media_seconds = upload.verify(task_id, processing, part)  # ffprobe: no lock held
+            sidecars = upload.sidecars(task_id, processing, attempt)
             with self._lock, self.holds.lock:
                 self.holds.held(task_id, node, attempt)
-                final = lifecycle.complete(self.layout, task_id, part)
+                final = lifecycle.complete(self.layout, task_id, part, sidecars)
                 self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
         except CoordinatorError as exc:
             self.discard_upload(task_id, part)

@@ -7,6 +7,10 @@ part file inside processing/<id>/ while their sha256 is computed, stopping at on
 past the announced size (413); the size and digest must be the ones the node announced;
 ffprobe must find a video and an audio stream lasting the voice. Only then does the coordinator
 publish it as output/<id>/final.mp4 (lifecycle.complete) and end the hold.
+
+A captioned render sends its sidecars (captions.srt, captions.vtt, words.json) first, each
+fenced the same way, checked (size, sha256, parsed) and kept under a hidden name of its
+attempt in processing/<id>/ until the video publishes them all in one rename.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from storyreel.diskspace import disk_full
 from storyreel.errors import BadUpload, DiskFull, MediaError, UploadTooLarge
 from storyreel.layout import FINAL_NAME
 from storyreel.media.probe import probe
+from storyreel.protocol import SIDECAR_NAMES, WORDS_NAME
 
 # An upload's duration may differ from the voice's by this much: the renderer checks
 # one frame; this second check only catches a truncated or wrong file.
@@ -114,3 +119,50 @@ def verify(task_id: str, task_dir: Path, part: Path) -> float | None:
         raise BadUpload(f"upload of task {task_id} lasts {info.duration:.2f} s, "
                         f"the voice {expected:.2f} s")
     return info.duration
+
+
+def sidecar_path(task_dir: Path, attempt: int, name: str) -> Path:
+    """Where a checked sidecar of `attempt` waits for its video in processing/<id>/."""
+    return task_dir / f".sidecar-{attempt}-{name}"
+
+
+def store_sidecar(task_id: str, task_dir: Path, attempt: int, name: str, body: bytes,
+                  size: int, sha256: str) -> Path:
+    """Check an uploaded sidecar (announced size and sha256, parses as its kind) and keep it."""
+    receipt = Receipt(size=len(body), sha256=hashlib.sha256(body).hexdigest())
+    check_announced(task_id, receipt, size, sha256)
+    problem = sidecar_problem(name, body)
+    if problem:
+        raise BadUpload(f"sidecar {name} of task {task_id} {problem}")
+    return fsops.write_atomic(sidecar_path(task_dir, attempt, name), body.decode("utf-8"))
+
+
+def sidecar_problem(name: str, body: bytes) -> str:
+    """Why `body` is not a sidecar `name` ("" when it is one)."""
+    import pysubs2
+    from pydantic import ValidationError
+
+    from storyreel.captions import Alignment
+
+    if name not in SIDECAR_NAMES:
+        return "is not a sidecar this farm takes"
+    try:
+        text = body.decode("utf-8")
+        if name == WORDS_NAME:
+            Alignment.model_validate_json(text)
+        elif not pysubs2.SSAFile.from_string(text, format_=name.rpartition(".")[2]).events:
+            return "has no cues"
+    except (UnicodeDecodeError, ValidationError, ValueError, pysubs2.exceptions.Pysubs2Error) as exc:
+        return f"does not parse: {exc}"
+    return ""
+
+
+def sidecars(task_id: str, task_dir: Path, attempt: int) -> dict[str, Path]:
+    """The checked sidecars of `attempt`, by name. A captioned task must have all of them
+    (BadUpload), so its video is never published without its captions."""
+    found = {n: p for n in SIDECAR_NAMES if (p := sidecar_path(task_dir, attempt, n)).is_file()}
+    captioned = (taskmeta.read_raw(task_dir) or {}).get("captions") is not None
+    missing = [n for n in SIDECAR_NAMES if n not in found]
+    if captioned and missing:
+        raise BadUpload(f"upload of task {task_id} came without its captions: {', '.join(missing)}")
+    return found

@@ -290,4 +290,15 @@ class CoordinatorClient:
                               body=lambda: _blocks(path))
         return _parse(UploadReply, response, what)
 
+    def upload_sidecar(self, task_id: str, attempt: int, path: Path,
+                       abort: threading.Event | None = None) -> None:
+        """Send one of a captioned render's sidecars (captions.srt, captions.vtt, words.json),
+        before its video; the coordinator checks and keeps it until the video publishes it."""
+        size = path.stat().st_size
+        headers = {SHA256_HEADER: sha256_file(path), SIZE_HEADER: str(size), "Content-Length": str(size)}
+        params = {"node": self.node, "attempt": attempt}
+        self._call("PUT", f"/tasks/{task_id}/sidecars/{path.name}", f"upload {path.name} of task {task_id}",
+                   patient=False, wait_full=True, abort=abort, params=params, headers=headers,
+                   body=lambda: _blocks(path))
+
 

@@ -22,7 +22,7 @@ from storyreel.node.client import CoordinatorClient
 from storyreel.node.held import HeldTasks, host
 from storyreel.node.job import FailedStage, Job, JobStage, span
 from storyreel.node.outbox import Outbox
-from storyreel.protocol import Downloaded, Rendered, StageEvent, Uploaded
+from storyreel.protocol import SIDECAR_NAMES, Downloaded, Rendered, StageEvent, Uploaded
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
 from storyreel.units import human_size
@@ -128,6 +128,9 @@ class Stages:
         for number in range(1, tries + 1):
             try:
                 self.client.wait_reachable(host(), self.encoders)
+                for name in SIDECAR_NAMES:  # a captioned render's, before its video
+                    if (job.work / name).is_file():
+                        self.client.upload_sidecar(job.task_id, job.attempt, job.work / name, abort=job.cancel)
                 answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME,
                                             abort=job.cancel)
             except LeaseLost as exc:

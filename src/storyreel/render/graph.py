@@ -39,6 +39,7 @@ class RenderInputs:
     duration: float  # the voice's duration: the output's length (s)
     voice_channels: int = 1  # a mono track is copied to both sides at full level
     music_channels: int = 2
+    captions: str = ""  # the `ass` filter drawing the task's captions, after the logo; "" for none
 
 
 def _arg(path: Path) -> str:
@@ -85,7 +86,9 @@ def filter_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> s
         parts.append(f"[{logo}:v]format=rgba{scale}[logo]")
         parts.append(f"[base][logo]overlay={spec.logo_x}:{spec.logo_y}:eof_action=repeat[withlogo]")
         video = "[withlogo]"
-    parts.append(f"{video}trim=duration={duration},{enc.pix_fmt_filter}[vout]")
+    # Captions are drawn over the logo, in the same graph: the video is encoded once.
+    captions = f"{inputs.captions}," if inputs.captions else ""
+    parts.append(f"{video}{captions}trim=duration={duration},{enc.pix_fmt_filter}[vout]")
     parts.append(f"[{music}:a]{_to_stereo(inputs.music_channels)},volume={spec.music_volume:g}[bg]")
     parts.append(f"[{voice}:a]{_to_stereo(inputs.voice_channels)},volume={spec.voice_volume:g},apad[vc]")
     parts.append(

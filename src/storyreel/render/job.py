@@ -10,6 +10,7 @@ nothing is left at `output` and RenderError carries ffmpeg's full stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel import fsops
+from storyreel.captions import AlignmentQuality
 from storyreel.errors import MediaError, RenderError, StoryreelError
 from storyreel.layout import VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
@@ -25,7 +27,7 @@ from storyreel.media import run as runner
 from storyreel.media.checks import check_decodes
 from storyreel.media.probe import probe
 from storyreel.media.tools import ffmpeg
-from storyreel.render import encoders, verify
+from storyreel.render import captioning, encoders, verify
 from storyreel.render.culprit import failing_input, input_urls
 from storyreel.render.graph import RenderInputs, build_argv
 from storyreel.render.progress import Progress, ProgressReader
@@ -46,6 +48,7 @@ class RenderResult:
     media_seconds: float
     encoder: str
     stderr: str
+    captions: AlignmentQuality | None = None  # how well the captions' text matched the voice
 
 
 def read_video_list(task_dir: Path) -> list[str]:
@@ -103,20 +106,26 @@ def _channels(path: Path) -> int:
 def render_task(
     task_dir: Path, output: Path, *, encoder: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
-    cancel: threading.Event | None = None,
+    cancel: threading.Event | None = None, captions_dir: Path | None = None,
 ) -> RenderResult:
     """Render `task_dir` to `output` and verify it. `encoder=None` uses metadata's
     encoder ("auto" = the best one this machine has); `cancel` set → ffmpeg is
-    stopped and RenderError raised."""
+    stopped and RenderError raised. A captioned task is aligned first and its captions
+    (words.json, captions.srt/.vtt/.ass) written to `captions_dir` (default: beside
+    `output`), where a retry finds its words.json."""
     task_dir, output = Path(task_dir).absolute(), Path(output).absolute()
     try:
         meta = read(task_dir)
         spec = meta.render
         name = encoders.choose(encoder or spec.encoder)
         enc = encoders.setup(name, spec.preset, spec.quality)
+        captioning.check(task_dir, meta)
         inputs = _inputs(task_dir, meta)
         tool = ffmpeg()
         output.parent.mkdir(parents=True, exist_ok=True)
+        burn = captioning.caption(task_dir, meta, Path(captions_dir or output.parent).absolute())
+        if burn is not None:
+            inputs = dataclasses.replace(inputs, captions=burn.filter)
     except RenderError:
         raise
     except (StoryreelError, OSError) as exc:
@@ -154,7 +163,8 @@ def render_task(
     wall = time.monotonic() - started
     log.debug("Rendered %s → %s: %.1f s of video in %.1f s with %s",
              task_dir.name, output, meta.voice_duration, wall, name)
-    return RenderResult(output, wall, meta.voice_duration, name, stderr)
+    return RenderResult(output, wall, meta.voice_duration, name, stderr,
+                        captions=burn.quality if burn is not None else None)
 
 
 def _run(
