@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from conftest import PARAGRAPH, SKIPPED, Spoken
+from narrationkit import PARAGRAPH, SKIPPED, Spoken
 
 from storyreel.captions import align, read_script, read_words, windows, write_words
 from storyreel.errors import AlignmentError

@@ -7,7 +7,7 @@ from pathlib import Path
 import pydantic
 import pysubs2
 import pytest
-from conftest import PARAGRAPH, Spoken
+from narrationkit import PARAGRAPH, Spoken
 
 from storyreel.captions import (
     Alignment,
