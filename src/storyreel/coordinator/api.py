@@ -98,6 +98,7 @@ def create_app(coordinator: Coordinator, bound_host: str) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(bearer)])
     _node_routes(api, coordinator)
     _held_routes(api, coordinator)
+    _upload_routes(api, coordinator)
     app.include_router(api)
     from storyreel.web import mount  # the read-only dashboard and /metrics
 
@@ -170,15 +171,27 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
         return HeartbeatReply(deadline=lease.deadline, attempt=lease.attempt,
                               registered=coordinator.is_registered(body.node))
 
+    @api.post("/tasks/{task_id}/failure")
+    def failure(task_id: str, body: FailureReport) -> FailureReply:
+        dest = coordinator.fail(_task_id(task_id), body.node, body.attempt, body.reason, body.stderr,
+                                body.details(), bad_input=body.bad_input)
+        return FailureReply(moved_to=str(dest.relative_to(root)))
+
+    @api.post("/tasks/{task_id}/release", status_code=204)
+    def release(task_id: str, body: HeldBody) -> Response:
+        coordinator.release(_task_id(task_id), body.node, body.attempt)
+        return Response(status_code=204)
+
+
+def _upload_routes(api: APIRouter, coordinator: Coordinator) -> None:
+    """A held task's render coming back: its caption sidecars first, then the video."""
+    root = coordinator.layout.root
+
     @api.put("/tasks/{task_id}/sidecars/{name}", status_code=204)
     async def put_sidecar(task_id: str, name: str, node: str, attempt: int, request: Request) -> Response:
         if name not in SIDECAR_NAMES:
             raise HTTPException(404, f"{name!r} is not a sidecar: {', '.join(SIDECAR_NAMES)}")
-        expected_sha = request.headers.get(SHA256_HEADER, "").strip()
-        size_header = request.headers.get(SIZE_HEADER, "").strip()
-        if not expected_sha or not size_header.isdigit():
-            raise HTTPException(400, f"an upload needs the {SHA256_HEADER} and {SIZE_HEADER} headers")
-        size = int(size_header)
+        expected_sha, size = _announced(request)
         if size > MAX_SIDECAR_BYTES:
             raise HTTPException(413, f"a sidecar is at most {MAX_SIDECAR_BYTES} bytes")
         part = await run_in_threadpool(coordinator.upload_target, _task_id(task_id), node, attempt, size)
@@ -189,11 +202,7 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
 
     @api.put("/tasks/{task_id}/output", status_code=201)
     async def put_output(task_id: str, node: str, attempt: int, request: Request) -> UploadReply:
-        expected_sha = request.headers.get(SHA256_HEADER, "").strip()
-        size_header = request.headers.get(SIZE_HEADER, "").strip()
-        if not expected_sha or not size_header.isdigit():
-            raise HTTPException(400, f"an upload needs the {SHA256_HEADER} and {SIZE_HEADER} headers")
-        size = int(size_header)
+        expected_sha, size = _announced(request)
         # Fenced and sized before a byte is read: a stale (409), oversized (413) or, for
         # now, unstorable (507) upload is refused at once.
         part = await run_in_threadpool(coordinator.upload_target, _task_id(task_id), node, attempt, size)
@@ -213,13 +222,11 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
         )
         return UploadReply(output=str(final.relative_to(root)), bytes=receipt.size)
 
-    @api.post("/tasks/{task_id}/failure")
-    def failure(task_id: str, body: FailureReport) -> FailureReply:
-        dest = coordinator.fail(_task_id(task_id), body.node, body.attempt, body.reason, body.stderr,
-                                body.details(), bad_input=body.bad_input)
-        return FailureReply(moved_to=str(dest.relative_to(root)))
 
-    @api.post("/tasks/{task_id}/release", status_code=204)
-    def release(task_id: str, body: HeldBody) -> Response:
-        coordinator.release(_task_id(task_id), body.node, body.attempt)
-        return Response(status_code=204)
+def _announced(request: Request) -> tuple[str, int]:
+    """The sha256 and size an upload announces in its headers (400 without them)."""
+    expected_sha = request.headers.get(SHA256_HEADER, "").strip()
+    size_header = request.headers.get(SIZE_HEADER, "").strip()
+    if not expected_sha or not size_header.isdigit():
+        raise HTTPException(400, f"an upload needs the {SHA256_HEADER} and {SIZE_HEADER} headers")
+    return expected_sha, int(size_header)
