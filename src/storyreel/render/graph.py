@@ -75,6 +75,14 @@ def filter_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> s
     """The -filter_complex text. Input order: clips, music, voice, then the logo."""
     n = len(inputs.videos)
     music, voice, logo = n, n + 1, n + 2
+    parts = video_graph(inputs, spec, enc, logo=logo)
+    parts += audio_graph(inputs, spec, music=music, voice=voice)
+    return ";".join(parts)
+
+
+def video_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup, *, logo: int) -> list[str]:
+    """The picture: clips normalised and joined, the logo, the captions; ends in `[vout]`."""
+    n = len(inputs.videos)
     duration = _seconds(inputs.duration)
     parts = [clip_chain(i, spec, enc) for i in range(n)]
     joined = "".join(f"[c{i}]" for i in range(n))
@@ -89,13 +97,20 @@ def filter_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> s
     # Captions are drawn over the logo, in the same graph: the video is encoded once.
     captions = f"{inputs.captions}," if inputs.captions else ""
     parts.append(f"{video}{captions}trim=duration={duration},{enc.pix_fmt_filter}[vout]")
+    return parts
+
+
+def audio_graph(inputs: RenderInputs, spec: RenderSpec, *, music: int, voice: int) -> list[str]:
+    """The sound: music under the voice, both at the mix format; ends in `[aout]`."""
+    duration = _seconds(inputs.duration)
+    parts = []
     parts.append(f"[{music}:a]{_to_stereo(inputs.music_channels)},volume={spec.music_volume:g}[bg]")
     parts.append(f"[{voice}:a]{_to_stereo(inputs.voice_channels)},volume={spec.voice_volume:g},apad[vc]")
     parts.append(
         "[vc][bg]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
         f"atrim=duration={duration}[aout]"
     )
-    return ";".join(parts)
+    return parts
 
 
 def build_argv(
