@@ -80,11 +80,10 @@ def _open(root: Path):
 def _open_to_work(root: Path, encoder: str | None = None):
     """The project for a command that ingests or renders, its render settings checked
     against this machine first (`encoder`, the command's --encoder, overrides the file's)."""
-    from storyreel.render.preflight import check_render
+    from storyreel.render.preflight import check_settings
 
     project = _open(root)
-    project.settings.render = check_render(project.settings.render, project.layout.config_file,
-                                           project.layout.root, encoder=encoder)
+    check_settings(project.settings, project.layout.config_file, project.layout.root, encoder=encoder)
     return project
 
 

@@ -11,9 +11,9 @@ import ipaddress
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from storyreel.captions.settings import CaptionPosition, CaptionSettings, CaptionStyle
 from storyreel.errors import ConfigError
@@ -213,6 +213,43 @@ class CaptionsSettings(CaptionSettings):
         return CaptionSettings.model_validate(self.model_dump())
 
 
+# The profile every category renders unless its [categories.<name>] says otherwise: the
+# [render] and [captions] sections as written.
+MAIN_PROFILE = "main"
+
+# The sections a profile overrides, each starting from the project's own.
+PROFILE_SECTIONS = ("render", "captions")
+
+# A profile name appears in log lines, metadata.json and toml table names: kept plain.
+_PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class ProfileSettings(_Section):
+    """One `[profiles.<name>]`: the render and caption settings of one more rendering of a
+    chapter. Each section is the project's [render] / [captions] with the profile's keys
+    replaced (Settings merges them before validation), so it is checked like them."""
+
+    render: RenderSettings = RenderSettings()
+    captions: CaptionsSettings = CaptionsSettings()
+
+
+class CategorySettings(_Section):
+    profiles: list[str] = Field(
+        [MAIN_PROFILE],
+        description="Profiles this category's chapters are rendered to, one task per chapter and profile.",
+    )
+
+    @field_validator("profiles")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError(f'names no profile: ["{MAIN_PROFILE}"] renders [render] as written')
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise ValueError(f"names {', '.join(twice)} twice")
+        return value
+
+
 class Settings(_Section):
     log_level: str = Field("INFO", description="DEBUG, INFO, WARN or ERROR.")
     ingest: IngestSettings = IngestSettings()
@@ -223,6 +260,12 @@ class Settings(_Section):
     node: NodeSettings = NodeSettings()
     crawl: CrawlSettings = CrawlSettings()
     captions: CaptionsSettings = CaptionsSettings()
+    profiles: dict[str, ProfileSettings] = Field(
+        {}, description="More renderings of each chapter, each overriding any [render] or [captions] setting.",
+    )
+    categories: dict[str, CategorySettings] = Field(
+        {}, description=f"Per category, its profiles; without a line [\"{MAIN_PROFILE}\"]: [render] and [captions] as written.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -232,6 +275,67 @@ class Settings(_Section):
         except ConfigError:
             raise ValueError(f"expected {LEVELS_TEXT}") from None
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profiles_start_from_sections(cls, data: Any) -> Any:
+        """Each profile section starts from the project's own: [profiles.shorts.render] is
+        [render] with the keys it sets replaced."""
+        if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict):
+            return data
+        profiles = {}
+        for name, profile in data["profiles"].items():
+            if isinstance(profile, dict):
+                profile = {**profile, **{section: _merged(data.get(section), profile.get(section))
+                                         for section in PROFILE_SECTIONS}}
+            profiles[name] = profile
+        return {**data, "profiles": profiles}
+
+    @model_validator(mode="after")
+    def _check_profile_names(self) -> Settings:
+        for name in self.profiles:
+            if name == MAIN_PROFILE:
+                raise ValueError(f"[profiles.{name}] is not a setting: the {MAIN_PROFILE} profile is "
+                                 "[render] and [captions] themselves; give another profile another name")
+            if not _PROFILE_NAME.fullmatch(name):
+                raise ValueError(f"[profiles.{_toml_key(name)}]: a profile name is letters, digits, - and _ "
+                                 "(at most 64)")
+        known = [MAIN_PROFILE, *self.profiles]
+        for category, chosen in self.categories.items():
+            for name in chosen.profiles:
+                if name not in known:
+                    raise ValueError(f"[categories.{_toml_key(category)}] profiles = {_toml_value(chosen.profiles)}: "
+                                     f"no profile {name}{did_you_mean(name, known)} (profiles are {MAIN_PROFILE} "
+                                     "and the [profiles.<name>] sections)")
+        return self
+
+    def profile(self, name: str) -> ProfileSettings:
+        """The render and caption settings of profile `name` (main: [render] and [captions])."""
+        if name == MAIN_PROFILE:
+            return ProfileSettings(render=self.render, captions=self.captions)
+        return self.profiles[name]
+
+    def profiles_for(self, category: str) -> list[str]:
+        """The profiles a category's chapters are rendered to, in the order the file lists them."""
+        chosen = self.categories.get(category)
+        return list(chosen.profiles) if chosen is not None else [MAIN_PROFILE]
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """A profile section: the project's section with the profile's keys replaced. Anything
+    but a table is left as written, for validation to name."""
+    if isinstance(base, BaseModel):
+        base = base.model_dump()
+    if override is None:
+        override = {}
+    if not isinstance(override, dict):
+        return override
+    return {**(base if isinstance(base, dict) else {}), **override}
+
+
+def profile_section(profile: str, section: str) -> str:
+    """The toml table of a profile's settings: `render` for main, else `profiles.shorts.render`."""
+    return section if profile == MAIN_PROFILE else f"profiles.{profile}.{section}"
 
 
 def load(path: Path) -> Settings:
@@ -249,8 +353,20 @@ def load(path: Path) -> Settings:
     try:
         return Settings.model_validate(data, strict=True)
     except ValidationError as exc:
-        problems = "; ".join(setting_problem(err) for err in exc.errors())
+        errors = [err for err in exc.errors() if not _inherited(err, data)]
+        problems = "; ".join(dict.fromkeys(setting_problem(err) for err in errors))
         raise ConfigError(f"bad setting in {path}: {problems}") from exc
+
+
+def _inherited(err: Any, data: dict[str, Any]) -> bool:
+    """True for a profile's error about a key it does not set: the project section's own
+    error, which is reported once, under [render] or [captions]."""
+    loc = tuple(err["loc"])
+    if len(loc) < 4 or loc[0] != "profiles" or loc[2] not in PROFILE_SECTIONS:
+        return False
+    profile = (data.get("profiles") or {}).get(loc[1])
+    own = profile.get(loc[2]) if isinstance(profile, dict) else None
+    return isinstance(own, dict) and loc[3] not in own
 
 
 def validation_problems(exc: ValidationError) -> str:
@@ -271,14 +387,32 @@ def did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
-    """The setting names allowed where `loc` points (its section's fields)."""
+    """The setting names allowed where `loc` points (its section's fields); a table of
+    named sections ([profiles.<name>], [categories.<name>]) is looked through."""
     model: type[BaseModel] = Settings
-    for part in loc[:-1]:
-        field = model.model_fields.get(str(part))
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+    parts = list(loc[:-1])
+    while parts:
+        field = model.model_fields.get(str(parts.pop(0)))
+        annotation = field.annotation if field is not None else None
+        if get_origin(annotation) is dict and parts:
+            parts.pop(0)  # the section's own name
+            annotation = get_args(annotation)[1]
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
-        model = field.annotation
+        model = annotation
     return list(model.model_fields)
+
+
+def _section_hint(loc: tuple[str | int, ...]) -> str:
+    """ ": did you mean [profiles.shorts.render] resolution?" for a render or caption
+    setting written straight under [profiles.shorts]; "" otherwise."""
+    if len(loc) != 3 or loc[0] != "profiles":
+        return ""
+    key = str(loc[2])
+    for section, model in (("render", RenderSettings), ("captions", CaptionsSettings)):
+        if key in model.model_fields:
+            return f": did you mean [profiles.{_toml_key(str(loc[1]))}.{section}] {key}?"
+    return ""
 
 
 # Strict type errors and what the operator should write instead.
@@ -288,17 +422,22 @@ _TYPE_HINTS = {
     "bool_type": "expected true or false",
     "string_type": "expected text in quotes",
     "list_type": "expected a list in brackets",
+    "dict_type": "expected a table of settings",
+    "model_type": "expected a table of settings",
 }
 
 
 def setting_problem(err: Any) -> str:
     """One pydantic error about the toml file as a sentence naming the setting and value."""
     loc = tuple(err["loc"])
+    if not loc:  # a check across sections: its message names the settings itself
+        return str(err["msg"]).removeprefix("Value error, ")
     name = setting_name(loc)
     dotted = ".".join(str(part) for part in loc)
     where = f"{name} ({dotted})" if dotted != name else name
     if err["type"] == "extra_forbidden":
-        return f"{where} is not a setting{did_you_mean(str(loc[-1]), _known_keys(loc))}"
+        hint = _section_hint(loc) or did_you_mean(str(loc[-1]), _known_keys(loc))
+        return f"{where} is not a setting{hint}"
     value = err["input"]
     reason = _TYPE_HINTS.get(err["type"], str(err["msg"]).removeprefix("Value error, "))
     if err["type"] in _TYPE_HINTS and isinstance(value, str):
@@ -315,6 +454,11 @@ def _unquoted(text: str) -> str:
         return ""
 
 
+def _toml_key(name: str) -> str:
+    """A table or key name as toml writes it: bare when it can be, else quoted."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_value(name)
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -329,7 +473,7 @@ def _toml_value(value: Any) -> str:
 def _emit(model: BaseModel, lines: list[str]) -> None:
     for name, field in type(model).model_fields.items():
         value = getattr(model, name)
-        if isinstance(value, BaseModel):
+        if isinstance(value, BaseModel | dict):
             continue
         lines.append(f"# {field.description or CAPTION_HELP[name]}")
         if value is None:
@@ -352,4 +496,26 @@ def default_toml() -> str:
         if isinstance(section, BaseModel):
             lines += ["", f"[{name}]"]
             _emit(section, lines)
+    lines += _PROFILES_EXAMPLE
     return "\n".join(lines) + "\n"
+
+
+def _profiles_example() -> list[str]:
+    """The commented [profiles.<name>] and [categories.<name>] example `init` writes."""
+    fields = Settings.model_fields
+    return [
+        "",
+        f"# {fields['profiles'].description}",
+        "# None by default; for example a 9:16 short with word-by-word captions:",
+        "# [profiles.shorts.render]",
+        '# resolution = "1080x1920"',
+        "# [profiles.shorts.captions]",
+        '# style = "words"',
+        "",
+        f"# {fields['categories'].description}",
+        "# [categories.fantasy]",
+        f'# profiles = ["{MAIN_PROFILE}", "shorts"]',
+    ]
+
+
+_PROFILES_EXAMPLE = _profiles_example()

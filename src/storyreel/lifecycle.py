@@ -12,9 +12,10 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from storyreel import fsops, taskmeta
+from storyreel.config import MAIN_PROFILE
 from storyreel.errors import FilesystemError
 from storyreel.layout import (
     FAILURE_REASON_NAME,
@@ -153,27 +154,40 @@ def failure_reason(layout: Layout, task_id: str) -> dict[str, Any] | None:
         return None
 
 
-def _chapter_of(task_dir: Path) -> str | None:
-    chapter = (taskmeta.read_raw(task_dir) or {}).get("chapter")
-    return chapter if isinstance(chapter, str) and chapter else None
+class TaskKey(NamedTuple):
+    """What a render task is made of: a voice chapter (relative to the root) in a profile."""
+
+    chapter: str
+    profile: str = MAIN_PROFILE
+
+
+def _key_of(task_dir: Path) -> TaskKey | None:
+    """A task's chapter and profile from its metadata.json; a task made before profiles
+    existed has none and is the chapter's main rendering."""
+    meta = taskmeta.read_raw(task_dir) or {}
+    chapter, profile = meta.get("chapter"), meta.get("profile")
+    if not (isinstance(chapter, str) and chapter):
+        return None
+    return TaskKey(chapter, profile if isinstance(profile, str) and profile else MAIN_PROFILE)
 
 
 class ChapterIndex:
-    """Which voice chapters already have a task, in any state. A failed task whose bad clip
-    was set aside (reason.json `"replan": true`) does not count: its chapter is planned again.
+    """Which voice chapters already have a task in which profile, in any state: never a
+    second task for the same chapter and profile. A failed task whose bad clip was set
+    aside (reason.json `"replan": true`) does not count: its chapter is planned again.
 
-    A task keeps its id and chapter through every move, so each metadata.json is
+    A task keeps its id, chapter and profile through every move, so each metadata.json is
     read once; later look-ups only list the four state folders.
     """
 
     def __init__(self, layout: Layout) -> None:
         self.layout = layout
-        self._by_id: dict[str, str | None] = {}
+        self._by_id: dict[str, TaskKey | None] = {}
         self._seen: set[str] = set()
         self._replanned: dict[str, bool] = {}  # failed task → its chapter may be planned again
 
-    def chapters(self) -> dict[str, str]:
-        """chapter (relative to the root) → task id, over tasks/, processing/, output/, trash/failed/.
+    def tasks(self) -> dict[TaskKey, str]:
+        """(chapter, profile) → task id, over tasks/, processing/, output/, trash/failed/.
 
         A task that moves while the folders are listed can be missed by one listing;
         when a task seen last time is missing, the folders are listed once more.
@@ -182,19 +196,27 @@ class ChapterIndex:
         if self._seen - ids.keys():
             ids.update(self._list())
         self._seen = set(ids)
-        result: dict[str, str] = {}
-        for task_id, chapter in ids.items():
-            if chapter:
-                result.setdefault(chapter, task_id)
+        result: dict[TaskKey, str] = {}
+        for task_id, key in ids.items():
+            if key:
+                result.setdefault(key, task_id)
         return result
 
-    def _list(self) -> dict[str, str | None]:
-        """task id → chapter; a failed task that let its chapter be planned again has none."""
-        found: dict[str, str | None] = {}
+    def chapters(self) -> dict[str, str]:
+        """chapter → the id of a task made from it (its main one when it has one)."""
+        found = sorted(self.tasks().items(), key=lambda item: item[0].profile != MAIN_PROFILE)
+        result: dict[str, str] = {}
+        for key, task_id in found:
+            result.setdefault(key.chapter, task_id)
+        return result
+
+    def _list(self) -> dict[str, TaskKey | None]:
+        """task id → its key; a failed task that let its chapter be planned again has none."""
+        found: dict[str, TaskKey | None] = {}
         for state in TaskState:
             for task_id in self.layout.task_ids(state):
                 if self._by_id.get(task_id) is None:
-                    self._by_id[task_id] = _chapter_of(self.layout.task_dir(task_id, state))
+                    self._by_id[task_id] = _key_of(self.layout.task_dir(task_id, state))
                 replanned = state == TaskState.FAILED and self._replanned_task(task_id)
                 found[task_id] = None if replanned else self._by_id[task_id]
         return found
@@ -206,15 +228,16 @@ class ChapterIndex:
             self._replanned[task_id] = (failure_reason(self.layout, task_id) or {}).get(REPLAN_KEY) is True
         return self._replanned[task_id]
 
-    def note(self, task_id: str, chapter: str) -> None:
+    def note(self, task_id: str, chapter: str, profile: str = MAIN_PROFILE) -> None:
         """Record a task just created (saves reading its metadata back)."""
-        self._by_id[task_id] = chapter
+        self._by_id[task_id] = TaskKey(chapter, profile)
         self._seen.add(task_id)
 
 
-def has_task_for(layout: Layout, chapter: str) -> str | None:
-    """The id of the task made from `chapter` (relative to the root), in any state, or None."""
-    return ChapterIndex(layout).chapters().get(chapter)
+def has_task_for(layout: Layout, chapter: str, profile: str = MAIN_PROFILE) -> str | None:
+    """The id of the task made from `chapter` (relative to the root) in `profile`, in any
+    state, or None."""
+    return ChapterIndex(layout).tasks().get(TaskKey(chapter, profile))
 
 
 def tidy(layout: Layout) -> list[str]:

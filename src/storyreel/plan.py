@@ -1,4 +1,7 @@
-"""scanned/ → tasks/<id>/: one task per voice chapter that has none yet (SPEC §2, §5, §11).
+"""scanned/ → tasks/<id>/: one task per voice chapter and profile that has none yet
+(SPEC §2, §5, §11). A category renders its chapters to the profiles its
+[categories.<name>] lists (main alone by default); every profile's task of a chapter
+uses the same music and clips.
 
 A task folder is built under a temp name in tasks/ and renamed into place, so it
 appears whole. It holds metadata.json, relative symlinks voice.mp3, music.mp3 and
@@ -18,6 +21,7 @@ from pathlib import Path
 
 from storyreel import fsops
 from storyreel.captions.fonts import find_font
+from storyreel.config import MAIN_PROFILE, profile_section
 from storyreel.diskspace import DiskWatcher
 from storyreel.errors import FontMissing, MediaError, StoryreelError
 from storyreel.layout import (
@@ -29,7 +33,7 @@ from storyreel.layout import (
     Layout,
     TaskState,
 )
-from storyreel.lifecycle import ChapterIndex
+from storyreel.lifecycle import ChapterIndex, TaskKey
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
@@ -107,14 +111,15 @@ class Planner:
 
     # -- the stage -------------------------------------------------------------
     def plan_pending(self) -> list[str]:
-        """Create tasks for voice chapters that have none; returns the new task ids. Every
-        chapter left without a task is in `waiting` afterwards, with the reason."""
+        """Create the tasks voice chapters lack, one per profile of their category; returns
+        the new task ids. Every chapter left without a task it needs is in `waiting`
+        afterwards, with the reason."""
         self.waiting = []
         voices = self.layout.scanned_voices()
         if not voices:
             return []
-        known = self.index.chapters()
-        unplanned = [v for v in voices if self.layout.chapter_of(v) not in known]
+        known = self.index.tasks()
+        unplanned = {v: missing for v in voices if (missing := self._missing_profiles(v, known))}
         if not unplanned:
             return []
         disk = self.disk.check()  # below the floor: the watcher has logged it once
@@ -123,17 +128,25 @@ class Planner:
             self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
         created = []
-        for voice in unplanned:
-            planned = self.plan_chapter(voice)
+        for voice, profiles in unplanned.items():
+            planned = self.plan_chapter(voice, profiles)
             if isinstance(planned, Waiting):
                 self.waiting.append(planned)
             else:
-                created.append(planned)
+                created += planned
         return created
 
-    def plan_chapter(self, voice: Path) -> str | Waiting:
-        """Build the task of one scanned voice chapter: its id, or why it cannot be built yet
-        (logged once per chapter and reason)."""
+    def _missing_profiles(self, voice: Path, known: dict[TaskKey, str]) -> list[str]:
+        """The profiles of the voice's category that have no task for it yet."""
+        chapter = self.layout.chapter_of(voice)
+        category, _ = self.layout.story_of(voice)
+        return [p for p in self.project.settings.profiles_for(category) if TaskKey(chapter, p) not in known]
+
+    def plan_chapter(self, voice: Path, profiles: list[str] | None = None) -> list[str] | Waiting:
+        """Build the tasks of one scanned voice chapter in `profiles` (main by default), all
+        from the same music and clips: their ids, or why the chapter cannot be planned yet
+        (logged once per chapter and reason). When only some profiles can be built, those
+        are, and the chapter waits for the rest."""
         layout, settings = self.layout, self.project.settings
         chapter = layout.chapter_of(voice)
         category, story = layout.story_of(voice)
@@ -147,10 +160,6 @@ class Planner:
             reason = (WaitReason.NO_MUSIC_OR_CLIPS if not music and not clips
                       else WaitReason.NO_MUSIC if not music else WaitReason.NO_CLIPS)
             return Waiting(chapter, reason, f"no {missing} in {where}")
-        logo = self._logo()
-        if logo is False:
-            return Waiting(chapter, WaitReason.LOGO_MISSING,
-                           f"the logo {settings.render.logo} (render.logo) does not exist")
         voice_seconds = self._duration(voice)
         if not voice_seconds:
             self._warn_once(chapter, "voice", "No task yet for %s: its duration cannot be read", chapter)
@@ -165,22 +174,46 @@ class Planner:
         if sum(c.seconds for c in picked) < voice_seconds:
             log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
                         chapter, plural(len(picked), "clip"))
-        captions = self._captions(chapter, category, story, voice)
+        created, waiting = [], None
+        for profile in profiles or [MAIN_PROFILE]:
+            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked)
+            if isinstance(planned, Waiting):
+                waiting = waiting or planned
+            else:
+                created.append(planned)
+        if waiting is not None and not created:
+            return waiting
+        if waiting is None:
+            self._warned = {w for w in self._warned if w[0] != chapter}
+        else:
+            self.waiting.append(waiting)
+        return created
+
+    def _plan_profile(self, voice: Path, profile: str, voice_seconds: float, music: Path,
+                      picked: list[Clip]) -> str | Waiting:
+        """Build the task of one chapter in one profile: its id, or why it cannot be built yet."""
+        chapter = self.layout.chapter_of(voice)
+        category, story = self.layout.story_of(voice)
+        logo = self._logo(profile)
+        if logo is False:
+            setting = f"{profile_section(profile, 'render')}.logo"
+            return Waiting(chapter, WaitReason.LOGO_MISSING,
+                           f"the logo {self.project.settings.profile(profile).render.logo} ({setting}) does not exist")
+        captions = self._captions(chapter, category, story, voice, profile)
         if isinstance(captions, Waiting):
             return captions
         task_id = str(uuid.uuid4())
         try:
-            self._build(task_id, chapter, category, story, voice, voice_seconds, chosen_music,
-                        picked, logo, captions)
+            self._build(task_id, chapter, category, story, voice, voice_seconds, music,
+                        picked, logo, captions, profile=profile)
         except (StoryreelError, OSError) as exc:
-            log.error("Cannot create the task for %s: %s", chapter, exc)
-            return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its task folder cannot be written: {exc}")
-        self.index.note(task_id, chapter)
-        self._warned = {w for w in self._warned if w[0] != chapter}
+            log.error("Cannot create the %s task for %s: %s", profile, chapter, exc)
+            return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its {profile} task folder cannot be written: {exc}")
+        self.index.note(task_id, chapter, profile)
         names = ", ".join(c.path.name for c in picked)
-        log.info("Created task %s for %s: %.1f s voice, music %s, %s (%s)",
-                 task_id, chapter, voice_seconds, chosen_music.name, plural(len(picked), "clip"), names)
-        self.project.events.emit(Event.TASK_CREATED, task_id=task_id, chapter=chapter,
+        log.info("Created task %s for %s, profile %s: %.1f s voice, music %s, %s (%s)",
+                 task_id, chapter, profile, voice_seconds, music.name, plural(len(picked), "clip"), names)
+        self.project.events.emit(Event.TASK_CREATED, task_id=task_id, chapter=chapter, profile=profile,
                                  voice_duration=voice_seconds)
         return task_id
 
@@ -188,7 +221,7 @@ class Planner:
     def _build(
         self, task_id: str, chapter: str, category: str, story: str, voice: Path,
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
-        captions: CaptionSource | None = None,
+        captions: CaptionSource | None = None, *, profile: str = MAIN_PROFILE,
     ) -> Path:
         layout = self.layout
         final = layout.task_dir(task_id, TaskState.QUEUED)
@@ -215,11 +248,11 @@ class Planner:
                 task_id=task_id, category=category, story_name=story, voice_file=VOICE_NAME,
                 voice_duration=round(voice_seconds, 6), music_file=MUSIC_NAME,
                 video_files=order,
-                render=RenderSpec.from_settings(self.project.settings.render, logo_name),
-                chapter=chapter, created_at=iso_utc(),
+                render=RenderSpec.from_settings(self.project.settings.profile(profile).render, logo_name),
+                chapter=chapter, profile=profile, created_at=iso_utc(),
                 music_source=layout.relative(music),
                 video_sources=[layout.relative(c.path) for c in picked],
-                captions=self._copy_captions(captions, tmp),
+                captions=self._copy_captions(captions, tmp, profile),
             )
             write(tmp, meta)
             fsops.move(tmp, final)
@@ -228,7 +261,8 @@ class Planner:
             raise
         return final
 
-    def _copy_captions(self, captions: CaptionSource | None, tmp: Path) -> CaptionSpec | None:
+    def _copy_captions(self, captions: CaptionSource | None, tmp: Path,
+                       profile: str = MAIN_PROFILE) -> CaptionSpec | None:
         """Copy the chapter's text and font into the task folder; its metadata block."""
         if captions is None:
             return None
@@ -237,18 +271,19 @@ class Planner:
         for face in captions.faces:
             names.append(FONT_PREFIX + face.name)
             fsops.copy_into_place(face, tmp / names[-1])
-        resolved = self.project.settings.captions.resolved().model_dump()
+        resolved = self.project.settings.profile(profile).captions.resolved().model_dump()
         return CaptionSpec.model_validate({**resolved, "source": self.layout.relative(captions.text),
                                            "font_files": names})
 
     # -- captions ------------------------------------------------------------------
-    def _captions(self, chapter: str, category: str, story: str, voice: Path) -> CaptionSource | None | Waiting:
+    def _captions(self, chapter: str, category: str, story: str, voice: Path,
+                  profile: str = MAIN_PROFILE) -> CaptionSource | None | Waiting:
         """The text and font a chapter's captions need; None when it gets none (captions
         off, or its story has no text for it), a Waiting when the font is not installed.
 
         The text is the chapter's own chunk (chapter_NNNN.mp3 narrates chunk_NNNN.txt);
         finding the span a chapter narrates when that fits badly is not done yet."""
-        settings = self.project.settings.captions
+        settings = self.project.settings.profile(profile).captions
         found = CHAPTER_RE.match(voice.name)
         if not settings.enabled or found is None:
             return None
@@ -259,10 +294,11 @@ class Planner:
         try:
             faces = {find_font(settings.font)} | ({find_font(settings.font, bold=True)} if settings.bold else set())
         except FontMissing as exc:
-            self._warn_once(chapter, "font", "Waiting to create a task for %s: %s", chapter, exc.reason)
-            return Waiting(chapter, WaitReason.FONT_MISSING,
-                           f"the caption font {settings.font!r} ([captions] font) is not installed")
-        self._warned.discard((chapter, "font"))
+            self._warn_once(chapter, f"font {profile}", "Waiting to create a task for %s, profile %s: %s",
+                            chapter, profile, exc.reason)
+            return Waiting(chapter, WaitReason.FONT_MISSING, f"the caption font {settings.font!r} "
+                           f"([{profile_section(profile, 'captions')}] font) is not installed")
+        self._warned.discard((chapter, f"font {profile}"))
         return CaptionSource(text, sorted(faces))
 
     # -- helpers -------------------------------------------------------------------
@@ -273,17 +309,18 @@ class Planner:
             found = find(default)
         return found
 
-    def _logo(self) -> Path | None | bool:
-        """The configured logo file, None when none is configured, False when it is missing."""
-        setting = self.project.settings.render.logo
+    def _logo(self, profile: str = MAIN_PROFILE) -> Path | None | bool:
+        """The profile's logo file, None when none is configured, False when it is missing."""
+        setting = self.project.settings.profile(profile).render.logo
         if not setting:
             return None
         path = Path(setting)
         path = path if path.is_absolute() else self.layout.root / path
         if not path.is_file():
-            self._warn_once("*", "logo", "No tasks are created: the logo %s (render.logo) does not exist", path)
+            self._warn_once("*", f"logo {profile}", "No %s tasks are created: the logo %s (%s.logo) does not exist",
+                            profile, path, profile_section(profile, "render"))
             return False
-        self._warned.discard(("*", "logo"))
+        self._warned.discard(("*", f"logo {profile}"))
         return path
 
     def _rng(self, chapter: str) -> random.Random:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from storyreel import fsops
 from storyreel.captions.settings import CaptionSettings
-from storyreel.config import RenderSettings, validation_problems
+from storyreel.config import MAIN_PROFILE, RenderSettings, validation_problems
 from storyreel.errors import TaskMetaError
 from storyreel.layout import METADATA_NAME, name_problem
 
@@ -81,6 +81,9 @@ class TaskMeta(BaseModel):
     video_files: list[str] = Field(min_length=1)  # in play order; a clip may repeat
     render: RenderSpec
     chapter: str = ""  # source chapter, relative to the project root
+    # The profile `render` and `captions` were resolved from; a chapter has one task per
+    # profile its category renders. Tasks made before profiles existed are "main".
+    profile: str = MAIN_PROFILE
     created_at: str = ""
     music_source: str = ""  # scanned music file, relative to the project root
     video_sources: list[str] = []  # scanned clips, relative to the project root, in order

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storyreel.config import RenderSettings
+from storyreel.config import RenderSettings, Settings, profile_section
 from storyreel.errors import BadSetting, MediaError
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.media import probe
@@ -22,25 +22,35 @@ _STILL_SUFFIX = "_pipe"
 _STILL_FORMATS = frozenset({"image2", "gif"})
 
 
+def check_settings(settings: Settings, config_file: Path, root: Path, *, encoder: str | None = None) -> None:
+    """check_render for [render] and every profile's render section, each replaced by the
+    settings to plan with."""
+    settings.render = check_render(settings.render, config_file, root, encoder=encoder)
+    for name, profile in settings.profiles.items():
+        profile.render = check_render(profile.render, config_file, root, encoder=encoder,
+                                      section=f"[{profile_section(name, 'render')}]")
+
+
 def check_render(render: RenderSettings, config_file: Path, root: Path, *,
-                 encoder: str | None = None) -> RenderSettings:
+                 encoder: str | None = None, section: str = "[render]") -> RenderSettings:
     """BadSetting for the first render setting this machine cannot use; else the render
     settings to plan with. `encoder` (run's --encoder) is checked instead of the file's,
     which it overrides: a file encoder this ffmpeg lacks is replaced by it for this run,
-    so the run's tasks never wait for an encoder no node has."""
+    so the run's tasks never wait for an encoder no node has. `section`: where the file
+    writes these settings (a profile's are `[profiles.<name>.render]`)."""
     where = f"bad setting in {config_file}"
     if encoder:
         chosen = _check_encoder(encoder, "bad option", "--encoder")
     else:
-        chosen = _check_encoder(render.encoder, where, "[render] encoder")
+        chosen = _check_encoder(render.encoder, where, f"{section} encoder")
     if render.preset not in presets_for(chosen):
-        raise BadSetting(where, "[render] preset", render.preset,
+        raise BadSetting(where, f"{section} preset", render.preset,
                          f"expected one of {', '.join(presets_for(chosen))}")
     if render.logo:
-        _check_logo(render.logo, where, root)
+        _check_logo(render.logo, where, root, f"{section} logo")
     if encoder and encoder != render.encoder:
         try:
-            _check_encoder(render.encoder, where, "[render] encoder")
+            _check_encoder(render.encoder, where, f"{section} encoder")
         except BadSetting as bad:
             log.warning("%s; this run's tasks use --encoder %s", bad, encoder)
             return render.model_copy(update={"encoder": encoder})
@@ -58,18 +68,18 @@ def _check_encoder(name: str, where: str, setting: str) -> str:
     return name
 
 
-def _check_logo(setting: str, where: str, root: Path) -> None:
+def _check_logo(setting: str, where: str, root: Path, name: str) -> None:
     path = Path(setting) if Path(setting).is_absolute() else root / setting
     if not path.is_file():
-        raise BadSetting(where, "[render] logo", setting,
+        raise BadSetting(where, name, setting,
                          f"{path} does not exist: expected an image file (PNG, JPEG …), "
                          "relative to the project root, or \"\" for none")
     try:
         info = probe.probe(path)
     except MediaError as exc:
-        raise BadSetting(where, "[render] logo", setting, f"{path} is not an image ({exc.reason})") from exc
+        raise BadSetting(where, name, setting, f"{path} is not an image ({exc.reason})") from exc
     fmt, picture = info.format_name, info.first_video
     if picture is None or not (fmt.endswith(_STILL_SUFFIX) or fmt in _STILL_FORMATS):
-        raise BadSetting(where, "[render] logo", setting, f"{path} is not an image (ffprobe reads it as {fmt})")
+        raise BadSetting(where, name, setting, f"{path} is not an image (ffprobe reads it as {fmt})")
     if not picture.width or not picture.height:  # a damaged file named .png: no picture size
-        raise BadSetting(where, "[render] logo", setting, f"{path} is not an image (no picture size)")
+        raise BadSetting(where, name, setting, f"{path} is not an image (no picture size)")
