@@ -8,7 +8,7 @@ APT_PACKAGES := ffmpeg espeak-ng chromium fontconfig fonts-dejavu-core systemd
 .PHONY: help deps venv demo test lint bench bench-smoke clean
 
 help:
-	@echo "make demo   - install everything, make sample assets, render a video, print where it is"
+	@echo "make demo   - install everything, make sample assets, render a 16:9 master and a 9:16 short, print where they are"
 	@echo "make test   - install everything and run the test suite"
 	@echo "make bench  - measure render, node pipeline, ingest and coordinator (writes BENCHMARKS.md)"
 	@echo "make lint   - ruff"

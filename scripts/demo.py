@@ -3,8 +3,12 @@
 The story's text (the chunk a crawled link would give) is the narration's own, so the video
 comes out captioned word by word, with captions.srt, captions.vtt and words.json beside it.
 
-The demo renders at 1280x720 with the veryfast preset so it finishes in a minute or
-two on a laptop; the product's default is SPEC §5's 3840x2160 (set in storyreel.toml).
+The chapter is rendered twice, through two profiles of its category: the 16:9 master
+(`main`, [render] as written) and a 9:16 short (`shorts`: 1080x1920, captions a few words
+at a time, clips cropped to fill the frame).
+
+The master renders at 1280x720 with the veryfast preset so the demo finishes in a few
+minutes on a laptop; the product's default is SPEC §5's 3840x2160 (set in storyreel.toml).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 import mediakit  # noqa: E402
 
+from storyreel.config import RenderSettings  # noqa: E402
 from storyreel.layout import TaskState  # noqa: E402
 from storyreel.media.probe import probe  # noqa: E402
 from storyreel.project import Project  # noqa: E402
@@ -30,6 +35,8 @@ from storyreel.project import Project  # noqa: E402
 ROOT = REPO / "demo" / "root"
 CATEGORY = "fantasy"
 DEMO_SIZE = "1280x720"
+SHORT_SIZE = "1080x1920"  # the platforms' 9:16 size for shorts
+PROFILES = ["main", "shorts"]  # the demo category renders every chapter to both
 DASHBOARD = "127.0.0.1:8766"  # `storyreel dashboard`'s default address
 NARRATION = (
     "Chapter one. High above the silver lake, a young dragon named Ember watched the clouds "
@@ -78,8 +85,20 @@ def configure(root: Path) -> None:
                        ("logo", '"brand/logo.png"'), ("stable_seconds", "0.5")):
         text = text.replace(next(ln for ln in text.splitlines() if ln.startswith(f"{key} = ")),
                             f"{key} = {value}", 1)
-    cfg.write_text(text, encoding="utf-8")
+    cfg.write_text(text + profiles_toml(), encoding="utf-8")
     mediakit.logo_png(root / "brand" / "logo.png", width=120, height=48, color="orange")
+
+
+def profiles_toml() -> str:
+    """The demo category's two profiles: the master as [render] says, and a 9:16 short."""
+    short = [f'resolution = "{SHORT_SIZE}"']
+    if "fill" in RenderSettings.model_fields:  # clips of another shape cropped to fill the short
+        short.append('fill = "crop"')
+    return "\n".join([
+        "", "# The demo: a 16:9 master and a 9:16 short of every chapter of its category.",
+        "[profiles.shorts.render]", *short, "", "[profiles.shorts.captions]", 'style = "words"', "",
+        f"[categories.{CATEGORY}]", f"profiles = {json.dumps(PROFILES)}", "",
+    ])
 
 
 def start_dashboard(storyreel: list[str]) -> None:
@@ -101,6 +120,12 @@ def start_dashboard(storyreel: list[str]) -> None:
     atexit.register(stop)
 
 
+def outputs(layout) -> list[tuple[Path, dict]]:
+    """Every finished video and its metadata.json."""
+    finals = [layout.output_file(task_id) for task_id in layout.task_ids(TaskState.DONE)]
+    return [(final, json.loads((final.parent / "metadata.json").read_text())) for final in finals]
+
+
 def main() -> int:
     storyreel = [sys.executable, "-m", "storyreel.cli"]
     if ROOT.exists():
@@ -110,6 +135,7 @@ def main() -> int:
     subprocess.run([*storyreel, "init", str(ROOT)], check=True)
     configure(ROOT)
     print(f"   output size {DEMO_SIZE}, preset veryfast: smaller and faster than the 3840x2160 default")
+    print(f"   category {CATEGORY}: profiles main ({DEMO_SIZE}) and shorts ({SHORT_SIZE}, captions word by word)")
     say("Making sample assets in raw/")
     make_assets(ROOT / "raw")
     add_story_text(ROOT)
@@ -128,20 +154,19 @@ def main() -> int:
     say(f"Done in {took:.0f} s: {len(finished)} video(s), {len(failed)} failed task(s)")
     for task_id in failed:
         print(f"   failed: {layout.task_dir(task_id, TaskState.FAILED)} (see stderr.log, reason.json)")
-    for task_id in finished:
-        final = layout.output_file(task_id)
+    for final, meta in sorted(outputs(layout), key=lambda item: PROFILES.index(item[1].get("profile", "main"))):
         info = probe(final)
         video, audio = info.first_video, info.first_audio
-        print(f"   {final}")
+        print(f"   {final}  (profile {meta.get('profile', 'main')})")
         print(f"   {video.codec} {video.width}x{video.height} @ {video.fps:g} fps, {audio.codec} "
               f"{audio.sample_rate} Hz {audio.channels} ch, {info.duration:.2f} s, "
               f"{info.size / 1e6:.1f} MB")
         sidecars = [p.name for p in sorted(final.parent.iterdir()) if p.suffix in (".srt", ".vtt")]
-        quality = json.loads((final.parent / "metadata.json").read_text()).get("captions_quality")
+        quality = meta.get("captions_quality")
         if quality:
             print(f"   captions burned in: {quality['aligned']} of {quality['words']} words aligned "
                   f"(confidence {quality['confidence']:.2f}); sidecars {', '.join(sidecars)}, words.json")
-    return 0 if finished and not failed else 1
+    return 0 if len(finished) == len(PROFILES) and not failed else 1
 
 
 if __name__ == "__main__":

@@ -7,17 +7,20 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from plan_helpers import scanned_clip, scanned_music, scanned_voice, set_settings
 
-from storyreel import lifecycle
+from storyreel import config, lifecycle
 from storyreel.layout import METADATA_NAME, TaskState
 from storyreel.media.probe import probe
 from storyreel.plan import Planner
 from storyreel.project import Project
 from storyreel.taskmeta import read
 from storyreel.waiting import WaitReason
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 PROFILES = """
 [profiles.shorts.render]
@@ -178,3 +181,16 @@ def test_each_profile_is_rendered_to_its_own_output_at_its_own_size(project, med
     assert sorted(sizes) == [("fantasy", "main", "160x90", 30), ("fantasy", "shorts", "90x160", 24),
                              ("scifi", "main", "160x90", 30)]
     assert layout.task_ids(TaskState.FAILED) == [] and layout.task_ids(TaskState.QUEUED) == []
+
+
+def test_the_readme_profiles_example_is_a_valid_file(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("### Profiles"):]
+    example = section[section.index("```toml\n") + 8:section.index("```\n", section.index("```toml\n") + 8)]
+    path = tmp_path / "storyreel.toml"
+    path.write_text(example)
+    settings = config.load(path)
+    assert settings.profiles_for("fantasy") == ["main", "shorts"] and settings.profiles_for("scifi") == ["main"]
+    assert settings.profile("main").render.resolution == "1920x1080"
+    assert settings.profile("shorts").render.resolution == "1080x1920"
+    assert settings.profile("shorts").captions.style == "words"
