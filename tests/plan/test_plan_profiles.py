@@ -17,6 +17,7 @@ from storyreel.layout import METADATA_NAME, TaskState
 from storyreel.media.probe import probe
 from storyreel.plan import Planner
 from storyreel.project import Project
+from storyreel.render.preflight import check_settings
 from storyreel.taskmeta import read
 from storyreel.waiting import WaitReason
 
@@ -194,3 +195,13 @@ def test_the_readme_profiles_example_is_a_valid_file(tmp_path: Path) -> None:
     assert settings.profile("main").render.resolution == "1920x1080"
     assert settings.profile("shorts").render.resolution == "1080x1920"
     assert settings.profile("shorts").captions.style == "words"
+
+
+def test_run_encoder_option_reaches_the_profiles_that_keep_the_file_encoder(tmp_path: Path) -> None:
+    path = tmp_path / "storyreel.toml"
+    path.write_text('[render]\nencoder = "h265_turbo"\n[profiles.shorts.render]\nresolution = "1080x1920"\n'
+                    '[profiles.fast.render]\nencoder = "libx264"\npreset = "ultrafast"\n')
+    settings = config.load(path)
+    check_settings(settings, path, tmp_path, encoder="libx264")
+    assert [settings.profile(p).render.encoder for p in ("main", "shorts", "fast")] == ["libx264"] * 3
+    assert settings.profile("shorts").render.resolution == "1080x1920"

@@ -24,11 +24,21 @@ _STILL_FORMATS = frozenset({"image2", "gif"})
 
 def check_settings(settings: Settings, config_file: Path, root: Path, *, encoder: str | None = None) -> None:
     """check_render for [render] and every profile's render section, each replaced by the
-    settings to plan with."""
-    settings.render = check_render(settings.render, config_file, root, encoder=encoder)
+    settings to plan with. A profile that keeps [render]'s encoder, preset and logo takes
+    [render]'s outcome (checked and warned about once)."""
+    written = settings.render
+    settings.render = check_render(written, config_file, root, encoder=encoder)
     for name, profile in settings.profiles.items():
-        profile.render = check_render(profile.render, config_file, root, encoder=encoder,
-                                      section=f"[{profile_section(name, 'render')}]")
+        if _machine_part(profile.render) == _machine_part(written):
+            profile.render = profile.render.model_copy(update={"encoder": settings.render.encoder})
+        else:
+            profile.render = check_render(profile.render, config_file, root, encoder=encoder,
+                                          section=f"[{profile_section(name, 'render')}]")
+
+
+def _machine_part(render: RenderSettings) -> tuple[str, str, str]:
+    """The render settings check_render weighs against this machine."""
+    return render.encoder, render.preset, render.logo
 
 
 def check_render(render: RenderSettings, config_file: Path, root: Path, *,
