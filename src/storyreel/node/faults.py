@@ -4,6 +4,11 @@
 tries of this render node process announce a wrong sha256, so the real coordinator
 refuses each of them (422) as it would a render damaged in transit. The farm tests
 use it to drive the upload retries against a real main worker.
+
+`STORYREEL_FAULT_RENDER_FAILURES=N`: the first N renders of this render node process fail
+as a broken ffmpeg run would (after ffmpeg ran), so the coordinator's soft failures (the task
+retried on another node) and the pausing of a node that fails task after task can be driven
+against a real farm.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from storyreel.logs import RENDER_WORKER, get_logger
 log = get_logger(RENDER_WORKER)
 
 FAULT_UPLOADS_ENV = "STORYREEL_FAULT_UPLOAD_FAILURES"
+FAULT_RENDERS_ENV = "STORYREEL_FAULT_RENDER_FAILURES"
 # What a faulty upload announces instead of the render's digest: no file hashes to it.
 WRONG_SHA256 = "0" * 64
 
@@ -41,3 +47,24 @@ class UploadFaults:
         log.warning("Fault injection (%s): announcing a wrong sha256 for task %s", FAULT_UPLOADS_ENV,
                     task_id)
         return WRONG_SHA256
+
+
+class RenderFaults:
+    """How many of this process's next renders are reported failed."""
+
+    def __init__(self, remaining: int = 0) -> None:
+        self._remaining = max(remaining, 0)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls) -> RenderFaults:
+        return cls(int(os.environ.get(FAULT_RENDERS_ENV, "0") or 0))
+
+    def fails(self, task_id: str) -> bool:
+        """True when this render of `task_id` is to be reported failed."""
+        with self._lock:
+            if self._remaining <= 0:
+                return False
+            self._remaining -= 1
+        log.warning("Fault injection (%s): failing the render of task %s", FAULT_RENDERS_ENV, task_id)
+        return True
