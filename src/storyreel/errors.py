@@ -284,8 +284,12 @@ class NodeProcessError(StoryreelError):
 
 
 class SteerError(StoryreelError):
-    """`storyreel cancel`, `retry`, `replan` or `node`: no main worker answers for the project,
-    or it refused the action (the reason is its own)."""
+    """`storyreel cancel`, `retry`, `replan` or `node`: no main worker answers for the project
+    (`status` 503), or it refused the action (the reason and `status` are its own)."""
+
+    def __init__(self, message: str, status: int = 503) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RootLocked(ConfigError):

@@ -61,7 +61,7 @@ class Steerer:
             raise SteerError(f"the main worker of {self.project.layout.root} does not answer at "
                              f"{self.url} ({exc}): is it running?") from exc
         if response.status_code >= 400:
-            raise SteerError(_detail(response))
+            raise SteerError(_detail(response), response.status_code)
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
