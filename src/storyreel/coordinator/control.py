@@ -210,8 +210,9 @@ class Control:
             line.actions = [SteerAction.CANCEL]
         else:
             record = lifecycle.failure_reason(self.layout, task.task_id) or {}
-            line.reason = str(record.get("reason") or "")
-            line.actions = [] if record.get(lifecycle.REPLAN_KEY) is True else [SteerAction.RETRY]
+            planned_again = record.get(lifecycle.REPLAN_KEY) is True
+            line.reason = str(record.get("reason") or "") + (" · planned again" if planned_again else "")
+            line.actions = [] if planned_again else [SteerAction.RETRY]
         return line
 
 
