@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -16,8 +17,8 @@ from steerkit import chapter_of, node_rows, queued_for, reason_of
 from storyreel.layout import TaskState
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+# Headless in a container: no sandbox, no GPU, no background traffic.
+HEADLESS_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 WAIT_MS = 30_000
 
@@ -38,12 +39,9 @@ def farm(tmp_path: Path, media):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with sync_playwright() as pw, closing(pw.chromium.launch(
+            executable_path=CHROMIUM, args=HEADLESS_ARGS, headless=True)) as chromium:
+        yield chromium
 
 
 def story_task(farm: Farm, story: str) -> str:

@@ -26,12 +26,24 @@ FAULT_RENDERS_ENV = "STORYREEL_FAULT_RENDER_FAILURES"
 WRONG_SHA256 = "0" * 64
 
 
-class UploadFaults:
-    """How many of this process's next upload tries announce a wrong sha256."""
+class _Countdown:
+    """The next `remaining` of some kind of action of this process are faulty."""
 
     def __init__(self, remaining: int = 0) -> None:
         self._remaining = max(remaining, 0)
         self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """True (and one fewer left) while faults remain."""
+        with self._lock:
+            if self._remaining <= 0:
+                return False
+            self._remaining -= 1
+            return True
+
+
+class UploadFaults(_Countdown):
+    """How many of this process's next upload tries announce a wrong sha256."""
 
     @classmethod
     def from_env(cls) -> UploadFaults:
@@ -40,21 +52,15 @@ class UploadFaults:
     def announced_sha256(self, task_id: str, sha256: str) -> str:
         """The digest one upload try of `task_id` announces: `sha256`, or a wrong one while
         faults remain."""
-        with self._lock:
-            if self._remaining <= 0:
-                return sha256
-            self._remaining -= 1
+        if not self.take():
+            return sha256
         log.warning("Fault injection (%s): announcing a wrong sha256 for task %s", FAULT_UPLOADS_ENV,
                     task_id)
         return WRONG_SHA256
 
 
-class RenderFaults:
+class RenderFaults(_Countdown):
     """How many of this process's next renders are reported failed."""
-
-    def __init__(self, remaining: int = 0) -> None:
-        self._remaining = max(remaining, 0)
-        self._lock = threading.Lock()
 
     @classmethod
     def from_env(cls) -> RenderFaults:
@@ -62,9 +68,7 @@ class RenderFaults:
 
     def fails(self, task_id: str) -> bool:
         """True when this render of `task_id` is to be reported failed."""
-        with self._lock:
-            if self._remaining <= 0:
-                return False
-            self._remaining -= 1
+        if not self.take():
+            return False
         log.warning("Fault injection (%s): failing the render of task %s", FAULT_RENDERS_ENV, task_id)
         return True
