@@ -87,8 +87,9 @@ class Control:
                 co.holds.end(task.task_id, Outcome.CANCELLED)
         told = f"; node {held_by} is told at its next heartbeat" if held_by else ""
         log.warning("Task %s cancelled by the operator%s", task.label(), told)
-        co.project.events.emit(Event.FAILED, task_id=task.task_id, node=held_by or None,
-                               reason=lifecycle.CANCELLED_REASON, cancelled=True)
+        by = {"node": held_by} if held_by else {}
+        co.project.events.emit(Event.FAILED, task_id=task.task_id, reason=lifecycle.CANCELLED_REASON,
+                               cancelled=True, **by)
         return SteerReply(action=SteerAction.CANCEL, task_ids=[task.task_id],
                           message=f"cancelled {task.label()}: moved to trash/failed/{told}")
 
