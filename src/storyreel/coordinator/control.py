@@ -212,7 +212,9 @@ class Control:
         else:
             record = lifecycle.failure_reason(self.layout, task.task_id) or {}
             planned_again = record.get(lifecycle.REPLAN_KEY) is True
-            line.reason = str(record.get("reason") or "") + (" · planned again" if planned_again else "")
+            line.reason = str(record.get("reason") or "")
+            if planned_again and "planned again" not in line.reason:
+                line.reason += " · planned again"
             line.actions = [] if planned_again else [SteerAction.RETRY]
         return line
 

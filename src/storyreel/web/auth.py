@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
+from storyreel.errors import ConfigError
 from storyreel.netaddr import is_loopback
 from storyreel.project import Project
 
@@ -64,8 +65,13 @@ class Access:
         return bool(cookie) and hmac.compare_digest(cookie.encode(), self.session_value().encode())
 
     def csrf_value(self) -> str:
-        """The CSRF token the dashboard page embeds and its POSTs send back."""
-        return hmac.new(self.project.token.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
+        """The CSRF token the dashboard page embeds and its POSTs send back ("" for a project
+        without a token: then no POST is taken)."""
+        try:
+            token = self.project.token
+        except ConfigError:
+            return ""
+        return hmac.new(token.encode(), _CSRF_LABEL, hashlib.sha256).hexdigest()
 
     def csrf_problem(self, request: Request) -> str | None:
         """Why a browser POST may not change anything (None: it may)."""
@@ -74,7 +80,7 @@ class Access:
         origin = request.headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host", ""):
             return f"a request from {origin} may not steer the farm"
-        presented = request.headers.get(CSRF_HEADER, "")
-        if not presented or not hmac.compare_digest(presented.encode(), self.csrf_value().encode()):
+        presented, expected = request.headers.get(CSRF_HEADER, ""), self.csrf_value()
+        if not presented or not expected or not hmac.compare_digest(presented.encode(), expected.encode()):
             return f"the {CSRF_HEADER} header is missing or wrong: reload the dashboard"
         return None
