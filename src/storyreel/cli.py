@@ -392,5 +392,10 @@ def token_list(root: RootArg) -> None:
         typer.echo(f"{token.name}\tcreated {token.created}")
 
 
+from storyreel.cli_steer import register as _register_steering  # noqa: E402
+
+_register_steering(app)  # cancel, retry, replan, node pause|resume|drain
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

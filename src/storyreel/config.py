@@ -126,6 +126,12 @@ class CoordinatorSettings(_Section):
         5.0, gt=0, description="How often nodes send heartbeats; a node silent for 3 periods is logged as lost (s)."
     )
     max_attempts: int = Field(3, ge=1, description="A task whose lease expired this many times goes to trash/failed/.")
+    max_render_failures: int = Field(
+        2, ge=1, description="A task whose render failed this many times, each on another node when there is one, goes to trash/failed/."
+    )
+    pause_after_failures: int = Field(
+        3, ge=1, description="A node that fails this many different tasks in a row is paused until `storyreel node resume`."
+    )
     max_upload_gb: float = Field(
         50.0, gt=0, description="A render announced larger than this (GB) is refused (413) before a byte is stored."
     )

@@ -24,6 +24,8 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   ├── DiskFull           507: the main worker's disk is full; send again later
     │   ├── BadEvent           422: a stage event that is not one (kind, figures, bounds)
     │   ├── DuplicateEvent     409: that attempt's stage event is already recorded
+    │   ├── Revoked            410: the operator took the task back (cancelled, node paused)
+    │   ├── SteerRefused       409: an operator's action does not apply (held, ambiguous name)
     │   └── UnregisteredNode   428: the node must register (again)
     ├── NodeError              a render node's request to the coordinator failed
     │   ├── Unauthorized       401: the token was refused
@@ -31,9 +33,11 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │   │   └── CoordinatorFull  507: its disk is full; try again after .retry_after seconds
     │   ├── Untrusted          the coordinator's TLS certificate did not verify (--ca-file)
     │   ├── LeaseLost          409: our attempt no longer holds the task
+    │   │   └── TaskRevoked    410: the operator cancelled the task or paused this node
     │   └── Refused            any other refusal; retrying will not help (.status)
     │       └── NotRegistered  428: register again
     ├── NodeProcessError       a local render node process could not start or died
+    ├── SteerError             an operator's command could not reach or was refused by the main worker
     └── CaptionError           captions cannot be made for a narration
         ├── FontMissing        the caption font family is not installed (fontconfig)
         └── AlignmentError     the narration could not be aligned to its text at all
@@ -210,6 +214,20 @@ class DuplicateEvent(CoordinatorError):
     status = 409
 
 
+class Revoked(CoordinatorError):
+    """The operator took the task back from this attempt: cancelled it, or paused its node.
+    The node stops working on it and uploads nothing."""
+
+    status = 410
+
+
+class SteerRefused(CoordinatorError):
+    """An operator's action does not apply: a held task cannot be replanned, a name matches
+    several tasks, a finished task cannot be cancelled."""
+
+    status = 409
+
+
 class UnregisteredNode(CoordinatorError):
     status = 428
 
@@ -245,6 +263,10 @@ class LeaseLost(NodeError):
     """409: our attempt no longer holds the task (it expired and went to another node)."""
 
 
+class TaskRevoked(LeaseLost):
+    """410: the operator cancelled the task or paused this node; drop it, upload nothing."""
+
+
 class Refused(NodeError):
     """The coordinator answered with an error that retrying the same request will not fix."""
 
@@ -259,6 +281,15 @@ class NotRegistered(Refused):
 
 class NodeProcessError(StoryreelError):
     """A local render node process could not be started or died."""
+
+
+class SteerError(StoryreelError):
+    """`storyreel cancel`, `retry`, `replan` or `node`: no main worker answers for the project
+    (`status` 503), or it refused the action (the reason and `status` are its own)."""
+
+    def __init__(self, message: str, status: int = 503) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RootLocked(ConfigError):

@@ -28,8 +28,13 @@ from storyreel.layout import (
 from storyreel.logs import iso_utc
 from storyreel.protocol import WORDS_NAME
 
-# reason.json of a failed task whose chapter may be planned again (its bad clip is gone).
+# reason.json of a failed task whose chapter may be planned again (its bad clip is gone,
+# the operator retried it, or replanned it while it was queued).
 REPLAN_KEY = "replan"
+# reason.json of a task the operator cancelled (queued or held).
+CANCELLED_KEY = "cancelled"
+CANCELLED_REASON = "cancelled by the operator"
+REPLANNED_REASON = "replanned by the operator: planned again with today's settings"
 
 
 def _shift(layout: Layout, task_id: str, verb: str, src_state: TaskState, dst_state: TaskState) -> Path:
@@ -128,6 +133,31 @@ def fail(
     return dst
 
 
+def cancel(layout: Layout, task_id: str, **details: Any) -> Path:
+    """The operator cancelled a queued or held task: trash/failed/<id>/ with a reason.json
+    saying so (it may be retried like any failed task)."""
+    return fail(layout, task_id, CANCELLED_REASON, **{CANCELLED_KEY: True, **details})
+
+
+def replan(layout: Layout, task_id: str) -> Path:
+    """The operator asked for a queued task to be built again with today's settings: it goes
+    to trash/failed/<id>/ as history, with `"replan": true`, so its chapter is planned again."""
+    return fail(layout, task_id, REPLANNED_REASON, replan=True, replanned=True)
+
+
+def mark_retried(layout: Layout, task_id: str) -> dict[str, Any]:
+    """A failed task's chapter is to be planned again: its folder stays in trash/failed/ as
+    history and its reason.json gets `"replan": true` and `retried_at`. Returns the record;
+    FilesystemError when the task is not in trash/failed/ or its record cannot be written."""
+    folder = layout.task_dir(task_id, TaskState.FAILED)
+    if not folder.is_dir():
+        raise FilesystemError("retry", folder, None, "no such task in trash/failed/")
+    record = failure_reason(layout, task_id) or {"task_id": task_id, "reason": "unknown"}
+    record |= {REPLAN_KEY: True, "retried_at": iso_utc()}
+    fsops.write_json(folder / FAILURE_REASON_NAME, record)
+    return record
+
+
 def repoint_links(folder: Path, old_folder: Path) -> None:
     """Keep relative symlinks pointing at the same files after `old_folder` moved to `folder`."""
     for entry in folder.iterdir():
@@ -223,10 +253,15 @@ class ChapterIndex:
 
     def _replanned_task(self, task_id: str) -> bool:
         """True for a failed task whose reason.json lets its chapter be planned again (read once:
-        reason.json is written before the folder enters trash/failed/ and never changes)."""
+        reason.json is written before the folder enters trash/failed/ and changes only when the
+        operator retries the task, which calls `forget_reason`)."""
         if task_id not in self._replanned:
             self._replanned[task_id] = (failure_reason(self.layout, task_id) or {}).get(REPLAN_KEY) is True
         return self._replanned[task_id]
+
+    def forget_reason(self, task_id: str) -> None:
+        """A failed task's reason.json changed (the operator retried it): read it again."""
+        self._replanned.pop(task_id, None)
 
     def note(self, task_id: str, chapter: str, profile: str = MAIN_PROFILE) -> None:
         """Record a task just created (saves reading its metadata back)."""

@@ -64,7 +64,7 @@ class MainWorker:
         self.coordinator: Coordinator | None = None
         self.farm: CoordinatorServer | None = None
         if listen is not None:
-            self.coordinator = Coordinator(project, disk=self.disk)
+            self.coordinator = Coordinator(project, disk=self.disk, on_retry=self.planner.index.forget_reason)
             self.farm = CoordinatorServer(self.coordinator, listen, lock=self.lock, tls=tls)
 
     @property

@@ -14,6 +14,11 @@ sides of the HTTP boundary, so a field renamed on one side is renamed on the oth
     POST /api/v1/tasks/{id}/release      HeldBody       → 204
     POST /api/v1/events                  EventBody      → 204 (Downloaded | Rendered | Uploaded)
 
+The operator's steering (project token only, never a node token; see coordinator/control.py):
+
+    POST /api/v1/control                 SteerRequest   → SteerReply
+    GET  /api/v1/control/board           → SteerBoard (the tasks and nodes that can be steered)
+
 A stage event is fenced like every task-scoped request (node, attempt) and carries only
 typed, bounded figures: SPEC §10's metrics are computed from them.
 """
@@ -21,6 +26,7 @@ typed, bounded figures: SPEC §10's metrics are computed from them.
 from __future__ import annotations
 
 import math
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -207,12 +213,16 @@ class TaskGrant(_Reply):
 
 class ClaimReply(_Reply):
     task: TaskGrant | None = None
+    reason: str | None = None  # why no task was given when the node may not claim (paused, draining)
 
 
 class HeartbeatReply(_Reply):
     deadline: float
     attempt: int
     registered: bool = True  # False: the coordinator restarted and forgot us; register again
+    # Set when the operator took the task back (cancelled, or this node paused): the node
+    # stops its render at once, uploads nothing and forgets the task.
+    revoked: str | None = None
 
 
 class UploadReply(_Reply):
@@ -221,4 +231,70 @@ class UploadReply(_Reply):
 
 
 class FailureReply(_Reply):
-    moved_to: str  # trash/failed/<id>, relative to the project root
+    moved_to: str = ""  # trash/failed/<id>, relative to the project root ("" when queued again)
+    requeued: bool = False  # queued again for another node (a soft failure)
+
+
+# -- the operator's steering ----------------------------------------------------------------
+class SteerAction(StrEnum):
+    """What an operator can do to a task or a node."""
+
+    CANCEL = "cancel"  # a queued or held task → trash/failed/ as cancelled
+    RETRY = "retry"  # a failed task's chapter planned again (the failed folder stays)
+    RETRY_FAILED = "retry-failed"  # every failed task's chapter planned again
+    REPLAN = "replan"  # a queued task rebuilt with today's settings
+    PAUSE = "pause"  # a node claims nothing; the tasks it holds go back to the queue
+    RESUME = "resume"  # a paused or draining node claims again
+    DRAIN = "drain"  # a node finishes what it holds and claims nothing new
+
+
+NODE_ACTIONS = frozenset({SteerAction.PAUSE, SteerAction.RESUME, SteerAction.DRAIN})
+
+
+class SteerRequest(BaseModel):
+    """One action; `target` is a task (its id, an unambiguous id prefix, or
+    category/story/chapter_NNNN) or, for the node actions, a node id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: SteerAction
+    target: str = Field("", max_length=1000)
+
+    @model_validator(mode="after")
+    def _needs_target(self) -> SteerRequest:
+        if self.action != SteerAction.RETRY_FAILED and not self.target.strip():
+            raise ValueError(f"{self.action} needs a task or node to act on")
+        return self
+
+
+class SteerReply(_Reply):
+    """What the action did, as one sentence per task or node it touched."""
+
+    action: str
+    task_ids: list[str] = []
+    message: str
+
+
+class SteerTask(_Reply):
+    """A task the operator may act on, with the actions that apply to it now."""
+
+    task_id: str
+    state: str  # queued, processing, failed
+    category: str = ""
+    story: str = ""
+    chapter: str = ""  # chapter_NNNN
+    node: str = ""  # who holds it (processing)
+    reason: str = ""  # why it failed (failed)
+    actions: list[str] = []
+
+
+class SteerNode(_Reply):
+    node: str
+    state: str  # idle, busy, lost, paused, draining
+    reason: str = ""  # why it is paused (by the operator, or after failing tasks in a row)
+    actions: list[str] = []
+
+
+class SteerBoard(_Reply):
+    tasks: list[SteerTask] = []
+    nodes: list[SteerNode] = []

@@ -80,6 +80,7 @@ def test_release_queues_the_task_again_for_the_next_attempt(claimed) -> None:
 
 def test_a_failure_report_moves_the_task_to_trash_and_ends_the_hold(claimed) -> None:
     project, coord, _, task_id = claimed
+    coord.settings.max_render_failures = 1  # the last render failure allowed
     dest = coord.fail(task_id, "n1", 1, "ffmpeg exited with code 1", "boom", {"stage": "render"})
     assert dest == project.layout.task_dir(task_id, TaskState.FAILED)
     assert (dest / "stderr.log").read_text() == "boom"

@@ -246,7 +246,8 @@ def test_stage_events_only_from_the_attempt_that_holds_the_task_typed_and_bounde
 
 
 def test_failure_report_moves_the_task_to_trash_with_stderr(farm) -> None:
-    project, _, _, client = farm
+    project, coordinator, _, client = farm
+    coordinator.settings.max_render_failures = 1  # the last render failure allowed
     register(client, "n1")
     task_id = claim(client, "n1")["task_id"]
     body = {"node": "n1", "attempt": 1, "reason": "ffmpeg exited with code 1", "stderr": "boom\nlast line",

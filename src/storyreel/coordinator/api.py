@@ -13,9 +13,12 @@
     POST /api/v1/tasks/{id}/release              hand a task back unfinished
     POST /api/v1/events                          a node's stage event for the event log (a held
                                                  or just-ended attempt's own; typed and bounded)
+    POST /api/v1/control                         the operator's steering (project token only)
+    GET  /api/v1/control/board                   the tasks and nodes it can act on
 
 Task-scoped requests carry `node` and `attempt`; a request from an attempt that no
-longer holds the task gets 409 and changes nothing. A main worker whose disk is full
+longer holds the task gets 409 and changes nothing (410 when the operator took it back:
+the heartbeat then answers 200 with `revoked` saying why). A main worker whose disk is full
 answers 507 with Retry-After and keeps everything as it was: the node sends again.
 Every error is a JSON body `{"detail": ...}` (httperrors.py). The bodies and answers are the
 models of storyreel.protocol, which the node's client parses them back into.
@@ -34,7 +37,7 @@ from starlette.requests import ClientDisconnect
 from storyreel import __version__
 from storyreel.coordinator import httperrors, upload
 from storyreel.coordinator.service import Coordinator
-from storyreel.errors import CoordinatorError
+from storyreel.errors import CoordinatorError, Revoked
 from storyreel.layout import TASK_ID_RE
 from storyreel.protocol import (
     API_PREFIX,
@@ -51,6 +54,9 @@ from storyreel.protocol import (
     HeldBody,
     NodeBody,
     RegisterBody,
+    SteerBoard,
+    SteerReply,
+    SteerRequest,
     UploadReply,
 )
 from storyreel.tokens import Credentials
@@ -100,6 +106,7 @@ def create_app(coordinator: Coordinator, bound_host: str) -> FastAPI:
     _held_routes(api, coordinator)
     _upload_routes(api, coordinator)
     app.include_router(api)
+    app.include_router(control_router(coordinator, credentials))
     from storyreel.web import mount  # the read-only dashboard and /metrics
 
     mount(app, coordinator, bound_host)  # the login rule follows the address the server binds
@@ -126,7 +133,9 @@ def _node_routes(api: APIRouter, coordinator: Coordinator) -> None:
     @api.post("/claim")
     def claim(body: NodeBody) -> ClaimReply:
         grant = coordinator.claim(body.node)
-        return ClaimReply(task=grant.wire() if grant else None)
+        if grant is None:
+            return ClaimReply(task=None, reason=coordinator.nodes.claim_refusal(body.node))
+        return ClaimReply(task=grant.wire())
 
     @api.post("/events", status_code=204)
     async def event(request: Request) -> Response:
@@ -165,9 +174,13 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
         # own lock, cheaper than a hop to the thread pool; it goes there only when a move holds
         # that lock, so the event loop never waits for it.
         args = (_task_id(task_id), body.node, body.attempt, body.progress)
-        lease = coordinator.heartbeat(*args, wait=False)
-        if lease is None:
-            lease = await run_in_threadpool(coordinator.heartbeat, *args)
+        try:
+            lease = coordinator.heartbeat(*args, wait=False)
+            if lease is None:
+                lease = await run_in_threadpool(coordinator.heartbeat, *args)
+        except Revoked as exc:  # the operator took it back: the node stops and uploads nothing
+            return HeartbeatReply(deadline=0.0, attempt=body.attempt, revoked=str(exc),
+                                  registered=coordinator.is_registered(body.node))
         return HeartbeatReply(deadline=lease.deadline, attempt=lease.attempt,
                               registered=coordinator.is_registered(body.node))
 
@@ -175,6 +188,8 @@ def _held_routes(api: APIRouter, coordinator: Coordinator) -> None:
     def failure(task_id: str, body: FailureReport) -> FailureReply:
         dest = coordinator.fail(_task_id(task_id), body.node, body.attempt, body.reason, body.stderr,
                                 body.details(), bad_input=body.bad_input)
+        if dest is None:
+            return FailureReply(requeued=True)
         return FailureReply(moved_to=str(dest.relative_to(root)))
 
     @api.post("/tasks/{task_id}/release", status_code=204)
@@ -221,6 +236,32 @@ def _upload_routes(api: APIRouter, coordinator: Coordinator) -> None:
                                               expected_size=size, expected_sha256=expected_sha)
         )
         return UploadReply(output=str(final.relative_to(root)), bytes=receipt.size)
+
+
+def control_router(coordinator: Coordinator, credentials: Credentials) -> APIRouter:
+    """The operator's steering, for the project token only: a node token may act as its
+    node, never steer the farm."""
+
+    async def operator(request: Request) -> None:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        caller = credentials.identify(presented.strip()) if scheme.lower() == "bearer" else None
+        if caller is None:
+            raise HTTPException(401, "the project token is required", headers={"WWW-Authenticate": "Bearer"})
+        if caller.node_token is not None:
+            raise HTTPException(403, f"the node token {caller.node_token.name!r} may not steer the farm; "
+                                     "use the project token")
+
+    router = APIRouter(prefix=API_PREFIX + "/control", dependencies=[Depends(operator)])
+
+    @router.post("")
+    def act(body: SteerRequest) -> SteerReply:
+        return coordinator.control.act(body)
+
+    @router.get("/board")
+    def board() -> SteerBoard:
+        return coordinator.control.board()
+
+    return router
 
 
 def _announced(request: Request) -> tuple[str, int]:

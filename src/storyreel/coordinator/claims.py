@@ -1,7 +1,9 @@
 """Claims: the oldest queued task a node can render, moved to processing/ under a new lease.
 
 The queue index (taskqueue.py) says which tasks wait, oldest first; a task whose render
-settings force an encoder goes only to a node that advertises it. A claim writes the
+settings force an encoder goes only to a node that advertises it, and a task whose render
+failed on a node (lease.json's `failed_nodes`) goes back to that node only when no other
+node is known that has not failed it. A claim writes the
 new lease into the task folder, renames it to processing/ and starts its hold. A disk
 too full to take the lease refuses the claim (DiskFull) and the task stays queued.
 """
@@ -9,9 +11,11 @@ too full to take the lease refuses the claim (DiskFull) and the task stays queue
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from storyreel import lifecycle, taskmeta
+from storyreel.coordinator import leases
 from storyreel.coordinator.holds import HoldStore
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
@@ -60,6 +64,8 @@ class Claims:
             if forced and forced not in info.encoders:
                 self._warn_encoder(task_id, forced)
                 continue
+            if self._left_to_others(task_dir, info.node):
+                continue
             try:
                 lease = self.holds.grant(task_id, info.node, self.clock())
                 lifecycle.claim(self.layout, task_id)
@@ -72,6 +78,12 @@ class Claims:
             self.holds.start(lease)
             return lease, metadata
         return None
+
+    def _left_to_others(self, task_dir: Path, node: str) -> bool:
+        """True when `node` failed this task before and another node may render it instead."""
+        last = leases.read_lease(task_dir)
+        return last is not None and node in last.failed_nodes and \
+            self.nodes.may_retry_elsewhere(node, last.failed_nodes)
 
     def _warn_encoder(self, task_id: str, encoder: str) -> None:
         if self.nodes.has_encoder(encoder):

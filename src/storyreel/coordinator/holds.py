@@ -21,7 +21,7 @@ from pathlib import Path
 
 from storyreel.coordinator import leases
 from storyreel.coordinator.leases import Lease, LeaseState
-from storyreel.errors import FilesystemError, StaleLease, UnknownTask
+from storyreel.errors import FilesystemError, Revoked, StaleLease, UnknownTask
 from storyreel.layout import Layout, TaskState
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.protocol import TaskProgress
@@ -45,6 +45,9 @@ class Outcome(StrEnum):
     EXPIRED = "expired"  # its lease ran out: tasks/ again, as the next attempt
     ABANDONED = "abandoned"  # its lease ran out once too often: trash/failed/
     VANISHED = "vanished"  # its folder left processing/ by hand
+    RETRIED = "retried"  # its render failed: tasks/ again, for another node
+    CANCELLED = "cancelled"  # the operator cancelled it: trash/failed/
+    REVOKED = "revoked"  # the operator paused its node: tasks/ again, for another node
 
     @property
     def record(self) -> str | None:
@@ -53,7 +56,14 @@ class Outcome(StrEnum):
 
 
 _RECORDS = {Outcome.RELEASED: LeaseState.RELEASED, Outcome.EXPIRED: LeaseState.EXPIRED,
-            Outcome.ABANDONED: LeaseState.EXPIRED}
+            Outcome.ABANDONED: LeaseState.EXPIRED, Outcome.RETRIED: LeaseState.FAILED,
+            Outcome.REVOKED: LeaseState.RELEASED}
+# The operator's word to an attempt it took a task from, by outcome: its node's next request
+# is answered with it (the heartbeat reply's `revoked`, 410 for the rest).
+REVOKED_BECAUSE = {Outcome.CANCELLED: "cancelled by the operator",
+                   Outcome.REVOKED: "taken back: the operator paused this node"}
+# Revoked attempts remembered for their nodes' next requests; older ones get a plain 409.
+MAX_REVOKED = 1000
 
 
 @dataclass
@@ -93,6 +103,7 @@ class HoldStore:
         self._holds: dict[str, Hold] = {}
         self._orphans: dict[str, float] = {}  # processing/<id> without a held lease → first seen
         self._renewals_failing = False  # the last renewal written failed (a full disk)
+        self._revoked: dict[str, tuple[Lease, str]] = {}  # task → the attempt taken back, and why
 
     def _dir(self, task_id: str) -> Path:
         return self.layout.task_dir(task_id, TaskState.PROCESSING)
@@ -144,6 +155,9 @@ class HoldStore:
         """The hold (node, attempt) has on the task now: the fence every request of a node
         passes. StaleLease when another attempt holds it or it has moved on."""
         with self.lock:
+            revoked = self._revoked.get(task_id)
+            if revoked is not None and revoked[0].node == node and revoked[0].attempt == attempt:
+                raise Revoked(f"task {task_id} attempt {attempt} of {node} was {revoked[1]}")
             hold = self._holds.get(task_id)
             if hold is not None:
                 if self._dir(task_id).is_dir():
@@ -222,6 +236,10 @@ class HoldStore:
                 leases.write_lease(self._dir(task_id), leases.ended(hold.lease, outcome.record))
             self._holds.pop(task_id, None)
             self._orphans.pop(task_id, None)
+            if hold is not None and outcome in REVOKED_BECAUSE:
+                self._revoked[task_id] = (hold.lease, REVOKED_BECAUSE[outcome])
+                while len(self._revoked) > MAX_REVOKED:
+                    self._revoked.pop(next(iter(self._revoked)))
             return hold
 
 

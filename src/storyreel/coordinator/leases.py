@@ -27,6 +27,7 @@ class LeaseState:
     HELD = "held"
     EXPIRED = "expired"
     RELEASED = "released"
+    FAILED = "failed"  # its node's render failed: queued again for another node
 
 
 class Lease(BaseModel):
@@ -42,6 +43,7 @@ class Lease(BaseModel):
     claimed_at: float
     renewed_at: float
     expiries: int = Field(0, ge=0)  # earlier holds of this task that ran out
+    failed_nodes: list[str] = []  # the node of each earlier hold whose render failed, in order
 
     def expired(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) >= self.deadline
@@ -92,6 +94,7 @@ def new_lease(task_id: str, node: str, previous: Lease | None, seconds: float, n
     return Lease(
         task_id=task_id, node=node, attempt=attempt, state=LeaseState.HELD,
         deadline=now + seconds, claimed_at=now, renewed_at=now, expiries=expiries,
+        failed_nodes=list(previous.failed_nodes) if previous else [],
     )
 
 
@@ -102,4 +105,5 @@ def renewed(lease: Lease, seconds: float, now: float) -> Lease:
 def ended(lease: Lease, state: str) -> Lease:
     """The record a lease leaves behind when its task goes back to tasks/."""
     expiries = lease.expiries + (1 if state == LeaseState.EXPIRED else 0)
-    return lease.model_copy(update={"state": state, "expiries": expiries})
+    failed = [*lease.failed_nodes, lease.node] if state == LeaseState.FAILED else list(lease.failed_nodes)
+    return lease.model_copy(update={"state": state, "expiries": expiries, "failed_nodes": failed})

@@ -30,6 +30,7 @@ from storyreel import lifecycle
 from storyreel.config import validation_problems
 from storyreel.coordinator import badclip, upload
 from storyreel.coordinator.claims import Claims
+from storyreel.coordinator.control import Control
 from storyreel.coordinator.grants import Grant, TaskFiles, servable
 from storyreel.coordinator.holds import HoldStore, Outcome
 from storyreel.coordinator.leases import Lease
@@ -38,7 +39,7 @@ from storyreel.coordinator.reaper import Reaper
 from storyreel.coordinator.stagefence import StageFence
 from storyreel.coordinator.taskqueue import QueueIndex
 from storyreel.diskspace import GB, DiskWatcher
-from storyreel.errors import BadEvent, CoordinatorError, UnknownTask, UnregisteredNode
+from storyreel.errors import BadEvent, CoordinatorError, Revoked, UnknownTask, UnregisteredNode
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
@@ -46,6 +47,8 @@ from storyreel.protocol import EVENT_BODY, FarmSettings, StageEvent, TaskFile, T
 
 log = get_logger(MAIN_WORKER)
 
+# The failure report's stage whose failures are retried on another node (node/job.py FailedStage).
+RENDER_STAGE = "render"
 # A refused event's reason is cut here: a hostile body must not make a log line huge.
 MAX_REFUSAL_CHARS = 500
 
@@ -54,9 +57,11 @@ class Coordinator:
     """Claims, heartbeats, downloads, uploads, failures and the reaper for one project."""
 
     def __init__(self, project: Project, *, clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic, disk: DiskWatcher | None = None) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, disk: DiskWatcher | None = None,
+                 on_retry: Callable[[str], None] | None = None) -> None:
         """`clock` judges leases (wall time); `monotonic` paces the listings of tasks/;
-        `disk` is the main worker's watcher of free space (a private one when None)."""
+        `disk` is the main worker's watcher of free space (a private one when None);
+        `on_retry(task_id)` tells the planner a failed task's chapter may be planned again."""
         self.project = project
         self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
@@ -69,6 +74,7 @@ class Coordinator:
         self.nodes = NodeTable(self.settings.heartbeat_seconds)
         self.files = TaskFiles()
         self.claims = Claims(self.layout, self.queue, self.holds, self.nodes, clock)
+        self.control = Control(self, on_retry=on_retry)  # the operator's steering
         # started_at: leases granted before this start get one more lease period (reaper.py).
         self.reaper = Reaper(self.holds, self.layout, self.settings, project.events, requeue=self._requeue,
                              started_at=clock())
@@ -107,6 +113,8 @@ class Coordinator:
                 raise UnregisteredNode(f"node {node!r} must register before claiming")
             if not self.disk.space_ok():
                 return None  # below [disk] floor_gb: nothing is handed out until space returns
+            if self.nodes.claim_refusal(node) is not None:
+                return None  # paused or draining: claim_refusal says why
             found = self.claims.take(info)
             if found is None:
                 return None
@@ -160,7 +168,8 @@ class Coordinator:
             self.nodes.seen(node, self.clock())
             found = self.layout.find_task(task_id)
             # A beat that crossed the node's own finished upload is no news.
-            level = logging.DEBUG if found and found[0] == TaskState.DONE else logging.WARNING
+            quiet = isinstance(exc, Revoked) or bool(found and found[0] == TaskState.DONE)
+            level = logging.DEBUG if quiet else logging.WARNING
             log.log(level, "Refused heartbeat for task %s from %s attempt %d: lease no longer held",
                     task_id, node, attempt)
             exc.logged = True
@@ -191,6 +200,7 @@ class Coordinator:
                 self.holds.held(task_id, node, attempt)
                 final = lifecycle.complete(self.layout, task_id, part, sidecars)
                 self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
+            self.nodes.succeeded(node)
         except CoordinatorError as exc:
             self.discard_upload(task_id, part)
             log.warning("Refused upload of task %s from %s attempt %d: %s", task_id, node, attempt, exc)
@@ -214,28 +224,52 @@ class Coordinator:
                 (found[1] / part.name).unlink(missing_ok=True)
 
     def fail(self, task_id: str, node: str, attempt: int, reason: str, stderr: str,
-             details: dict[str, Any] | None = None, *, bad_input: str | None = None) -> Path:
-        """A node gave up on a task: it goes to trash/failed/<id>/ with stderr.log (SPEC §8).
-        When its render could not decode the clip `bad_input`, that clip goes to trash/invalid/
-        first and the chapter is planned again with other clips (badclip.py)."""
+             details: dict[str, Any] | None = None, *, bad_input: str | None = None) -> Path | None:
+        """A node gave up on a task. A render that failed (stage "render", no bad clip) is queued
+        again for another node up to `[coordinator] max_render_failures` (None is returned);
+        then, as every other failure, it goes to trash/failed/<id>/ with stderr.log
+        (SPEC §8). When its render could not decode the clip `bad_input`, that clip goes to
+        trash/invalid/ first and the chapter is planned again with other clips (badclip.py)."""
         self.nodes.seen(node, self.clock())
         details = dict(details or {})
         with self._lock, self.holds.lock:
-            self.holds.held(task_id, node, attempt)
+            hold = self.holds.held(task_id, node, attempt)
+            failures = [*hold.lease.failed_nodes, node]
             clip = None
-            if bad_input is not None:
-                processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
-                clip = badclip.set_aside(self.project, processing, bad_input, reason)
-                details |= clip.details() if clip else {"bad_input": bad_input}
-            dest = lifecycle.fail(self.layout, task_id, reason, stderr, node=node, attempt=attempt,
-                                  replan=clip is not None, **details)
-            self.stage_fence.ended(self.holds.end(task_id, Outcome.FAILED), Outcome.FAILED)
+            soft = bad_input is None and details.get("stage") == RENDER_STAGE  # not bad input, not an upload
+            if soft and len(failures) < self.settings.max_render_failures:
+                self._requeue(task_id, Outcome.RETRIED)
+                dest = None
+            else:
+                details["failed_nodes"] = failures
+                dest, clip = self._trash_failed(task_id, node, attempt, reason, stderr, details, bad_input)
+            self.control.after_failure(node, task_id)
+        if dest is None:
+            log.warning("Task %s failed on %s (attempt %d): %s; queued again for another node "
+                        "(failure %d of %d)", task_id, node, attempt, reason, len(failures),
+                        self.settings.max_render_failures)
+            self.project.events.emit(Event.REQUEUED, task_id=task_id, node=node, attempt=attempt,
+                                     reason=f"render failed on {node}: {reason}"[:MAX_REFUSAL_CHARS])
+            return None
         log.error("Task %s failed on %s (attempt %d): %s; moved to %s%s", task_id, node, attempt, reason,
                   dest.relative_to(self.layout.root),
                   f"; its chapter is planned again without {clip.source}" if clip else "")
         self.project.events.emit(Event.FAILED, task_id=task_id, node=node, attempt=attempt, reason=reason,
                                  **details)
         return dest
+
+    def _trash_failed(self, task_id: str, node: str, attempt: int, reason: str, stderr: str,
+                      details: dict[str, Any], bad_input: str | None) -> tuple[Path, Any]:
+        """Move a held task that failed for the last time to trash/failed/ (under both locks)."""
+        clip = None
+        if bad_input is not None:
+            processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
+            clip = badclip.set_aside(self.project, processing, bad_input, reason)
+            details |= clip.details() if clip else {"bad_input": bad_input}
+        dest = lifecycle.fail(self.layout, task_id, reason, stderr, node=node, attempt=attempt,
+                              replan=clip is not None, **details)
+        self.stage_fence.ended(self.holds.end(task_id, Outcome.FAILED), Outcome.FAILED)
+        return dest, clip
 
     def release(self, task_id: str, node: str, attempt: int) -> None:
         """A node hands a task back unfinished (shutdown): it is queued again at once."""

@@ -25,7 +25,7 @@ from storyreel.errors import DuplicateEvent, StaleLease, UnknownTask
 from storyreel.protocol import StageEvent
 
 # Ends of holds a node itself brings about: events of that attempt may still arrive.
-NODE_ENDS = frozenset({Outcome.COMPLETED, Outcome.FAILED, Outcome.RELEASED})
+NODE_ENDS = frozenset({Outcome.COMPLETED, Outcome.FAILED, Outcome.RELEASED, Outcome.RETRIED})
 # Ended holds and recorded attempts remembered: many times the holds that end while one
 # node's late events are on their way (seconds), so none is forgotten too soon.
 MEMORY = 4096

@@ -26,6 +26,8 @@ class NodeState(StrEnum):
     IDLE = "idle"  # registered and heard from, holds nothing
     LOST = "lost"  # the coordinator stopped hearing from it
     OFFLINE = "offline"  # known only from the event log; no coordinator lists it
+    PAUSED = "paused"  # claims nothing: paused by the operator, or after failing task after task
+    DRAINING = "draining"  # finishes what it holds, claims nothing new
 
 
 class NodeTask(BaseModel):

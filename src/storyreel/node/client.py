@@ -28,6 +28,7 @@ from storyreel.errors import (
     NodeError,
     NotRegistered,
     Refused,
+    TaskRevoked,
     Unauthorized,
     Unreachable,
     Untrusted,
@@ -120,6 +121,7 @@ class CoordinatorClient:
         # The render node's hard stop, only read here: patient calls stop waiting for the
         # coordinator once it is set.
         self._halt = halt or threading.Event()
+        self._claim_refusal: str | None = None  # why the coordinator gives us nothing (paused)
         self._faults = UploadFaults.from_env()  # a test and drill switch (node/faults.py)
         self._unreachable_logged = False
 
@@ -139,6 +141,8 @@ class CoordinatorClient:
             raise Unauthorized(f"cannot {what}: the coordinator refused our token ({detail})")
         if status == 409:
             raise LeaseLost(f"cannot {what}: {detail}")
+        if status == 410:
+            raise TaskRevoked(f"cannot {what}: {detail}")
         if status == 428:
             raise NotRegistered(f"cannot {what}: {detail}", status)
         if status == 507:
@@ -212,7 +216,14 @@ class CoordinatorClient:
         """The next task, or None when there is none; waits out an unreachable coordinator."""
         response = self._call("POST", "/claim", "claim a task", patient=True, abort=abort,
                               json={"node": self.node})
-        return _parse(ClaimReply, response, "claim a task").task
+        reply = _parse(ClaimReply, response, "claim a task")
+        if reply.reason != self._claim_refusal:  # paused or draining: said once, and once when over
+            if reply.reason:
+                log.warning("Claiming nothing: %s", reply.reason)
+            else:
+                log.info("Claiming tasks again")
+            self._claim_refusal = reply.reason
+        return reply.task
 
     def heartbeat(self, task_id: str, attempt: int, progress: dict[str, Any]) -> HeartbeatReply:
         body = {"node": self.node, "attempt": attempt, "progress": progress}

@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, Unreachable
+from storyreel.errors import LeaseLost, NodeError, NotRegistered, Refused, TaskRevoked, Unreachable
 from storyreel.layout import attempt_dir_name
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
@@ -110,6 +110,14 @@ class HeldTasks:
         job.lost.set()
         job.cancel.set()
 
+    def revoke(self, job: Job, why: str) -> None:
+        """The operator took the task back (cancelled it, or paused this node): stop its
+        ffmpeg or transfer now, upload nothing; the stage working on it drops it."""
+        if not job.lost.is_set():
+            log.warning("Task %s: %s; stopping it, nothing is uploaded", job.label, why)
+        job.lost.set()
+        job.cancel.set()
+
     def fail(self, job: Job, started: float, reason: str, stderr: str, *, stage: FailedStage,
              bad_input: str | None = None) -> None:
         """Report the task failed (it goes to trash/failed/ on the main worker) and drop it;
@@ -131,6 +139,9 @@ class HeldTasks:
         """One heartbeat for one lease, carrying its stage and progress."""
         try:
             answer = self._client.heartbeat(job.task_id, job.attempt, job.report())
+        except TaskRevoked as exc:
+            self.revoke(job, str(exc))
+            return
         except LeaseLost as exc:
             if job.stage != JobStage.UPLOADING:  # during an upload, the upload's own answer decides
                 self.lose(job, exc)
@@ -138,6 +149,8 @@ class HeldTasks:
         except (Unreachable, Refused) as exc:
             log.debug("Heartbeat of task %s not delivered: %s", job.label, exc)
             return
+        if answer.revoked:
+            self.revoke(job, answer.revoked)
         if not answer.registered:
             self.register_again()
 

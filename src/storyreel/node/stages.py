@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +19,7 @@ from storyreel.errors import LeaseLost, NodeError, RenderError
 from storyreel.layout import FINAL_NAME, Layout, TaskState
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
+from storyreel.node.faults import RenderFaults
 from storyreel.node.held import HeldTasks, host
 from storyreel.node.job import FailedStage, Job, JobStage, span
 from storyreel.node.outbox import Outbox
@@ -50,6 +51,7 @@ class Stages:
     shared: Layout | None = None  # the project root, when this machine sees it: inputs read in place
     encoder: str | None = None  # forces this encoder over each task's own setting
     progress_bar: bool = False  # a bar on a terminal, else a log line every few seconds
+    faults: RenderFaults = field(default_factory=RenderFaults.from_env)  # a drill switch (faults.py)
 
     def fetch(self, job: Job) -> bool:
         """Get the task's inputs; False when the task was handed back or lost instead."""
@@ -97,6 +99,8 @@ class Stages:
         try:
             result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
                                  on_progress=on_progress, cancel=job.cancel)
+            if self.faults.fails(job.task_id):
+                raise RenderError(job.work / FINAL_NAME, "ffmpeg failed (fault injection)", returncode=1)
         except RenderError as exc:
             if job.lost.is_set():
                 self.held.drop(job)

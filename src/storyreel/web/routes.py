@@ -6,8 +6,9 @@
     GET  /dashboard/api/state    the farm state as JSON (FarmState, as `status --json` prints it)
     GET  /dashboard/static/NAME  the page's CSS and JS
     GET  /metrics                Prometheus text format
+    GET  /dashboard/api/board, POST /dashboard/api/control   the steering buttons (steering.py)
 
-Everything here reads; nothing moves a file.
+Everything here reads; the steering buttons ask the main worker's coordinator, which moves.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from storyreel.netaddr import is_loopback
 from storyreel.project import Project
 from storyreel.web.auth import COOKIE_MAX_AGE, COOKIE_NAME, Access
 from storyreel.web.prometheus import exposition
+from storyreel.web.steering import RemoteSteering, steering_router
 
 STATIC = Path(__file__).parent / "static"
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
@@ -124,7 +126,7 @@ def dashboard_router(source: StateSource, access: Access) -> APIRouter:
     def dashboard(request: Request) -> Response:
         if not access.allowed(request):
             return RedirectResponse("/dashboard/login", status_code=303)
-        return _page("dashboard.html", logout="" if not access.login_required else "on")
+        return _page("dashboard.html", logout="" if not access.login_required else "on", csrf=access.csrf_value())
 
     @router.get("/dashboard/api/state")
     def state(
@@ -167,7 +169,10 @@ def mount(
         raise TypeError("mount() needs the project: pass project= or a coordinator with .project")
     login_required = not is_loopback(bound_host)
     source = StateSource(project, coordinator)
-    app.include_router(dashboard_router(source, Access(project, login_required)))
+    access = Access(project, login_required)
+    app.include_router(dashboard_router(source, access))
+    control = getattr(coordinator, "control", None)  # the main worker's; else its running one's
+    app.include_router(steering_router(control if control is not None else RemoteSteering(project), access))
     if not any(getattr(route, "path", None) == "/" for route in app.routes):
         app.add_api_route("/", lambda: RedirectResponse("/dashboard", status_code=303), include_in_schema=False)
     return source
