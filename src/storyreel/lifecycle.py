@@ -191,7 +191,7 @@ class TaskKey(NamedTuple):
     profile: str = MAIN_PROFILE
 
 
-def _key_of(task_dir: Path) -> TaskKey | None:
+def key_of(task_dir: Path) -> TaskKey | None:
     """A task's chapter and profile from its metadata.json; a task made before profiles
     existed has none and is the chapter's main rendering."""
     meta = taskmeta.read_raw(task_dir) or {}
@@ -246,7 +246,7 @@ class ChapterIndex:
         for state in TaskState:
             for task_id in self.layout.task_ids(state):
                 if self._by_id.get(task_id) is None:
-                    self._by_id[task_id] = _key_of(self.layout.task_dir(task_id, state))
+                    self._by_id[task_id] = key_of(self.layout.task_dir(task_id, state))
                 replanned = state == TaskState.FAILED and self._replanned_task(task_id)
                 found[task_id] = None if replanned else self._by_id[task_id]
         return found

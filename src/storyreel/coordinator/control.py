@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from storyreel import lifecycle, taskmeta
+from storyreel import lifecycle
 from storyreel.coordinator.holds import Outcome
 from storyreel.coordinator.nodes import Steering
 from storyreel.coordinator.taskref import TaskNames, TaskRef
@@ -107,7 +107,7 @@ class Control:
     def retry(self, ref: str) -> SteerReply:
         with self.co._lock:
             task = self.names.resolve(ref, (TaskState.FAILED,), "retry")
-            self._retry(task, lifecycle.ChapterIndex(self.layout).chapters())
+            self._retry(task, lifecycle.ChapterIndex(self.layout).tasks())
         log.info("Task %s retried by the operator: its chapter is planned again", task.label())
         return SteerReply(action=SteerAction.RETRY, task_ids=[task.task_id],
                           message=f"retried {task.label()}: the chapter is planned again with today's settings")
@@ -115,13 +115,13 @@ class Control:
     def retry_failed(self) -> SteerReply:
         """Retry every failed task whose chapter has no other task and was not retried yet."""
         retried: list[str] = []
-        done: set[str] = set()  # chapters retried by this call: one retry each is enough
+        done: set[lifecycle.TaskKey | None] = set()  # retried by this call: one retry each is enough
         skipped = 0
         with self.co._lock:
-            chapters = lifecycle.ChapterIndex(self.layout).chapters()
+            chapters = lifecycle.ChapterIndex(self.layout).tasks()
             for task in self.names.every((TaskState.FAILED,)):
                 try:
-                    if _chapter(self.layout, task) in done:
+                    if _key(self.layout, task) in done - {None}:
                         raise SteerRefused(f"the chapter of {task.label()} was retried already")
                     done.add(self._retry(task, chapters))
                 except SteerRefused:
@@ -133,13 +133,13 @@ class Control:
         return SteerReply(action=SteerAction.RETRY_FAILED, task_ids=retried,
                           message=f"retried {len(retried)} failed task(s){note}")
 
-    def _retry(self, task: TaskRef, chapters: dict[str, str]) -> str:
-        """Mark one failed task retried (returns its chapter); SteerRefused when its chapter is
-        planned already."""
+    def _retry(self, task: TaskRef, chapters: dict[lifecycle.TaskKey, str]) -> lifecycle.TaskKey | None:
+        """Mark one failed task retried (returns its chapter and profile); SteerRefused when
+        that chapter is planned again in that profile already."""
         record = lifecycle.failure_reason(self.layout, task.task_id) or {}
         if record.get(lifecycle.REPLAN_KEY) is True:
             raise SteerRefused(f"{task.label()} was retried already: its chapter is planned again")
-        chapter = _chapter(self.layout, task)
+        chapter = _key(self.layout, task)
         other = chapters.get(chapter) if chapter else None
         if other and other != task.task_id:
             found = self.layout.find_task(other)
@@ -219,7 +219,6 @@ class Control:
         return line
 
 
-def _chapter(layout: Layout, task: TaskRef) -> str:
-    """The task's chapter as metadata.json names it (relative to the root), or ""."""
-    chapter = (taskmeta.read_raw(layout.task_dir(task.task_id, task.state)) or {}).get("chapter")
-    return chapter if isinstance(chapter, str) else ""
+def _key(layout: Layout, task: TaskRef) -> lifecycle.TaskKey | None:
+    """The task's chapter (relative to the root) and profile as metadata.json names them."""
+    return lifecycle.key_of(layout.task_dir(task.task_id, task.state))
