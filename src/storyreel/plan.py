@@ -22,6 +22,7 @@ from storyreel.diskspace import DiskWatcher
 from storyreel.errors import FontMissing, MediaError, StoryreelError
 from storyreel.layout import (
     CHAPTER_RE,
+    FRAME_NAME,
     MUSIC_NAME,
     VIDEO_LIST_NAME,
     VOICE_NAME,
@@ -39,6 +40,7 @@ from storyreel.taskmeta import (
     CaptionSpec,
     RenderSpec,
     TaskMeta,
+    story_title,
     write,
 )
 from storyreel.units import plural
@@ -70,9 +72,10 @@ class Clip:
     seconds: float
 
 
-def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Clip]:
-    """Random clips without repeats until they cover `needed` seconds; the pool is
-    reshuffled (never starting with the clip just played) only when it runs out."""
+def pick_clips(clips: list[Clip], needed: float, rng: random.Random, overlap: float = 0.0) -> list[Clip]:
+    """Random clips without repeats until they cover `needed` seconds, each after the first
+    counting `overlap` seconds less (the cross-fade it shares with the one before); the pool
+    is reshuffled (never starting with the clip just played) only when it runs out."""
     if not clips:
         return []
     picked: list[Clip] = []
@@ -85,8 +88,9 @@ def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Cli
             if len(pool) > 1 and picked and pool[0].path == picked[-1].path:
                 pool.append(pool.pop(0))
         clip = pool.pop(0)
+        shared = overlap if picked else 0.0
         picked.append(clip)
-        total += max(clip.seconds, MIN_CLIP_SECONDS)
+        total += max(clip.seconds - shared, MIN_CLIP_SECONDS)
     return picked
 
 
@@ -161,17 +165,21 @@ class Planner:
         if not known_clips:
             self._warn_once(chapter, "clips", "No task yet for %s: no readable clip", chapter)
             return Waiting(chapter, WaitReason.NO_READABLE_CLIP, f"no readable video clip in {where}")
-        picked = pick_clips(known_clips, voice_seconds, rng)
-        if sum(c.seconds for c in picked) < voice_seconds:
+        render = settings.render
+        overlap = render.transition_seconds if render.transition == "fade" else 0.0
+        picked = pick_clips(known_clips, voice_seconds, rng, overlap)
+        if sum(c.seconds for c in picked) - overlap * (len(picked) - 1) < voice_seconds:
             log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
                         chapter, plural(len(picked), "clip"))
         captions = self._captions(chapter, category, story, voice)
         if isinstance(captions, Waiting):
             return captions
+        frames = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.FRAME, c))
+        frame = rng.choice(frames) if frames and settings.render.frame else None
         task_id = str(uuid.uuid4())
         try:
             self._build(task_id, chapter, category, story, voice, voice_seconds, chosen_music,
-                        picked, logo, captions)
+                        picked, logo, captions, frame)
         except (StoryreelError, OSError) as exc:
             log.error("Cannot create the task for %s: %s", chapter, exc)
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its task folder cannot be written: {exc}")
@@ -188,7 +196,7 @@ class Planner:
     def _build(
         self, task_id: str, chapter: str, category: str, story: str, voice: Path,
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
-        captions: CaptionSource | None = None,
+        captions: CaptionSource | None = None, frame: Path | None = None,
     ) -> Path:
         layout = self.layout
         final = layout.task_dir(task_id, TaskState.QUEUED)
@@ -200,6 +208,8 @@ class Planner:
 
             link(VOICE_NAME, voice)
             link(MUSIC_NAME, music)
+            if frame is not None:
+                link(FRAME_NAME, frame)
             names: dict[Path, str] = {}
             for clip in picked:
                 if clip.path not in names:
@@ -220,6 +230,9 @@ class Planner:
                 music_source=layout.relative(music),
                 video_sources=[layout.relative(c.path) for c in picked],
                 captions=self._copy_captions(captions, tmp),
+                title=story_title(story),
+                frame_file=FRAME_NAME if frame is not None else "",
+                frame_source=layout.relative(frame) if frame is not None else "",
             )
             write(tmp, meta)
             fsops.move(tmp, final)

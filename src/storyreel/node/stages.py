@@ -22,9 +22,17 @@ from storyreel.node.client import CoordinatorClient
 from storyreel.node.held import HeldTasks, host
 from storyreel.node.job import FailedStage, Job, JobStage, span
 from storyreel.node.outbox import Outbox
-from storyreel.protocol import SIDECAR_NAMES, Downloaded, Rendered, StageEvent, Uploaded
+from storyreel.protocol import (
+    SIDECAR_NAMES,
+    THUMBNAIL_NAME,
+    Downloaded,
+    Rendered,
+    StageEvent,
+    Uploaded,
+)
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
+from storyreel.render.thumbnail import make_thumbnail
 from storyreel.units import human_size
 
 log = get_logger(RENDER_WORKER)
@@ -97,6 +105,7 @@ class Stages:
         try:
             result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
                                  on_progress=on_progress, cancel=job.cancel)
+            make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
         except RenderError as exc:
             if job.lost.is_set():
                 self.held.drop(job)
@@ -128,7 +137,7 @@ class Stages:
         for number in range(1, tries + 1):
             try:
                 self.client.wait_reachable(host(), self.encoders)
-                for name in SIDECAR_NAMES:  # a captioned render's, before its video
+                for name in SIDECAR_NAMES:  # the thumbnail and a captioned render's, before its video
                     if (job.work / name).is_file():
                         self.client.upload_sidecar(job.task_id, job.attempt, job.work / name, abort=job.cancel)
                 answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME,
