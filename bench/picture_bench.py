@@ -24,7 +24,7 @@ from storyreel.render.thumbnail import make_thumbnail
 
 HERE = Path(__file__).resolve().parent
 SECTION = "8. Picture and sound"
-FULL = {"resolution": "1920x1080", "seconds": 24.0, "clip_seconds": 6.0}
+FULL = {"resolution": "1280x720", "seconds": 20.0, "clip_seconds": 5.0}
 SMOKE = {"resolution": "320x180", "seconds": 3.0, "clip_seconds": 1.5}
 # The render settings every variant shares (the render benchmark's speed preset).
 BASE_RENDER = {"frame_rate": 30, "encoder": "libx264", "preset": "veryfast", "logo": ""}

@@ -105,7 +105,6 @@ class Stages:
         try:
             result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
                                  on_progress=on_progress, cancel=job.cancel)
-            make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
         except RenderError as exc:
             if job.lost.is_set():
                 self.held.drop(job)
@@ -119,6 +118,10 @@ class Stages:
             return False
         finally:
             report.close()
+        try:
+            make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
+        except RenderError as exc:  # the video is good: it is published without a thumbnail
+            log.warning("No thumbnail for task %s: %s", job.label, exc.reason)
         job.stage = JobStage.RENDERED
         log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,
                  result.media_seconds, result.encoder)

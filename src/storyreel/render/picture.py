@@ -74,10 +74,10 @@ def video_graph(
 def fade_lengths(shapes: list[ClipShape], seconds: float) -> list[float] | None:
     """The length of each cross-fade (between clip k-1 and k, for k ≥ 1), at most half of
     either clip so fades never overlap; None when a clip's length is unknown."""
-    lengths = [s.seconds for s in shapes]
-    if any(not d for d in lengths):
+    lengths = [s.seconds or 0.0 for s in shapes]
+    if not all(lengths):
         return None
-    return [min(seconds, lengths[k - 1] / 2, lengths[k] / 2) for k in range(1, len(lengths))]  # type: ignore[operator]
+    return [min(seconds, lengths[k - 1] / 2, lengths[k] / 2) for k in range(1, len(lengths))]
 
 
 def _joined(count: int, spec: RenderSpec, shapes: list[ClipShape]) -> list[str]:
@@ -88,17 +88,18 @@ def _joined(count: int, spec: RenderSpec, shapes: list[ClipShape]) -> list[str]:
         joined = "".join(f"[c{i}]" for i in range(count))
         return [f"{joined}concat=n={count}:v=1:a=0,{hold}"]
     # Each clip lasts exactly its known length: held if it ends early, cut if it runs on.
+    lengths = [s.seconds or 0.0 for s in shapes]
     parts = []
-    for i, shape in enumerate(shapes):
-        length = seconds_text(shape.seconds or 0)
-        parts.append(f"[c{i}]tpad=stop_mode=clone:stop_duration={length},trim=duration={length}[s{i}]")
-    previous, end = "[s0]", shapes[0].seconds or 0
+    for i, length in enumerate(lengths):
+        text = seconds_text(length)
+        parts.append(f"[c{i}]tpad=stop_mode=clone:stop_duration={text},trim=duration={text}[s{i}]")
+    previous, end = "[s0]", lengths[0]
     for k, fade in enumerate(fades, start=1):
         offset = end - fade
         label = f"[x{k}]"
         parts.append(f"{previous}[s{k}]xfade=transition=fade:duration={seconds_text(fade)}:"
                      f"offset={seconds_text(offset)}{label}")
-        previous, end = label, offset + (shapes[k].seconds or 0)
+        previous, end = label, offset + lengths[k]
     parts.append(f"{previous}{hold}")
     return parts
 
