@@ -63,6 +63,21 @@ class Section:
         self.targets.append(Target(name, "not measured", goal, None, why))
 
 
+def merged(sections: list[Section]) -> list[Section]:
+    """Sections of the same title joined into one, in the order they came (each benchmark
+    writes its own sub-heading inside the shared section)."""
+    by_title: dict[str, Section] = {}
+    for section in sections:
+        first = by_title.setdefault(section.title, section)
+        if first is not section:
+            first.lines += ["", *section.lines]
+            first.figures.update(section.figures)
+            first.targets += section.targets
+            first.memory += section.memory
+            first.elapsed += section.elapsed
+    return list(by_title.values())
+
+
 def memory_section(sections: list[Section]) -> Section:
     """Benchmark 5: the peak RSS each benchmark recorded, gathered in one table."""
     section = Section("5. Memory")

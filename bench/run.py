@@ -26,9 +26,10 @@ import coord_bench  # noqa: E402
 import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import node_bench  # noqa: E402
+import picture_bench  # noqa: E402
 import render_bench  # noqa: E402
 from harness import machine  # noqa: E402
-from report import Section, memory_section, render_markdown  # noqa: E402
+from report import Section, memory_section, merged, render_markdown  # noqa: E402
 
 # Name on the command line → module with run(work, smoke=, runs=, log=) -> Section.
 BENCHMARKS = {
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "ingest": ingest_bench,
     "fleet": fleet_bench,
     "captions": captions_bench,
+    "picture": picture_bench,
 }
 
 # The issue asks for medians of at least 3 runs.
@@ -104,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             result = section
         result.elapsed = time.perf_counter() - began
         sections.append(result)
+    sections = merged(sections)  # benchmarks that share a section (8: picture, sound) write one
     sections.append(memory_section(sections))
     sections.sort(key=lambda s: s.title)  # by number: the memory summary (5) before the fleet (6)
     elapsed = time.perf_counter() - started

@@ -11,7 +11,7 @@ import ipaddress
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -22,6 +22,8 @@ from storyreel.netaddr import ListenText
 
 # An ffmpeg bitrate: digits, an optional fraction and a k or M multiplier (192k, 1.5M, 128000).
 _BITRATE = re.compile(r"[1-9][0-9]*(\.[0-9]+)?[kKM]?")
+# A colour as #RRGGBB.
+_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
 class _Section(BaseModel):
@@ -86,6 +88,19 @@ class RenderSettings(_Section):
     quality: int = Field(23, ge=0, le=51, description="Constant quality (CRF/CQ/QP style, lower is better).")
     audio_bitrate: str = Field("192k", description="AAC audio bitrate.")
     scale_flags: str = Field("fast_bilinear", description="Scaler used to fit clips to the output size.")
+    fill: Literal["blur", "fit", "crop"] = Field(
+        "blur",
+        description="Clips of another shape: blur (fitted over a blurred copy), fit (black bars) or crop (fill).",
+    )
+    transition: Literal["cut", "fade"] = Field("cut", description="Between clips: cut, or fade (a cross-fade).")
+    transition_seconds: float = Field(0.5, gt=0, le=5, description="Length of each fade between clips (s).")
+    frame: bool = Field(True, description="Lay one of the category's frame/ clips over the picture, when it has any.")
+    frame_key_color: str = Field(
+        "", description="Frame clips: this colour (#RRGGBB) is see-through; empty blends them by screen."
+    )
+    title_seconds: float = Field(
+        0.0, ge=0, le=30, description="Show the story's title over the first seconds, fading out; 0 for none (s)."
+    )
 
     @field_validator("resolution")
     @classmethod
@@ -96,6 +111,13 @@ class RenderSettings(_Section):
         if int(width) % 2 or int(height) % 2:
             raise ValueError("width and height must be even (yuv420p)")
         return f"{int(width)}x{int(height)}"
+
+    @field_validator("frame_key_color")
+    @classmethod
+    def _check_key_color(cls, value: str) -> str:
+        if value and not _COLOUR.fullmatch(value):
+            raise ValueError("expected a colour like #00FF00, or empty")
+        return value.upper()
 
     @field_validator("audio_bitrate")
     @classmethod

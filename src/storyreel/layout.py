@@ -32,6 +32,8 @@ METADATA_NAME = "metadata.json"
 VOICE_NAME = "voice.mp3"
 MUSIC_NAME = "music.mp3"
 VIDEO_LIST_NAME = "video_list.txt"
+# A task's frame clip (scanned/frame/…), linked under this name when it has one.
+FRAME_NAME = "frame.mp4"
 LEASE_NAME = "lease.json"
 FINAL_NAME = "final.mp4"
 STDERR_NAME = "stderr.log"
@@ -58,6 +60,7 @@ MAX_SUFFIX_BYTES = 16
 # Undecodable bytes in names shown in log lines and reason files, and stored in trash/.
 _UNDECODABLE_SHOWN = "\\x{:02x}"
 _UNDECODABLE_STORED = "%{:02X}"
+_SCANNED_SIZE_RE = re.compile(r"mp4_w([0-9]+)_h([0-9]+)")
 _SHOWN_SURROGATE_RE = re.compile(r"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
 
 
@@ -443,6 +446,12 @@ class Layout:
     def scanned_music_files(self, category: str) -> list[Path]:
         root = self.scanned / AssetKind.MUSIC / category / "mp3"
         return sorted(p for p in root.glob("*.mp3") if not is_ignored_name(p.name))
+
+    @staticmethod
+    def size_from_scanned_name(path: Path | str) -> tuple[int, int] | None:
+        """The picture size (as shown) of a scanned clip, from its `mp4_w<W>_h<H>` folder."""
+        found = _SCANNED_SIZE_RE.fullmatch(Path(path).parent.name)
+        return (int(found.group(1)), int(found.group(2))) if found else None
 
     @staticmethod
     def duration_from_scanned_name(path: Path) -> float | None:

@@ -26,6 +26,7 @@ from storyreel.diskspace import DiskWatcher
 from storyreel.errors import FontMissing, MediaError, StoryreelError
 from storyreel.layout import (
     CHAPTER_RE,
+    FRAME_NAME,
     MUSIC_NAME,
     VIDEO_LIST_NAME,
     VOICE_NAME,
@@ -43,6 +44,7 @@ from storyreel.taskmeta import (
     CaptionSpec,
     RenderSpec,
     TaskMeta,
+    story_title,
     write,
 )
 from storyreel.units import plural
@@ -74,9 +76,10 @@ class Clip:
     seconds: float
 
 
-def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Clip]:
-    """Random clips without repeats until they cover `needed` seconds; the pool is
-    reshuffled (never starting with the clip just played) only when it runs out."""
+def pick_clips(clips: list[Clip], needed: float, rng: random.Random, overlap: float = 0.0) -> list[Clip]:
+    """Random clips without repeats until they cover `needed` seconds, each after the first
+    counting `overlap` seconds less (the cross-fade it shares with the one before); the pool
+    is reshuffled (never starting with the clip just played) only when it runs out."""
     if not clips:
         return []
     picked: list[Clip] = []
@@ -89,8 +92,9 @@ def pick_clips(clips: list[Clip], needed: float, rng: random.Random) -> list[Cli
             if len(pool) > 1 and picked and pool[0].path == picked[-1].path:
                 pool.append(pool.pop(0))
         clip = pool.pop(0)
+        shared = overlap if picked else 0.0
         picked.append(clip)
-        total += max(clip.seconds, MIN_CLIP_SECONDS)
+        total += max(clip.seconds - shared, MIN_CLIP_SECONDS)
     return picked
 
 
@@ -170,13 +174,18 @@ class Planner:
         if not known_clips:
             self._warn_once(chapter, "clips", "No task yet for %s: no readable clip", chapter)
             return Waiting(chapter, WaitReason.NO_READABLE_CLIP, f"no readable video clip in {where}")
-        picked = pick_clips(known_clips, voice_seconds, rng)
-        if sum(c.seconds for c in picked) < voice_seconds:
+        # All profiles share the clips: enough of them for the longest fades any profile uses.
+        renders = [settings.profile(p).render for p in profiles or [MAIN_PROFILE]]
+        overlap = max(r.transition_seconds if r.transition == "fade" else 0.0 for r in renders)
+        picked = pick_clips(known_clips, voice_seconds, rng, overlap)
+        frames = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.FRAME, c))
+        frame = rng.choice(frames) if frames and any(r.frame for r in renders) else None
+        if sum(c.seconds for c in picked) - overlap * (len(picked) - 1) < voice_seconds:
             log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
                         chapter, plural(len(picked), "clip"))
         created, waiting = [], None
         for profile in profiles or [MAIN_PROFILE]:
-            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked)
+            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked, frame)
             if isinstance(planned, Waiting):
                 waiting = waiting or planned
             else:
@@ -190,7 +199,7 @@ class Planner:
         return created
 
     def _plan_profile(self, voice: Path, profile: str, voice_seconds: float, music: Path,
-                      picked: list[Clip]) -> str | Waiting:
+                      picked: list[Clip], frame: Path | None) -> str | Waiting:
         """Build the task of one chapter in one profile: its id, or why it cannot be built yet."""
         chapter = self.layout.chapter_of(voice)
         category, story = self.layout.story_of(voice)
@@ -202,10 +211,12 @@ class Planner:
         captions = self._captions(chapter, category, story, voice, profile)
         if isinstance(captions, Waiting):
             return captions
+        if not self.project.settings.profile(profile).render.frame:
+            frame = None
         task_id = str(uuid.uuid4())
         try:
             self._build(task_id, chapter, category, story, voice, voice_seconds, music,
-                        picked, logo, captions, profile=profile)
+                        picked, logo, captions, frame, profile=profile)
         except (StoryreelError, OSError) as exc:
             log.error("Cannot create the %s task for %s: %s", profile, chapter, exc)
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its {profile} task folder cannot be written: {exc}")
@@ -221,7 +232,8 @@ class Planner:
     def _build(
         self, task_id: str, chapter: str, category: str, story: str, voice: Path,
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
-        captions: CaptionSource | None = None, *, profile: str = MAIN_PROFILE,
+        captions: CaptionSource | None = None, frame: Path | None = None, *,
+        profile: str = MAIN_PROFILE,
     ) -> Path:
         layout = self.layout
         final = layout.task_dir(task_id, TaskState.QUEUED)
@@ -233,6 +245,8 @@ class Planner:
 
             link(VOICE_NAME, voice)
             link(MUSIC_NAME, music)
+            if frame is not None:
+                link(FRAME_NAME, frame)
             names: dict[Path, str] = {}
             for clip in picked:
                 if clip.path not in names:
@@ -253,6 +267,9 @@ class Planner:
                 music_source=layout.relative(music),
                 video_sources=[layout.relative(c.path) for c in picked],
                 captions=self._copy_captions(captions, tmp, profile),
+                title=story_title(story),
+                frame_file=FRAME_NAME if frame is not None else "",
+                frame_source=layout.relative(frame) if frame is not None else "",
             )
             write(tmp, meta)
             fsops.move(tmp, final)

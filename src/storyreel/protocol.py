@@ -38,10 +38,14 @@ API_PREFIX = "/api/v1"
 SHA256_HEADER = "X-Storyreel-Sha256"
 # The size in bytes an upload announces (Content-Length may be absent on a chunked body).
 SIZE_HEADER = "X-Storyreel-Size"
-# The files a captioned render sends before its video, published with it in output/<id>/.
+# The files a render sends before its video, published with it in output/<id>/: a
+# captioned render's captions (all of them, or the video is refused) and the thumbnail.
 WORDS_NAME = "words.json"
-SIDECAR_NAMES = ("captions.srt", "captions.vtt", WORDS_NAME)
-# The largest sidecar taken: a chapter's words.json is well under a megabyte.
+CAPTION_SIDECAR_NAMES = ("captions.srt", "captions.vtt", WORDS_NAME)
+THUMBNAIL_NAME = "thumbnail.jpg"
+SIDECAR_NAMES = (*CAPTION_SIDECAR_NAMES, THUMBNAIL_NAME)
+# The largest sidecar taken: a chapter's words.json is well under a megabyte, a thumbnail
+# a few hundred kilobytes.
 MAX_SIDECAR_BYTES = 32 << 20
 # Longest stderr kept from a failure report; ffmpeg's error is at the end.
 MAX_STDERR_CHARS = 1_000_000

@@ -90,11 +90,26 @@ class TaskMeta(BaseModel):
     # Captions: present when the story has the chapter's text and captions are enabled;
     # the text is CAPTIONS_TEXT_NAME and the font is `captions.font_files`, in the task folder.
     captions: CaptionSpec | None = None
+    # The story's title as the title card and the thumbnail show it ("" reads the story name).
+    title: str = Field("", max_length=200)
+    # A frame clip laid over the picture: its name in the task folder ("" for none) and source.
+    frame_file: str = ""
+    frame_source: str = ""
 
     @field_validator("voice_file", "music_file")
     @classmethod
     def _names(cls, value: str) -> str:
         return _plain_name(value)
+
+    @field_validator("frame_file")
+    @classmethod
+    def _frame_name(cls, value: str) -> str:
+        return _plain_name(value) if value else value
+
+    @property
+    def story_title(self) -> str:
+        """The title to show: the recorded one, else the story folder's name as words."""
+        return self.title or story_title(self.story_name)
 
     @field_validator("video_files")
     @classmethod
@@ -108,7 +123,15 @@ class TaskMeta(BaseModel):
             names.append(self.render.logo)
         if self.captions is not None:
             names += [CAPTIONS_TEXT_NAME, *self.captions.font_files]
+        if self.frame_file:
+            names.append(self.frame_file)
         return names
+
+
+def story_title(story_name: str) -> str:
+    """A story folder's name as a title: `dragon_flight` → `Dragon Flight`."""
+    words = story_name.replace("_", " ").replace("-", " ").split()
+    return " ".join(w[:1].upper() + w[1:] for w in words) or story_name
 
 
 def read(task_dir: Path) -> TaskMeta:

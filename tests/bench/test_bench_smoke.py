@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(420)
 def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     done = subprocess.run(
@@ -31,7 +31,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
-        timeout=290,
+        timeout=410,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
@@ -44,6 +44,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "5. Memory",
         "6. Fleet",
         "7. Captions",
+        "8. Picture and sound",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -65,3 +66,6 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     captions = figures["sections"]["7. Captions"]["20 s"]
     assert captions["reference_words"] > 0.8 * captions["words"]
     assert captions["realtime"] > 0 and captions["median_error"] < 0.1
+    picture = figures["sections"]["8. Picture and sound"]["picture"]
+    assert set(picture["ratios"]) >= {"blur fill", "crop fill", "fade", "frame overlay", "all at once"}
+    assert all(ratio > 0 for ratio in picture["ratios"].values()) and picture["thumbnail_wall"] > 0

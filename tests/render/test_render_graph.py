@@ -17,7 +17,9 @@ from storyreel.taskmeta import RenderSpec
 T = Path("/t")
 INPUTS = RenderInputs(videos=[T / "video_0001.mp4", T / "video_0002.mp4", T / "video_0001.mp4"],
                       music=T / "music.mp3", voice=T / "voice.mp3", logo=T / "logo.png", duration=12.5)
-SPEC = RenderSpec(resolution="1920x1080", frame_rate=30, logo="logo.png", preset="fast", quality=20)
+# The fit fill (black bars) is the chain these tests read; the other fills: test_picture_graph.py.
+SPEC = RenderSpec(resolution="1920x1080", frame_rate=30, logo="logo.png", preset="fast", quality=20,
+                  fill="fit")
 
 
 def argv_for(name: str, inputs: RenderInputs = INPUTS, spec: RenderSpec = SPEC) -> list[str]:
@@ -75,7 +77,7 @@ def test_output_options():
 def test_no_logo_means_no_logo_input():
     inputs = RenderInputs(videos=[T / "video_0001.mp4"], music=T / "music.mp3", voice=T / "voice.mp3",
                           logo=None, duration=3, voice_channels=2)
-    argv = argv_for("libx264", inputs, RenderSpec(resolution="320x180"))
+    argv = argv_for("libx264", inputs, RenderSpec(resolution="320x180", fill="fit"))
     assert "file:/t/logo.png" not in argv
     graph = after(argv, "-filter_complex")
     assert "overlay" not in graph and "pan=" not in graph

@@ -28,7 +28,7 @@ def mixed(tmp_path_factory, media):
         media.clip(width=320, height=240, fps=30, seconds=2.0, sar="4/3", audio=False),
     ]
     task = make_task(root / "task", clips=clips, music=media.tone(seconds=2.0), voice=voice,
-                     duration=duration, logo=media.logo(), order=[0, 1, 2, 0, 1, 2])
+                     duration=duration, logo=media.logo(), order=[0, 1, 2, 0, 1, 2], fill="fit")
     seen = []
     result = render_task(task, root / "out" / "final.mp4", on_progress=seen.append)
     return result, duration, seen
@@ -229,7 +229,7 @@ def test_non_square_pixels_and_phone_rotation_keep_the_picture_shape(tmp_path, m
     wide_by_sar = media.clip(width=320, height=240, fps=30, seconds=2.0, sar="4/3", audio=False)
     portrait = media.clip(width=160, height=90, seconds=2.0, rotate=90)  # shown as 90x160
     task = make_task(tmp_path / "task", clips=[wide_by_sar, portrait], music=media.tone(seconds=2.0),
-                     voice=media.tone(seconds=4.0, frequency=500), duration=4.0)
+                     voice=media.tone(seconds=4.0, frequency=500), duration=4.0, fill="fit")
     out = render_task(task, tmp_path / "final.mp4").output
     # 320x240 at SAR 4:3 is 16:9 on screen: it fills the frame edge to edge.
     assert max(pixel(out, 0.5, 2, 45, WIDTH)) > 100

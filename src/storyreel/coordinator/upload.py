@@ -8,9 +8,10 @@ past the announced size (413); the size and digest must be the ones the node ann
 ffprobe must find a video and an audio stream lasting the voice. Only then does the coordinator
 publish it as output/<id>/final.mp4 (lifecycle.complete) and end the hold.
 
-A captioned render sends its sidecars (captions.srt, captions.vtt, words.json) first, each
-fenced the same way, checked (size, sha256, parsed) and kept under a hidden name of its
-attempt in processing/<id>/ until the video publishes them all in one rename.
+A render sends its sidecars first (its thumbnail.jpg; a captioned one captions.srt,
+captions.vtt, words.json), each fenced the same way, checked (size, sha256, parsed, a JPEG)
+and kept under a hidden name of its attempt in processing/<id>/ until the video publishes
+them all in one rename.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from storyreel.diskspace import disk_full
 from storyreel.errors import BadUpload, DiskFull, MediaError, UploadTooLarge
 from storyreel.layout import FINAL_NAME
 from storyreel.media.probe import probe
-from storyreel.protocol import SIDECAR_NAMES, WORDS_NAME
+from storyreel.protocol import CAPTION_SIDECAR_NAMES, SIDECAR_NAMES, THUMBNAIL_NAME, WORDS_NAME
 
+# A JPEG starts with a start-of-image marker and ends with an end-of-image marker.
+JPEG_START = b"\xff\xd8\xff"
+JPEG_END = b"\xff\xd9"
 # An upload's duration may differ from the voice's by this much: the renderer checks
 # one frame; this second check only catches a truncated or wrong file.
 DURATION_TOLERANCE = 0.5
@@ -134,7 +138,7 @@ def store_sidecar(task_id: str, task_dir: Path, attempt: int, name: str, body: b
     problem = sidecar_problem(name, body)
     if problem:
         raise BadUpload(f"sidecar {name} of task {task_id} {problem}")
-    return fsops.write_atomic(sidecar_path(task_dir, attempt, name), body.decode("utf-8"))
+    return fsops.write_atomic(sidecar_path(task_dir, attempt, name), body)
 
 
 def sidecar_problem(name: str, body: bytes) -> str:
@@ -146,6 +150,8 @@ def sidecar_problem(name: str, body: bytes) -> str:
 
     if name not in SIDECAR_NAMES:
         return "is not a sidecar this farm takes"
+    if name == THUMBNAIL_NAME:
+        return "" if body.startswith(JPEG_START) and body.endswith(JPEG_END) else "is not a JPEG"
     try:
         text = body.decode("utf-8")
         if name == WORDS_NAME:
@@ -162,7 +168,7 @@ def sidecars(task_id: str, task_dir: Path, attempt: int) -> dict[str, Path]:
     (BadUpload), so its video is never published without its captions."""
     found = {n: p for n in SIDECAR_NAMES if (p := sidecar_path(task_dir, attempt, n)).is_file()}
     captioned = (taskmeta.read_raw(task_dir) or {}).get("captions") is not None
-    missing = [n for n in SIDECAR_NAMES if n not in found]
+    missing = [n for n in CAPTION_SIDECAR_NAMES if n not in found]
     if captioned and missing:
         raise BadUpload(f"upload of task {task_id} came without its captions: {', '.join(missing)}")
     return found

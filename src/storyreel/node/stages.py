@@ -23,9 +23,17 @@ from storyreel.node.faults import RenderFaults
 from storyreel.node.held import HeldTasks, host
 from storyreel.node.job import FailedStage, Job, JobStage, span
 from storyreel.node.outbox import Outbox
-from storyreel.protocol import SIDECAR_NAMES, Downloaded, Rendered, StageEvent, Uploaded
+from storyreel.protocol import (
+    SIDECAR_NAMES,
+    THUMBNAIL_NAME,
+    Downloaded,
+    Rendered,
+    StageEvent,
+    Uploaded,
+)
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
+from storyreel.render.thumbnail import make_thumbnail
 from storyreel.units import human_size
 
 log = get_logger(RENDER_WORKER)
@@ -114,6 +122,10 @@ class Stages:
             return False
         finally:
             report.close()
+        try:
+            make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
+        except RenderError as exc:  # the video is good: it is published without a thumbnail
+            log.warning("No thumbnail for task %s: %s", job.label, exc.reason)
         job.stage = JobStage.RENDERED
         log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,
                  result.media_seconds, result.encoder)
@@ -132,7 +144,7 @@ class Stages:
         for number in range(1, tries + 1):
             try:
                 self.client.wait_reachable(host(), self.encoders)
-                for name in SIDECAR_NAMES:  # a captioned render's, before its video
+                for name in SIDECAR_NAMES:  # the thumbnail and a captioned render's, before its video
                     if (job.work / name).is_file():
                         self.client.upload_sidecar(job.task_id, job.attempt, job.work / name, abort=job.cancel)
                 answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME,

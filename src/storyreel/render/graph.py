@@ -2,9 +2,9 @@
 
 What it fixes in SPEC §6's template:
 - each clip is an input of its own, normalised on its own chain (square pixels,
-  fitted and padded to the output size, one frame rate, `setsar=1`) and joined
-  with the concat filter, so clips of any size, aspect, rate or codec mix and
-  clips without audio work (their audio is never read);
+  filled to the output size by the fill mode, one frame rate, `setsar=1`) and joined
+  by cuts or fades (render/picture.py), so clips of any size, aspect, rate or codec
+  mix and clips without audio work (their audio is never read);
 - the music input loops (`-stream_loop -1`) so it never falls silent;
 - the voice is padded with silence and the video holds its last frame, and both
   are trimmed to the voice's duration, so the output lasts exactly that long;
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storyreel.render.encoders import EncoderSetup
+from storyreel.render.picture import PictureInputs, video_graph
+from storyreel.render.picture import seconds_text as _seconds
 from storyreel.taskmeta import RenderSpec
 
 # The mix runs at one rate and layout whatever the voice and music files use.
@@ -40,28 +42,11 @@ class RenderInputs:
     voice_channels: int = 1  # a mono track is copied to both sides at full level
     music_channels: int = 2
     captions: str = ""  # the `ass` filter drawing the task's captions, after the logo; "" for none
+    picture: PictureInputs = PictureInputs()  # clip shapes, the frame clip, the title
 
 
 def _arg(path: Path) -> str:
     return f"file:{path}"
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.6f}".rstrip("0").rstrip(".")
-
-
-def clip_chain(index: int, spec: RenderSpec, enc: EncoderSetup) -> str:
-    """The filters that turn clip input `index` into frames of the output size and rate."""
-    width, height = spec.size
-    fit = f"{width}:{height}:force_original_aspect_ratio=decrease:force_divisible_by=2"
-    steps = ["setpts=PTS-STARTPTS", f"fps={spec.frame_rate}"]
-    if enc.gpu_scale:
-        steps += [f"scale_cuda={fit}", "hwdownload", "format=nv12"]
-    else:
-        # Square pixels first, so a clip with a non-square SAR keeps its shape when fitted.
-        steps += ["scale=trunc(iw*sar/2)*2:ih", "setsar=1", f"scale={fit}:flags={spec.scale_flags}"]
-    steps += [f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:color=black", "setsar=1", "format=yuv420p"]
-    return f"[{index}:v]" + ",".join(steps) + f"[c{index}]"
 
 
 def _to_stereo(channels: int) -> str:
@@ -72,32 +57,15 @@ def _to_stereo(channels: int) -> str:
 
 
 def filter_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> str:
-    """The -filter_complex text. Input order: clips, music, voice, then the logo."""
+    """The -filter_complex text. Input order: clips, music, voice, the logo, the frame clip."""
     n = len(inputs.videos)
-    music, voice, logo = n, n + 1, n + 2
-    parts = video_graph(inputs, spec, enc, logo=logo)
+    music, voice = n, n + 1
+    logo = n + 2 if inputs.logo is not None else None
+    frame = n + 2 + (logo is not None) if inputs.picture.frame is not None else None
+    parts = video_graph(n, spec, enc, inputs.picture, logo=logo, frame=frame,
+                        captions=inputs.captions, duration=_seconds(inputs.duration))
     parts += audio_graph(inputs, spec, music=music, voice=voice)
     return ";".join(parts)
-
-
-def video_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup, *, logo: int) -> list[str]:
-    """The picture: clips normalised and joined, the logo, the captions; ends in `[vout]`."""
-    n = len(inputs.videos)
-    duration = _seconds(inputs.duration)
-    parts = [clip_chain(i, spec, enc) for i in range(n)]
-    joined = "".join(f"[c{i}]" for i in range(n))
-    # The last frame is held in case the clips end a little before the voice.
-    parts.append(f"{joined}concat=n={n}:v=1:a=0,tpad=stop_mode=clone:stop=-1[base]")
-    video = "[base]"
-    if inputs.logo is not None:
-        scale = f",scale={spec.logo_width}:-2" if spec.logo_width else ""
-        parts.append(f"[{logo}:v]format=rgba{scale}[logo]")
-        parts.append(f"[base][logo]overlay={spec.logo_x}:{spec.logo_y}:eof_action=repeat[withlogo]")
-        video = "[withlogo]"
-    # Captions are drawn over the logo, in the same graph: the video is encoded once.
-    captions = f"{inputs.captions}," if inputs.captions else ""
-    parts.append(f"{video}{captions}trim=duration={duration},{enc.pix_fmt_filter}[vout]")
-    return parts
 
 
 def audio_graph(inputs: RenderInputs, spec: RenderSpec, *, music: int, voice: int) -> list[str]:
@@ -128,6 +96,9 @@ def build_argv(
     argv += ["-i", _arg(inputs.voice)]
     if inputs.logo is not None:
         argv += ["-i", _arg(inputs.logo)]
+    if inputs.picture.frame is not None:
+        # The frame clip loops under the whole video; it is decoded on the CPU.
+        argv += ["-stream_loop", "-1", "-i", _arg(inputs.picture.frame)]
     argv += ["-filter_complex", filter_graph(inputs, spec, enc)]
     argv += ["-map", "[vout]", "-map", "[aout]"]
     argv += enc.output_args

@@ -30,6 +30,7 @@ from storyreel.media.tools import ffmpeg
 from storyreel.render import captioning, encoders, verify
 from storyreel.render.culprit import failing_input, input_urls
 from storyreel.render.graph import RenderInputs, build_argv
+from storyreel.render.picture_inputs import picture_inputs
 from storyreel.render.progress import Progress, ProgressReader
 from storyreel.taskmeta import TaskMeta, read
 
@@ -93,6 +94,7 @@ def _inputs(task_dir: Path, meta: TaskMeta) -> RenderInputs:
         duration=meta.voice_duration,
         voice_channels=_channels(voice),
         music_channels=_channels(music),
+        picture=picture_inputs(task_dir, meta, names),
     )
 
 
