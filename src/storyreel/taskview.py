@@ -19,18 +19,18 @@ SHORT_ID = 8
 _STATE_STYLE = {"queued": "cyan", "processing": "yellow", "done": "green", "failed": "red"}
 
 
+# How long ago, by size: below the limit, in this unit, to this precision.
+_AGO_UNITS = ((60, 1, "s", ".0f"), (3600, 60, "m", ".0f"), (86400, 3600, "h", ".1f"),
+              (float("inf"), 86400, "d", ".1f"))
+
+
 def ago(ts: float | None, now: float) -> str:
-    """`4s ago`, `3m ago`, `2h ago`."""
+    """`4s ago`, `3m ago`, `2.0h ago`, `1.5d ago`."""
     if ts is None:
         return "—"
     delta = max(0.0, now - ts)
-    if delta < 60:
-        return f"{delta:.0f}s ago"
-    if delta < 3600:
-        return f"{delta / 60:.0f}m ago"
-    if delta < 86400:
-        return f"{delta / 3600:.1f}h ago"
-    return f"{delta / 86400:.1f}d ago"
+    _limit, size, unit, precision = next(row for row in _AGO_UNITS if delta < row[0])
+    return f"{delta / size:{precision}}{unit} ago"
 
 
 def duration(seconds: float | None) -> str:
