@@ -52,7 +52,7 @@ def tasks(
     from storyreel.history import history
     from storyreel.logs import read_events
     from storyreel.project import Project
-    from storyreel.taskview import tasks_table
+    from storyreel.taskview import failure_lines, tasks_table
 
     try:
         layout = Project.open(root).layout
@@ -65,6 +65,8 @@ def tasks(
         _print_json(rows)
     else:
         _print_table(tasks_table(rows, now), "no task matches" if state or category or story else "no task yet")
+        for line in failure_lines(rows):
+            typer.echo(line)
 
 
 @app.command()

@@ -49,17 +49,23 @@ def _chapter(value: int | None) -> str:
 
 
 def tasks_table(rows: list[TaskRow], now: float, title: str = "Tasks") -> Table:
+    """One line per task; why the failed ones failed is told below it (`failure_lines`)."""
     table = Table(title=title, title_justify="left")
-    for col in ("category", "story", "chapter", "state", "node", "age", "task", "reason"):
-        table.add_column(col, justify="right" if col in ("chapter", "age") else "left",
-                         no_wrap=col not in ("story", "reason"))
+    for col in ("category", "story", "chapter", "state", "node", "age", "task"):
+        table.add_column(col, justify="right" if col in ("chapter", "age") else "left", no_wrap=col != "story")
     for row in rows:
         name = row.name
         story = name.story + (f" ({name.profile})" if name.profile and name.profile != MAIN_PROFILE else "")
         table.add_row(name.category, story, _chapter(name.chapter),
                       Text(row.state, style=_STATE_STYLE.get(row.state, "")), row.node or "—",
-                      ago(row.since, now).removesuffix(" ago"), row.task_id[:SHORT_ID], row.reason)
+                      ago(row.since, now).removesuffix(" ago"), row.task_id[:SHORT_ID])
     return table
+
+
+def failure_lines(rows: list[TaskRow]) -> list[str]:
+    """`failed 5fc42b0b tales/story4 chapter 1: ffmpeg exited with status 1`, one per failed task."""
+    return [f"failed {row.task_id[:SHORT_ID]} {row.name.label}: {row.reason or 'no reason given'}"
+            for row in rows if row.state == "failed"]
 
 
 def outputs_table(rows: list[OutputRow], now: float, title: str = "Finished videos") -> Table:

@@ -38,10 +38,11 @@ def test_tasks_lists_every_state_by_name(tmp_path: Path, media):
 
     table = storyreel("tasks", root, columns=200)
     assert table.returncode == 0, table.stderr
-    lines = {line.split("│")[2].strip(): line for line in table.stdout.splitlines() if "tales" in line}
+    lines = {line.split("│")[2].strip(): line for line in table.stdout.splitlines() if "│ tales" in line}
     for story, state in STATES.items():
         assert state in lines[story] and ids[story][:8] in lines[story]
     assert ids["story1"] not in table.stdout  # the uuid is short, the name comes first
+    assert f"failed {ids['story4'][:8]} tales/story4 chapter 1: ffmpeg exited with status 1" in table.stdout
 
     failed = storyreel("tasks", root, "--state", "failed", "--state", "done", "--json")
     assert sorted(r["name"]["story"] for r in json.loads(failed.stdout)) == ["story3", "story4"]
