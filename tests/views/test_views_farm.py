@@ -73,6 +73,10 @@ def test_every_view_names_chapters_and_shows_what_waits(farm: Farm):
     assert "waiting: no music in category silent" in table and WAITING in table
     assert LABEL in table and f"output/{done}/final.mp4" in table
 
+    video = layout.output_file(done).read_bytes()
+    seek = httpx.get(f"{farm.url}/dashboard/videos/{done}/final.mp4", headers={"Range": "bytes=10-59"}, timeout=20)
+    assert seek.status_code == 206 and seek.content == video[10:60]  # the coordinator serves it too
+
     gauges = _waiting_gauges(httpx.get(farm.url + "/metrics", timeout=20).text)
     assert gauges == {**dict.fromkeys(reasons(), 0.0), "no_music": 1.0}
 
