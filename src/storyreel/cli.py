@@ -10,7 +10,7 @@ import typer
 
 from storyreel import __version__
 from storyreel.errors import StoryreelError
-from storyreel.logs import setup_logging
+from storyreel.logs import parse_level, setup_logging
 from storyreel.node.limits import DEFAULT_GRACE_SECONDS
 
 
@@ -42,6 +42,15 @@ app = _App(
 )
 
 RootArg = Annotated[Path, typer.Argument(help="The project root (the folder holding raw/, scanned/, tasks/ …).")]
+# The options `main`, `run` and `render` share, defined once.
+LogLevelOpt = Annotated[str | None, typer.Option(metavar="LEVEL", help=(
+    "DEBUG, INFO, WARN or ERROR; default: log_level in storyreel.toml (INFO for a render node)."))]
+ProgressOpt = Annotated[str, typer.Option(metavar="MODE", help=(
+    "Render progress: 'bar' (a progress bar), 'log' (a line every few seconds) or 'auto' (a bar "
+    "when stderr is a terminal; with several local nodes, lines)."))]
+ListenOpt = Annotated[str | None, typer.Option(metavar="HOST:PORT", help=(
+    "Serve render nodes and the dashboard on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); default: "
+    "the [coordinator] listen setting for 'main', loopback on a free port for 'run'."))]
 
 
 def _version(value: bool) -> None:
@@ -68,21 +77,25 @@ def _fail(exc: StoryreelError) -> None:
     raise typer.Exit(2)
 
 
-def _open(root: Path):
-    """The project, read-only until a main worker holds its root lock; logging set up."""
+def _open(root: Path, log_level: str | None = None):
+    """The project, read-only until a main worker holds its root lock; logging set up at
+    `log_level` (the command's --log-level) or the file's."""
     from storyreel.project import Project
 
     project = Project.open(root)
+    if log_level is not None:
+        parse_level(log_level)  # an unknown level is one message naming the allowed ones
+        project.settings.log_level = log_level  # also the level of `run`'s local nodes
     setup_logging(project.layout.log_file, project.settings.log_level)
     return project
 
 
-def _open_to_work(root: Path, encoder: str | None = None):
+def _open_to_work(root: Path, encoder: str | None = None, log_level: str | None = None):
     """The project for a command that ingests or renders, its render settings checked
     against this machine first (`encoder`, the command's --encoder, overrides the file's)."""
     from storyreel.render.preflight import check_settings
 
-    project = _open(root)
+    project = _open(root, log_level)
     check_settings(project.settings, project.layout.config_file, project.layout.root, encoder=encoder)
     return project
 
@@ -109,11 +122,8 @@ def main(
     root: RootArg,
     once: Annotated[bool, typer.Option("--once", help=(
         "Process what is in raw/ now (each file once its size and mtime are stable), then exit."))] = False,
-    listen: Annotated[
-        str | None,
-        typer.Option(metavar="HOST:PORT", help="Serve render nodes on HOST:PORT (e.g. 0.0.0.0:8765 for a farm); "
-                          "default: the [coordinator] listen setting, 127.0.0.1:8765."),
-    ] = None,
+    listen: ListenOpt = None,
+    log_level: LogLevelOpt = None,
     tls_cert: Annotated[Path | None, typer.Option(help=(
         "Serve render nodes over HTTPS with this PEM certificate (chain); needs --tls-key."))] = None,
     tls_key: Annotated[Path | None, typer.Option(help="The PEM private key of --tls-cert.")] = None,
@@ -128,7 +138,7 @@ def main(
     from storyreel.tls import ServerTLS
 
     try:
-        project = _open_to_work(root)
+        project = _open_to_work(root, log_level=log_level)
         if once:
             MainWorker(project).run_once()
         else:
@@ -204,18 +214,25 @@ def run(
         typer.Option(min=1, max=64, metavar="COUNT", help="How many local render node processes to run; they talk to the "
                                           "main worker over loopback HTTP, exactly as nodes on other machines."),
     ] = 1,
+    listen: ListenOpt = None,
+    log_level: LogLevelOpt = None,
+    progress: ProgressOpt = "auto",
 ) -> None:
     """Run the main worker and local render nodes together: raw/ in, output/<task>/final.mp4 out.
 
     A progress bar on a terminal (one node), a log line every few seconds otherwise. The first
     Ctrl-C or SIGTERM lets each node finish its current render and upload and hands back the
     prefetched task; a second stops at once and hands back everything."""
-    from storyreel.farm import run_farm
+    from storyreel.farm import LOOPBACK, run_farm
+    from storyreel.netaddr import Listen
     from storyreel.shutdown import Shutdown
 
     try:
-        project = _open_to_work(root, encoder)
-        left = run_farm(project, nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder)
+        _progress_bar(progress)  # a bad --progress is refused before anything starts
+        project = _open_to_work(root, encoder, log_level)
+        address = Listen.parse(listen) if listen else LOOPBACK
+        left = run_farm(project, nodes, Shutdown().install(), until_idle=until_idle, encoder=encoder,
+                        listen=address, progress=progress)
     except StoryreelError as exc:
         _fail(exc)
     if left is not None:
@@ -265,14 +282,11 @@ def render(
     encoder: Annotated[
         str | None, typer.Option(help="Force an encoder (e.g. libx264) for every task; default: each task's.")
     ] = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARN or ERROR.")] = "INFO",
+    log_level: LogLevelOpt = None,
     log_file: Annotated[
         Path | None, typer.Option(help="Also append log lines to this file (they always go to stderr).")
     ] = None,
-    progress: Annotated[
-        str, typer.Option(help="Render progress: 'bar' (a progress bar), 'log' (a line every few seconds) "
-                               "or 'auto' (a bar when stderr is a terminal).")
-    ] = "auto",
+    progress: ProgressOpt = "auto",
     max_tasks: Annotated[
         int | None, typer.Option(min=1, help="Claim at most N tasks, finish them and exit 0 (a batch "
                                              "job's worth); the prefetch never claims past N.")
@@ -299,7 +313,7 @@ def render(
     from storyreel.node.limits import Limits
     from storyreel.node.main import run_node
 
-    setup_logging(log_file, log_level)
+    setup_logging(log_file, log_level or "INFO")
     try:
         token = _node_token(token, token_file)
         bar = _progress_bar(progress)
@@ -392,10 +406,12 @@ def token_list(root: RootArg) -> None:
         typer.echo(f"{token.name}\tcreated {token.created}")
 
 
+# `python -m storyreel.cli` runs this file as __main__: the command modules below find it by name.
+sys.modules.setdefault("storyreel.cli", sys.modules[__name__])
+from storyreel import cli_views  # noqa: E402,F401  (tasks, outputs)
 from storyreel.cli_steer import register as _register_steering  # noqa: E402
 
 _register_steering(app)  # cancel, retry, replan, node pause|resume|drain
-
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

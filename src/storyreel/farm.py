@@ -49,10 +49,12 @@ class LocalNodes:
     """Render node processes on this machine, each in its own process group; `close` kills
     any still running and removes their scratch space (never project files)."""
 
-    def __init__(self, project: Project, count: int, *, encoder: str | None = None) -> None:
+    def __init__(self, project: Project, count: int, *, encoder: str | None = None,
+                 progress: str = "auto") -> None:
         self.project = project
         self.count = count
         self.encoder = encoder
+        self.progress = progress
         self.procs: list[subprocess.Popen[bytes]] = []
         self._scratch: Path | None = None  # a temp work dir we made
         self._signalled_at: float | None = None
@@ -68,7 +70,8 @@ class LocalNodes:
             argv = node_argv(url, layout.token_file, f"local-{number}", work / f"node-{number}",
                              encoder=self.encoder, log_level=settings.log_level,
                              # several nodes share one terminal: progress bars would overwrite each other
-                             progress="auto" if self.count == 1 else "log", log_file=layout.log_file)
+                             progress=self.progress if self.count == 1 or self.progress != "auto" else "log",
+                             log_file=layout.log_file)
             try:
                 # Own process group: a terminal's Ctrl-C reaches this process only, which
                 # passes it on, so each node sees exactly one signal per Ctrl-C.
@@ -116,13 +119,13 @@ class LocalNodes:
 
 
 def run_farm(project: Project, nodes: int, shutdown: Shutdown, *, until_idle: bool = False,
-             encoder: str | None = None, listen: Listen = LOOPBACK) -> Leftovers | None:
+             encoder: str | None = None, listen: Listen = LOOPBACK, progress: str = "auto") -> Leftovers | None:
     """The main worker's run loop with `nodes` render node processes beside it. With
     `until_idle`, it ends once nothing can move without new input and returns what is
     left (idle.Leftovers); None when a signal ended it."""
     worker = MainWorker(project, listen=listen)
     left: Leftovers | None = None
-    with worker.running(), LocalNodes(project, nodes, encoder=encoder) as local:
+    with worker.running(), LocalNodes(project, nodes, encoder=encoder, progress=progress) as local:
         local.start(worker.url)
         idle = IdleCheck(worker) if until_idle else None
 

@@ -297,6 +297,11 @@ class Layout:
         return self.state / "coordinator.json"
 
     @property
+    def waiting_file(self) -> Path:
+        """The chapters a running main worker cannot plan yet, and why (waitlist.py)."""
+        return self.state / "waiting.json"
+
+    @property
     def coordinator_lock(self) -> Path:
         """Held (flock) by the one main worker that serves this root; a second one is refused."""
         return self.state / "coordinator.lock"

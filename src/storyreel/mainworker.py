@@ -22,6 +22,7 @@ from storyreel.plan import Planner
 from storyreel.project import Project
 from storyreel.rootlock import RootLock
 from storyreel.tls import ServerTLS
+from storyreel.waitlist import WaitFile
 
 log = get_logger(MAIN_WORKER)
 
@@ -61,6 +62,7 @@ class MainWorker:
         self.disk = DiskWatcher.for_project(project)  # one watcher, so each crossing is logged once
         self.ingestor = Ingestor(project)
         self.planner = Planner(project, disk=self.disk)
+        self.waitfile = WaitFile(project.layout)  # the planner's waiting chapters, for every view
         self.coordinator: Coordinator | None = None
         self.farm: CoordinatorServer | None = None
         if listen is not None:
@@ -92,6 +94,8 @@ class MainWorker:
             if self.farm is not None:
                 self.farm.stop()
             self.ingestor.close()
+            if self.lock.held:
+                self.waitfile.withdraw()
         finally:
             self.lock.release()
 
@@ -114,6 +118,7 @@ class MainWorker:
             self.coordinator.reap()
         handled = self.ingestor.run_pass()
         created = self.planner.plan_pending()
+        self.waitfile.publish(self.planner.waiting)
         if self.coordinator is not None:
             self.coordinator.note_queued(created)
         return bool(handled or created)

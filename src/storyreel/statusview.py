@@ -14,33 +14,16 @@ from rich.text import Text
 
 from storyreel.farmstate import FarmState, NodeTask
 from storyreel.metrics import Figures
+from storyreel.taskview import (
+    ago,
+    duration,
+    failures_table,
+    finished_table,
+    tasks_table,
+    waiting_table,
+)
 
 BAR_WIDTH = 12
-
-
-def ago(ts: float | None, now: float) -> str:
-    """`4s ago`, `3m ago`, `2h ago`."""
-    if ts is None:
-        return "—"
-    delta = max(0.0, now - ts)
-    if delta < 60:
-        return f"{delta:.0f}s ago"
-    if delta < 3600:
-        return f"{delta / 60:.0f}m ago"
-    if delta < 86400:
-        return f"{delta / 3600:.1f}h ago"
-    return f"{delta / 86400:.1f}d ago"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = float(seconds)
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds // 60:.0f}m{seconds % 60:02.0f}s"
-    return f"{seconds // 3600:.0f}h{(seconds % 3600) // 60:02.0f}m"
 
 
 def bar(fraction: float | None) -> str:
@@ -102,7 +85,7 @@ def nodes_table(state: FarmState) -> RenderableType:
         ]
         util = _utilization(state, node.node)
         for task in node.tasks or [NodeTask(task_id="", stage="")]:
-            label = task.task_id[:8] + (f" ({task.stage})" if task.stage else "")
+            label = state.name(task.task_id) + (f" ({task.stage})" if task.stage else "")
             table.add_row(*first, label, bar(task.progress), duration(task.eta), *util)
             first, util = [""] * len(first), ("", "")
     return table
@@ -168,9 +151,18 @@ def _header(state: FarmState) -> Text:
 
 
 def render(state: FarmState) -> RenderableType:
-    parts: list[RenderableType] = [_header(state), folders_table(state), nodes_table(state), metrics_table(state)]
+    parts: list[RenderableType] = [_header(state), folders_table(state), nodes_table(state)]
+    if state.waiting:
+        parts.append(waiting_table(state.waiting))
+    if state.tasks:
+        parts.append(tasks_table(state.tasks, state.now, title="Queued and rendering"))
+    if state.recent_completed:
+        parts.append(finished_table(state))
+    parts.append(metrics_table(state))
     if state.since_start.speeds:
         parts.append(speeds_table(state))
+    if state.recent_failures:
+        parts.append(failures_table(state))
     if state.failed_reasons:
         parts.append(reasons_table("Failed tasks (trash/failed/)", state.failed_reasons))
     if state.invalid_reasons:

@@ -72,7 +72,8 @@ def test_after_a_real_farm_run_the_dashboard_shows_nodes_and_the_finished_task(t
                 nodes = page.inner_text("#nodes")
                 assert "n1" in nodes and "n2" in nodes and "gpu-box" in nodes
                 assert page.get_attribute("#nodes [role=progressbar]", "aria-valuenow") == "50"
-                assert done in page.inner_text("#completed")
+                finished = page.inner_text("#completed")
+                assert "tales/story1 chapter 1" in finished and done[:8] in finished
                 assert "n1" in page.inner_text("#speeds")
                 assert "output/ finished" in page.inner_text("#queues")
                 page.screenshot(path=str(ARTIFACTS / "dashboard-farm.png"), full_page=True)

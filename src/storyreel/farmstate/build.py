@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from storyreel import diskspace, metrics, queues
+from storyreel import diskspace, metrics, queues, waitlist
 from storyreel.farmstate.model import (
     CompletedTask,
     DiskState,
@@ -18,6 +18,7 @@ from storyreel.farmstate.model import (
     NodeState,
     NodeTask,
 )
+from storyreel.farmstate.tasks import TaskRow, names_of, output_size, task_rows
 from storyreel.history import History, history
 from storyreel.layout import TaskState
 from storyreel.logs import read_events
@@ -27,6 +28,9 @@ from storyreel.project import Project
 RECENT_FAILURES = 10
 RECENT_COMPLETED = 10
 LOG_LINES = 30
+# Queued and held tasks listed by name in the state polled every two seconds; the
+# counts cover the rest, and `storyreel tasks` lists them all.
+TASK_ROWS = 100
 
 
 def build_state(
@@ -50,6 +54,10 @@ def build_state(
     running = [render for row in nodes or [] for render in row.renders_started(now)]
     h = history(events, now, live, running)
     failed = queues.failures(layout)
+    rows = _node_rows(h, nodes or [], set(layout.task_ids(TaskState.PROCESSING)))
+    completed = sorted(h.completed, key=lambda o: o.ts, reverse=True)[:RECENT_COMPLETED]
+    tasks = _held_by_live_nodes(task_rows(layout, (TaskState.QUEUED, TaskState.PROCESSING), h, TASK_ROWS), rows)
+    mentioned = [t.task_id for row in rows for t in row.tasks] + [o.task_id for o in completed]
     return FarmState(
         root=str(layout.root),
         now=now,
@@ -60,13 +68,23 @@ def build_state(
         failed_reasons=queues.failed_reasons(failed),
         recent_failures=failed[:RECENT_FAILURES],
         recent_completed=[
-            CompletedTask(task_id=o.task_id, node=o.node, when=o.ts, media_seconds=o.media_seconds)
-            for o in sorted(h.completed, key=lambda o: o.ts, reverse=True)[:RECENT_COMPLETED]
+            CompletedTask(task_id=o.task_id, node=o.node, when=o.ts, media_seconds=o.media_seconds,
+                          video_bytes=output_size(layout, o.task_id))
+            for o in completed
         ],
-        nodes=_node_rows(h, nodes or [], set(layout.task_ids(TaskState.PROCESSING))),
+        nodes=rows,
         metrics=metrics.measure(h, window),
         log_tail=queues.log_tail(layout, LOG_LINES),
+        names=names_of(layout, mentioned + [f.task_id for f in failed[:RECENT_FAILURES]] + [t.task_id for t in tasks]),
+        tasks=tasks,
+        waiting=waitlist.read(layout),
     )
+
+
+def _held_by_live_nodes(tasks: list[TaskRow], nodes: list[NodeRow]) -> list[TaskRow]:
+    """Held tasks named with the node that holds them now, when a node row says so."""
+    holder = {t.task_id: row.node for row in nodes for t in row.tasks}
+    return [t.model_copy(update={"node": holder[t.task_id]}) if t.task_id in holder else t for t in tasks]
 
 
 def _node_rows(h: History, live: list[NodeRow], processing: set[str]) -> list[NodeRow]:

@@ -13,10 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from storyreel.chapters import ChapterName
 from storyreel.diskspace import DiskReport
+from storyreel.farmstate.tasks import TaskRow
 from storyreel.history import to_epoch
 from storyreel.metrics import Figures, Metrics
 from storyreel.queues import Failure
+from storyreel.waitlist import WaitingChapter
 
 
 class NodeState(StrEnum):
@@ -156,6 +159,7 @@ class CompletedTask(BaseModel):
     node: str
     when: float
     media_seconds: float
+    video_bytes: int | None = None  # output/<id>/final.mp4's size; None when it is not there
 
 
 class FarmState(BaseModel):
@@ -173,6 +177,15 @@ class FarmState(BaseModel):
     nodes: list[NodeRow]
     metrics: Metrics
     log_tail: list[str]
+    # What the operator reads instead of uuids: the chapter of every task named above.
+    names: dict[str, ChapterName] = {}
+    tasks: list[TaskRow] = []  # queued and held tasks, oldest first (capped: queues has the counts)
+    waiting: list[WaitingChapter] = []  # chapters the running main worker cannot plan yet, and why
+
+    def name(self, task_id: str) -> str:
+        """A task as people name it, `fantasy/dragon chapter 3`; its short id when unknown."""
+        found = self.names.get(task_id)
+        return found.label if found is not None and found.label != "?" else task_id[:8]
 
     @property
     def since_start(self) -> Figures:

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from storyreel import waitlist
 from storyreel.farmstate import FarmState
 from storyreel.metrics import Figures, NodeFigures
 
@@ -90,6 +91,7 @@ class FarmCollector(Collector):
         yield from _figures(state)
         yield from _nodes(state)
         yield from _disk(state)
+        yield _waiting(state)
 
 
 def _folders(state: FarmState) -> Iterator[Metric]:
@@ -181,6 +183,18 @@ def _disk(state: FarmState) -> Iterator[Metric]:
     paused = _gauge("storyreel_disk_paused", "1 while planning and claiming are paused for lack of space.")
     paused.add_metric([], 1 if disk.paused else 0)
     yield paused
+
+
+def _waiting(state: FarmState) -> Metric:
+    """Chapters without a task by reason; every known reason is there, 0 when none waits for it."""
+    counts = dict.fromkeys(waitlist.reasons(), 0)
+    for chapter in state.waiting:
+        counts[chapter.reason] = counts.get(chapter.reason, 0) + 1
+    family = _gauge("storyreel_chapters_waiting", "Voice chapters the planner cannot plan yet, by reason.",
+                    ["reason"])
+    for reason, count in counts.items():
+        family.add_metric([reason], count)
+    return family
 
 
 def exposition(source: StateSource) -> bytes:

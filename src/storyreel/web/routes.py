@@ -5,6 +5,7 @@
     POST /dashboard/logout       forgets the cookie
     GET  /dashboard/api/state    the farm state as JSON (FarmState, as `status --json` prints it)
     GET  /dashboard/static/NAME  the page's CSS and JS
+    GET  /dashboard/videos/…     finished videos and their sidecars (videos.py)
     GET  /metrics                Prometheus text format
     GET  /dashboard/api/board, POST /dashboard/api/control   the steering buttons (steering.py)
 
@@ -25,12 +26,14 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from storyreel import metrics
 from storyreel.farmstate import FarmState, NodeRow, build_state
+from storyreel.farmstate.remote import CoordinatorLink
 from storyreel.logs import EventReader
 from storyreel.netaddr import is_loopback
 from storyreel.project import Project
 from storyreel.web.auth import COOKIE_MAX_AGE, COOKIE_NAME, Access
 from storyreel.web.prometheus import exposition
 from storyreel.web.steering import RemoteSteering, steering_router
+from storyreel.web.videos import video_routes
 
 STATIC = Path(__file__).parent / "static"
 _STATIC_NAME = re.compile(r"^[a-z0-9_-]+\.(css|js|svg)$")
@@ -50,11 +53,17 @@ class NodeSource(Protocol):
 
 
 class StateSource:
-    """The farm state for the web side, cached briefly and reading the event log incrementally."""
+    """The farm state for the web side, cached briefly and reading the event log incrementally.
 
-    def __init__(self, project: Project, coordinator: NodeSource | None) -> None:
+    Beside the coordinator it asks the coordinator's node table; on its own (the standalone
+    dashboard) it shows the running coordinator's state through `link`, as `status` does,
+    and builds it from the folders only while none answers."""
+
+    def __init__(self, project: Project, coordinator: NodeSource | None,
+                 link: CoordinatorLink | None = None) -> None:
         self.project = project
         self.coordinator = coordinator
+        self.link = link
         self.events = EventReader(project.layout.events_file)
         self._lock = threading.Lock()
         self._cache: dict[float, tuple[float, FarmState]] = {}
@@ -72,7 +81,9 @@ class StateSource:
             if hit and time.monotonic() - hit[0] < self._lifetime:
                 return hit[1]
             started = time.monotonic()
-            state = build_state(self.project, self.nodes(), events=self.events.events(), window=window)
+            state = self.link.live_state(window) if self.link is not None else None
+            if state is None:
+                state = build_state(self.project, self.nodes(), events=self.events.events(), window=window)
             finished = time.monotonic()
             self._lifetime = max(STATE_CACHE_SECONDS, STATE_CACHE_COST_FACTOR * (finished - started))
             self._cache = {window: (finished, state)}
@@ -121,6 +132,7 @@ def _session_routes(router: APIRouter, access: Access) -> None:
 def dashboard_router(source: StateSource, access: Access) -> APIRouter:
     router = APIRouter()
     _session_routes(router, access)
+    video_routes(router, source.project.layout, access)
 
     @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)
     def dashboard(request: Request) -> Response:
@@ -158,17 +170,19 @@ def dashboard_router(source: StateSource, access: Access) -> APIRouter:
 
 def mount(
     app: FastAPI, coordinator: NodeSource | None, bound_host: str, *, project: Project | None = None,
+    link: CoordinatorLink | None = None,
 ) -> StateSource:
     """Add the dashboard, its state API and /metrics to `app`.
 
     `bound_host` is the address the server binds (not the one the settings name): bound
     beyond loopback, every client needs the token. `project` defaults to `coordinator.project`.
+    `link`: where a dashboard without a coordinator of its own finds the running one.
     """
     project = project if project is not None else getattr(coordinator, "project", None)
     if project is None:
         raise TypeError("mount() needs the project: pass project= or a coordinator with .project")
     login_required = not is_loopback(bound_host)
-    source = StateSource(project, coordinator)
+    source = StateSource(project, coordinator, link)
     access = Access(project, login_required)
     app.include_router(dashboard_router(source, access))
     control = getattr(coordinator, "control", None)  # the main worker's; else its running one's

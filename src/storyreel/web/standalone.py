@@ -1,7 +1,10 @@
-"""The dashboard on its own, for a project whose main worker serves no render nodes
-(`storyreel run` on one machine) or for a second machine that sees the project folder.
+"""The dashboard on its own, beside `storyreel run` or `storyreel main` on this machine, or
+on a second machine that sees the project folder.
 
-It only reads: folders and the event log. Nodes come from the log, shown as offline.
+It shows the running coordinator's own state (live nodes, progress, the same figures),
+found through `.storyreel/coordinator.json` as `storyreel status` finds it; while no
+coordinator answers, it builds the state from the folders and the event log, nodes shown
+as offline. It only reads; videos are served from the project's output/ folder.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import threading
 from fastapi import FastAPI
 
 from storyreel import __version__
+from storyreel.farmstate.remote import CoordinatorLink
 from storyreel.httpthread import ServerThread
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.netaddr import Listen
@@ -26,7 +30,7 @@ DEFAULT_LISTEN = "127.0.0.1:8766"
 def dashboard_app(project: Project, listen: Listen) -> FastAPI:
     """A FastAPI app with only the read-only dashboard, its state and /metrics."""
     app = FastAPI(title="storyreel dashboard", version=__version__, docs_url=None, redoc_url=None)
-    mount(app, None, listen.host, project=project)
+    mount(app, None, listen.host, project=project, link=CoordinatorLink(project))
     return app
 
 

@@ -107,7 +107,7 @@ function drawNodes(state) {
       rows.push([
         td(first ? node.node : ""), td(first ? node.host : ""), td(first ? node.encoder : ""), stateCell,
         td(first ? fmt.ago(node.last_seen, state.now) : ""),
-        el("td", { title: task.task_id, text: task.task_id ? task.task_id.slice(0, 8) + (task.stage ? ` · ${task.stage}` : "") : "idle" }),
+        el("td", { title: task.task_id, text: task.task_id ? taskLabel(state, task.task_id) + (task.stage ? ` · ${task.stage}` : "") : "idle" }),
         el("td", {}, task.task_id ? progressBar(task.progress) : ""),
         td(task.task_id ? fmt.dur(task.eta) : "", "num"),
         td(first ? fmt.num(util[node.node], 0, "%") : "", "num"),
@@ -177,17 +177,73 @@ function drawChart(points) {
     `max ${maxDone} per step`;
 }
 
+// -- names, finished videos, waiting chapters, tasks in hand ---------------------------
+// Every task is shown by its chapter (category/story chapter N); the uuid is short and
+// secondary. Finished rows link to the video, played here (seeking uses HTTP Range).
+
+const SHORT_ID = 8;
+const videoUrl = (id, name = "final.mp4") => `/dashboard/videos/${encodeURIComponent(id)}/${name}`;
+
+function taskLabel(state, id) {
+  const name = (state.names || {})[id];
+  return name && name.label && name.label !== "?" ? name.label : id.slice(0, SHORT_ID);
+}
+
+function nameCell(state, id) {
+  const label = taskLabel(state, id), short = id.slice(0, SHORT_ID);
+  return el("td", { title: id }, el("span", { text: label }),
+    label === short ? null : el("span", { class: "muted id", text: ` ${short}` }));
+}
+
+function playVideo(state, id) {
+  const player = $("player");
+  $("player-title").textContent = taskLabel(state, id);
+  $("player-download").href = `${videoUrl(id)}?download=1`;
+  $("player-section").hidden = false;
+  player.dataset.task = id;
+  player.src = videoUrl(id);
+  player.play().catch(() => {});  // a browser may refuse sound without a click: the controls remain
+  $("player-section").scrollIntoView({ block: "nearest" });
+}
+
+function videoCell(state, c) {
+  if (c.video_bytes === null || c.video_bytes === undefined) return td("(moved away)", "muted");
+  const play = el("a", { href: videoUrl(c.task_id), class: "play", text: "▶ play" });
+  play.addEventListener("click", (event) => { event.preventDefault(); playVideo(state, c.task_id); });
+  const save = el("a", { href: `${videoUrl(c.task_id)}?download=1`, download: "", class: "download", text: "download" });
+  return el("td", {}, play, " · ", save);
+}
+
 function drawDone(state) {
   fillBody("completed", state.recent_completed.map((c) => [
-    el("td", { title: c.task_id, text: c.task_id }), td(c.node), td(fmt.dur(c.media_seconds), "num"),
-    td(fmt.ago(c.when, state.now)),
-  ]), "No task has finished yet.", 4);
+    nameCell(state, c.task_id), td(c.node), td(fmt.dur(c.media_seconds), "num"),
+    td(fmt.ago(c.when, state.now)), videoCell(state, c),
+  ]), "No task has finished yet.", 5);
+}
+
+function drawWaiting(state) {
+  const waiting = state.waiting || [];
+  $("waiting-section").hidden = !waiting.length;
+  fillBody("waiting", waiting.map((w) => [
+    el("td", { title: w.chapter, text: w.name.label }), td(`waiting: ${w.detail}`, "reason"),
+  ]), "No chapter waits.", 2);
+}
+
+function drawTasks(state) {
+  const tasks = state.tasks || [];
+  const shown = tasks.length, total = state.queues.tasks + state.queues.processing;
+  $("tasks-more").textContent = total > shown ? `showing ${shown} of ${total}; storyreel tasks ROOT lists all` : "";
+  fillBody("tasks", tasks.map((t) => [
+    nameCell(state, t.task_id), td(t.state), td(t.node || "—"), td(fmt.ago(t.since, state.now)),
+  ]), "No task is queued or rendering.", 4);
+  const rows = $("tasks").tBodies[0].rows;
+  tasks.forEach((t, i) => { if (rows[i]) rows[i].dataset.taskId = t.task_id; });
 }
 
 function drawFailures(state) {
   const items = state.recent_failures.map((f) => el("div", { class: "failure" },
     el("div", { class: "reason", text: f.reason }),
-    el("div", { class: "muted", text: `${f.task_id} · ${fmt.ago(f.when, state.now)}` }),
+    el("div", { class: "muted", text: `${taskLabel(state, f.task_id)} · ${f.task_id.slice(0, SHORT_ID)} · ${fmt.ago(f.when, state.now)}` }),
     f.stderr_tail.length ? el("details", {}, el("summary", { text: "stderr tail" }),
       el("pre", { text: f.stderr_tail.join("\n") })) : null));
   $("failures").replaceChildren(...(items.length ? items : [el("p", { class: "empty", text: "No failed task." })]));
@@ -213,6 +269,8 @@ function draw(state) {
   drawQueues(state);
   drawNodes(state);
   drawMetrics(state);
+  drawWaiting(state);
+  drawTasks(state);
   drawDone(state);
   drawFailures(state);
   $("log").textContent = state.log_tail.join("\n") || "(no log lines yet)";
