@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from storyreel.errors import ConfigError, SteerError
+from storyreel.farmstate.remote import coordinator_url, trust
 from storyreel.project import Project
 from storyreel.protocol import API_PREFIX, SteerAction, SteerBoard, SteerReply, SteerRequest
-from storyreel.farmstate.remote import coordinator_url, trust
 
 # Each action is a few renames on the main worker; a wait far beyond that is no answer.
 STEER_TIMEOUT = 30.0
