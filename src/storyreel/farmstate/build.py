@@ -22,6 +22,7 @@ from storyreel.history import History, history
 from storyreel.layout import TaskState
 from storyreel.logs import read_events
 from storyreel.project import Project
+from storyreel.render.captioning import published_warning
 
 # Recent lists stay short enough for a phone screen.
 RECENT_FAILURES = 10
@@ -60,7 +61,8 @@ def build_state(
         failed_reasons=queues.failed_reasons(failed),
         recent_failures=failed[:RECENT_FAILURES],
         recent_completed=[
-            CompletedTask(task_id=o.task_id, node=o.node, when=o.ts, media_seconds=o.media_seconds)
+            CompletedTask(task_id=o.task_id, node=o.node, when=o.ts, media_seconds=o.media_seconds,
+                          caption_warning=published_warning(layout.task_dir(o.task_id, TaskState.DONE)))
             for o in sorted(h.completed, key=lambda o: o.ts, reverse=True)[:RECENT_COMPLETED]
         ],
         nodes=_node_rows(h, nodes or [], set(layout.task_ids(TaskState.PROCESSING))),

@@ -154,6 +154,9 @@ class CompletedTask(BaseModel):
     node: str
     when: float
     media_seconds: float
+    # Its captions skip much of the chapter's text ("dragon chapter_0003.mp3: 120 of 400
+    # words are not in the narration …"); None when they are fine or it has none.
+    caption_warning: str | None = None
 
 
 class FarmState(BaseModel):

@@ -179,7 +179,9 @@ function drawChart(points) {
 
 function drawDone(state) {
   fillBody("completed", state.recent_completed.map((c) => [
-    el("td", { title: c.task_id, text: c.task_id }), td(c.node), td(fmt.dur(c.media_seconds), "num"),
+    el("td", { title: c.task_id }, c.task_id, c.caption_warning
+      ? el("div", { class: "caption-warning", style: "color: var(--warn)", text: `captions: ${c.caption_warning}` }) : null),
+    td(c.node), td(fmt.dur(c.media_seconds), "num"),
     td(fmt.ago(c.when, state.now)),
   ]), "No task has finished yet.", 4);
 }
