@@ -65,3 +65,5 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     captions = figures["sections"]["7. Captions"]["20 s"]
     assert captions["reference_words"] > 0.8 * captions["words"]
     assert captions["realtime"] > 0 and captions["median_error"] < 0.1
+    render = figures["sections"]["7. Captions"]["render"]
+    assert render["aligned_ratio"] > 0 and render["burned_ratio"] > 0
