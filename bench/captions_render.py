@@ -68,7 +68,8 @@ def _render(task: Path, output: Path) -> Sample:
 
 def measure_render(work: Path, story: str, *, smoke: bool, runs: int, log) -> dict:  # noqa: ANN001
     """Median render walls without captions, with them aligned in the run, with words.json
-    reused; and the ratios to the render without."""
+    reused; the CPU seconds of each (render_one.py and the ffmpeg it ran); the ratios to
+    the render without."""
     case, specs = (SMOKE_CASE, SMOKE_CLIPS) if smoke else (CASE, CLIPS)
     src = work / "media"
     src.mkdir(parents=True, exist_ok=True)
@@ -96,9 +97,12 @@ def measure_render(work: Path, story: str, *, smoke: bool, runs: int, log) -> di
     samples = interleave(variants, runs, lambda name, index, s: log(
         f"captions render run {index + 1}/{runs} {name}: {s.wall:.2f} s"))
     walls = {name: median([s.wall for s in found]) for name, found in samples.items()}
+    cpus = {name: median([s.cpu for s in found]) for name, found in samples.items()}
     return {
         "case": f"{case.width}x{case.height}, {media.duration(voice):.0f} s, x264 {case.preset}",
-        "runs": runs, "walls": walls,
+        "runs": runs, "walls": walls, "cpus": cpus,
         "aligned_ratio": walls["aligned"] / walls["plain"],
         "burned_ratio": walls["burned"] / walls["plain"],
+        "aligned_cpu_ratio": cpus["aligned"] / cpus["plain"],
+        "burned_cpu_ratio": cpus["burned"] / cpus["plain"],
     }
