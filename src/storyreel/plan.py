@@ -253,17 +253,20 @@ class Planner:
         """The text and font a chapter's captions need; None when it gets none (captions
         off, or its story has no text for it), a Waiting when the font is not installed.
 
-        The text is the chapter's own chunk (chapter_NNNN.mp3 narrates chunk_NNNN.txt),
-        with the story's whole text beside it: the node finds the span the chapter
-        narrates where that is not the chunk."""
+        The text is the chapter's own chunk (chapter_NNNN.mp3 narrates chunk_NNNN.txt; a
+        chapter numbered past the last chunk gets the last), with the story's whole text
+        beside it: the node finds the span the chapter narrates where that is not the chunk."""
         settings = self.project.settings.captions
         found = CHAPTER_RE.match(voice.name)
         if not settings.enabled or found is None:
             return None
         text = self.layout.scanned_chunk(category, story, int(found.group(1)))
-        if not text.is_file():
+        chunks = self.layout.scanned_chunks(category, story)
+        if not chunks:
             log.info("No captions for %s: its story has no text %s", chapter, text.name)
             return None
+        if not text.is_file():  # more chapters than chunks: the node finds the span it narrates
+            text = chunks[-1]
         try:
             faces = {find_font(settings.font)} | ({find_font(settings.font, bold=True)} if settings.bold else set())
         except FontMissing as exc:
@@ -271,7 +274,7 @@ class Planner:
             return Waiting(chapter, WaitReason.FONT_MISSING,
                            f"the caption font {settings.font!r} ([captions] font) is not installed")
         self._warned.discard((chapter, "font"))
-        return CaptionSource(text, sorted(faces), self.layout.scanned_chunks(category, story))
+        return CaptionSource(text, sorted(faces), chunks)
 
     # -- helpers -------------------------------------------------------------------
     def _with_fallback(self, category: str, find: Callable[[str], list[Path]]) -> list[Path]:

@@ -79,3 +79,11 @@ def test_a_chapter_narrating_another_chunk_than_its_number_gets_that_chunks_word
     assert all(w.spoken for w in words.words) and words.quality.span == [0, len(ONE.split())]
     errors = _errors(narration, ONE, words.words)
     assert statistics.median(errors) <= MEDIAN_ERROR and errors[-1] <= MAX_ERROR, errors
+
+
+def test_a_chapter_numbered_past_the_last_chunk_finds_its_text_in_the_story(project, tmp_path):
+    said = " ".join(_sentences(ONE)[2:])  # the end of the first chunk; the planner gives the last
+    narration, _, words, _ = _render(project, tmp_path, said=said, chapter=3)
+    assert [w.word for w in words.words] == said.split() and all(w.spoken for w in words.words)
+    errors = _errors(narration, said, words.words)
+    assert statistics.median(errors) <= MEDIAN_ERROR and errors[-1] <= MAX_ERROR, errors
