@@ -39,6 +39,7 @@ from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
 from storyreel.taskmeta import (
+    CAPTIONS_STORY_NAME,
     CAPTIONS_TEXT_NAME,
     FONT_PREFIX,
     CaptionSpec,
@@ -68,6 +69,7 @@ class CaptionSource:
 
     text: Path  # scanned/story/<category>/<story>/chunk_NNNN.txt
     faces: list[Path]  # the font files fontconfig found
+    chunks: list[Path]  # the story's chunks in order (its whole text)
 
 
 @dataclass(frozen=True)
@@ -284,13 +286,18 @@ class Planner:
         if captions is None:
             return None
         fsops.copy_into_place(captions.text, tmp / CAPTIONS_TEXT_NAME)
+        story_file = CAPTIONS_TEXT_NAME
+        if captions.chunks != [captions.text]:
+            story_file = CAPTIONS_STORY_NAME
+            whole = "\n".join(c.read_text(encoding="utf-8", errors="replace") for c in captions.chunks)
+            fsops.write_atomic(tmp / story_file, whole)
         names = []
         for face in captions.faces:
             names.append(FONT_PREFIX + face.name)
             fsops.copy_into_place(face, tmp / names[-1])
         resolved = self.project.settings.profile(profile).captions.resolved().model_dump()
         return CaptionSpec.model_validate({**resolved, "source": self.layout.relative(captions.text),
-                                           "font_files": names})
+                                           "font_files": names, "story_file": story_file})
 
     # -- captions ------------------------------------------------------------------
     def _captions(self, chapter: str, category: str, story: str, voice: Path,
@@ -298,16 +305,20 @@ class Planner:
         """The text and font a chapter's captions need; None when it gets none (captions
         off, or its story has no text for it), a Waiting when the font is not installed.
 
-        The text is the chapter's own chunk (chapter_NNNN.mp3 narrates chunk_NNNN.txt);
-        finding the span a chapter narrates when that fits badly is not done yet."""
+        The text is the chapter's own chunk (chapter_NNNN.mp3 narrates chunk_NNNN.txt; a
+        chapter numbered past the last chunk gets the last), with the story's whole text
+        beside it: the node finds the span the chapter narrates where that is not the chunk."""
         settings = self.project.settings.profile(profile).captions
         found = CHAPTER_RE.match(voice.name)
         if not settings.enabled or found is None:
             return None
         text = self.layout.scanned_chunk(category, story, int(found.group(1)))
-        if not text.is_file():
+        chunks = self.layout.scanned_chunks(category, story)
+        if not chunks:
             log.info("No captions for %s: its story has no text %s", chapter, text.name)
             return None
+        if not text.is_file():  # more chapters than chunks: the node finds the span it narrates
+            text = chunks[-1]
         try:
             faces = {find_font(settings.font)} | ({find_font(settings.font, bold=True)} if settings.bold else set())
         except FontMissing as exc:
@@ -316,7 +327,7 @@ class Planner:
             return Waiting(chapter, WaitReason.FONT_MISSING, f"the caption font {settings.font!r} "
                            f"([{profile_section(profile, 'captions')}] font) is not installed")
         self._warned.discard((chapter, f"font {profile}"))
-        return CaptionSource(text, sorted(faces))
+        return CaptionSource(text, sorted(faces), chunks)
 
     # -- helpers -------------------------------------------------------------------
     def _with_fallback(self, category: str, find: Callable[[str], list[Path]]) -> list[Path]:

@@ -134,6 +134,15 @@ def reasons_table(title: str, reasons: dict[str, int]) -> Table:
     return table
 
 
+def caption_warnings(state: FarmState) -> Text:
+    """The finished tasks whose captions skip much of their chapter's text, one a line."""
+    text = Text("Captions to check", style="bold yellow")
+    for done in state.recent_completed:
+        if done.caption_warning:
+            text.append(f"\n{done.task_id[:8]}  {done.caption_warning}", style="yellow")
+    return text
+
+
 def _header(state: FarmState) -> Text:
     disk = state.disk
     head = Text()
@@ -163,6 +172,8 @@ def render(state: FarmState) -> RenderableType:
         parts.append(speeds_table(state))
     if state.recent_failures:
         parts.append(failures_table(state))
+    if any(done.caption_warning for done in state.recent_completed):
+        parts.append(caption_warnings(state))
     if state.failed_reasons:
         parts.append(reasons_table("Failed tasks (trash/failed/)", state.failed_reasons))
     if state.invalid_reasons:

@@ -49,6 +49,9 @@ class RenderSpec(RenderSettings):
 # this prefix (a node downloads a task's plain files only), gathered on the node into a
 # folder of their own for libass (`fontsdir` reads every file in its folder).
 CAPTIONS_TEXT_NAME = "captions.txt"
+# The story's whole text (its chunks in order), for finding the span a chapter narrates
+# when that is not its own chunk; a story of one chunk names CAPTIONS_TEXT_NAME instead.
+CAPTIONS_STORY_NAME = "captions_story.txt"
 FONT_PREFIX = "font_"
 
 
@@ -60,11 +63,17 @@ class CaptionSpec(CaptionSettings):
 
     source: str = ""  # scanned/story/<category>/<story>/chunk_NNNN.txt
     font_files: list[str] = []  # the font's faces in the task folder (FONT_PREFIX names)
+    story_file: str = ""  # the story's whole text in the task folder; "": the chunk alone
 
     @field_validator("font_files")
     @classmethod
     def _font_names(cls, value: list[str]) -> list[str]:
         return [_plain_name(v) for v in value]
+
+    @field_validator("story_file")
+    @classmethod
+    def _story_name(cls, value: str) -> str:
+        return _plain_name(value) if value else value
 
 
 class TaskMeta(BaseModel):
@@ -123,6 +132,8 @@ class TaskMeta(BaseModel):
             names.append(self.render.logo)
         if self.captions is not None:
             names += [CAPTIONS_TEXT_NAME, *self.captions.font_files]
+            if self.captions.story_file not in ("", CAPTIONS_TEXT_NAME):
+                names.append(self.captions.story_file)
         if self.frame_file:
             names.append(self.frame_file)
         return names

@@ -69,3 +69,5 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     picture = figures["sections"]["8. Picture and sound"]["picture"]
     assert set(picture["ratios"]) >= {"blur fill", "crop fill", "fade", "frame overlay", "all at once"}
     assert all(ratio > 0 for ratio in picture["ratios"].values()) and picture["thumbnail_wall"] > 0
+    render = figures["sections"]["7. Captions"]["render"]
+    assert render["aligned_ratio"] > 0 and render["burned_ratio"] > 0

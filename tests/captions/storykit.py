@@ -33,12 +33,14 @@ def small_render(project: Project) -> Project:
 
 
 def narrated_story(project: Project, work: Path, *, text: bool = True, category: str = "default",
-                   story: str = "keeper"):
-    """Scanned assets of one chapter narrating TEXT (its chunk written when `text`); the
-    espeak-ng narration (its reference word starts)."""
+                   story: str = "keeper", said: str = TEXT, chapter: int = 1,
+                   chunks: list[str] | None = None):
+    """Scanned assets of chapter `chapter` narrating `said` (the story's chunks written when
+    `text`: `chunks`, by default TEXT alone); the espeak-ng narration (its reference word
+    starts)."""
     layout = project.layout
-    narration = narrate(TEXT, work / "voice.wav")
-    voice = layout.scanned_voice(category, story, "chapter_0001.mp3")
+    narration = narrate(said, work / "voice.wav")
+    voice = layout.scanned_voice(category, story, f"chapter_{chapter:04d}.mp3")
     voice.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(narration.wav),
                     "-c:a", "libmp3lame", "-b:a", "64k", str(voice)], check=True)
@@ -53,7 +55,8 @@ def narrated_story(project: Project, work: Path, *, text: bool = True, category:
     subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
                     "sine=frequency=220:duration=3", "-c:a", "libmp3lame", str(music)], check=True)
     if text:
-        layout.scanned_chunk(category, story, 1).write_text(TEXT + "\n", encoding="utf-8")
+        for number, chunk in enumerate(chunks or [TEXT], start=1):
+            layout.scanned_chunk(category, story, number).write_text(chunk + "\n", encoding="utf-8")
     return narration
 
 

@@ -72,13 +72,15 @@ def test_text_without_captions_settings_never_renders_silently(captioned_task, t
 
 def test_a_text_the_narration_mostly_skips_warns_and_still_renders(captioned_task, tmp_path, caplog):
     task, _ = captioned_task
-    extra = " Nobody in the village remembered who had built the lighthouse on the hill."
-    (task / taskmeta.CAPTIONS_TEXT_NAME).write_text(TEXT + extra, encoding="utf-8")
+    # A sentence the narrator skipped, in the middle of the chapter's text.
+    extra = " Nobody in the village remembered who had built the lighthouse on the hill. "
+    head, tail = TEXT.split(", ")
+    (task / taskmeta.CAPTIONS_TEXT_NAME).write_text(head + "," + extra + tail, encoding="utf-8")
     with caplog.at_level(logging.WARNING):
         result = render_task(task, tmp_path / "final.mp4")
     assert result.captions.unspoken >= 8 and result.output.is_file()
     warned = [r for r in caplog.records if "are not in the narration" in r.getMessage()]
-    assert len(warned) == 1 and "chapter_0001.mp3" in warned[0].getMessage()
+    assert len(warned) == 1 and "Captions of keeper chapter_0001.mp3:" in warned[0].getMessage()
     spoken = [w for w in read_words(tmp_path / "words.json").words if w.spoken]
     texts = " ".join(e.plaintext for e in pysubs2.load(str(tmp_path / "captions.srt")).events)
     assert "lighthouse" not in texts and len(spoken) >= len(TEXT.split()) - 2

@@ -4,6 +4,8 @@ The engine, stage by stage (each a function; the models are pydantic):
 
     script = read_script(text)                        # words: written and spoken forms
     alignment = align(narration, script, work=folder)  # WordTiming list + quality report
+    alignment = align(narration, chunk, work=folder, story=story_text(story, chunk))
+                                                      # the span of the story it narrates
     write_words(alignment, folder / "words.json")
     files = write_subtitles(alignment, settings, width=w, height=h, folder=folder)
     fonts_dir = copy_font(settings.font, task / "fonts", bold=settings.bold)
@@ -20,6 +22,7 @@ from storyreel.captions.alignment import align
 from storyreel.captions.fonts import copy_font, find_font
 from storyreel.captions.script import Word, read_script
 from storyreel.captions.settings import CaptionPosition, CaptionSettings, CaptionStyle
+from storyreel.captions.span import StoryText, story_text
 from storyreel.captions.subtitles import Subtitles, write_subtitles
 from storyreel.captions.timing import (
     Alignment,
@@ -31,6 +34,6 @@ from storyreel.captions.timing import (
 
 __all__ = [
     "Alignment", "AlignmentQuality", "CaptionPosition", "CaptionSettings", "CaptionStyle",
-    "Subtitles", "Word", "WordTiming", "align", "copy_font", "find_font", "read_script",
-    "read_words", "write_subtitles", "write_words",
+    "StoryText", "Subtitles", "Word", "WordTiming", "align", "copy_font", "find_font", "read_script",
+    "read_words", "story_text", "write_subtitles", "write_words",
 ]

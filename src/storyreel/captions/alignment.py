@@ -21,6 +21,7 @@ from pathlib import Path
 from storyreel.captions.pronounce import pronounce
 from storyreel.captions.recogniser import BYTES_PER_SECOND, Recogniser, Segment, pcm_slice
 from storyreel.captions.script import Word
+from storyreel.captions.span import StoryText, find_span
 from storyreel.captions.timeline import Timeline, cut_pauses
 from storyreel.captions.timing import Alignment, AlignmentQuality, WordTiming
 from storyreel.captions.windows import CUT_PAUSE_SECONDS, Window, plan_windows
@@ -32,11 +33,9 @@ log = logging.getLogger("storyreel.captions")
 # Quieter than this (dBFS) for PAUSE_SECONDS is a pause between words.
 PAUSE_DB = -40.0
 PAUSE_SECONDS = 0.08
-# A forced word this close to the fewest frames its phones can take (3 a phone) was
-# most likely never said; fast speech squeezes the odd short word as well, so the
-# window is aligned again leniently only when more than SQUEEZED_SHARE of its words
-# (and more than one) are squeezed.
-SQUEEZED_FRAMES_PER_PHONE = 3.5
+# A squeezed word (see Recogniser.squeezed) was most likely never said; fast speech
+# squeezes the odd short word as well, so the window is aligned again leniently only
+# when more than SQUEEZED_SHARE of its words (and more than one) are squeezed.
 SQUEEZED_SHARE = 0.01
 # How each word got its time, and how far its time is trusted (the confidence figure):
 # both alignments place words on the acoustic model's frames; a word matched from free
@@ -60,8 +59,7 @@ def _tokens(script: list[Word]) -> list[Placed]:
 
 
 def _squeezed(recogniser: Recogniser, segments: list[Segment]) -> bool:
-    phones = recogniser.phone_counts
-    squeezed = sum(seg.frames <= SQUEEZED_FRAMES_PER_PHONE * phones[seg.word] for seg in segments)
+    squeezed = sum(recogniser.squeezed(seg) for seg in segments)
     return squeezed > max(1, SQUEEZED_SHARE * len(segments))
 
 
@@ -178,12 +176,8 @@ def _place_unspoken(timings: list[WordTiming], duration: float) -> None:
         timing.start, timing.end = previous_end, max(previous_end, following)
 
 
-def align(narration: Path | str, script: list[Word], *, work: Path | str) -> Alignment:
-    """Time every word of `script` in `narration`; `work` holds the decoded audio meanwhile."""
-    narration, work = Path(narration), Path(work)
-    tokens = _tokens(script)
-    if not tokens:
-        raise AlignmentError("align", narration, "the text has no words to align")
+def _listen(narration: Path, work: Path) -> tuple[float, Timeline]:
+    """The narration's length and its audio with the pauses cut out."""
     pcm_path = speech.decode_pcm(narration, work / ".narration.pcm")
     try:
         pcm = pcm_path.read_bytes()
@@ -192,7 +186,39 @@ def align(narration: Path | str, script: list[Word], *, work: Path | str) -> Ali
     duration = len(pcm) / BYTES_PER_SECOND
     if duration <= 0:
         raise AlignmentError("align", narration, "the narration holds no audio")
-    timeline = cut_pauses(pcm, speech.pauses(narration, noise_db=PAUSE_DB, min_seconds=PAUSE_SECONDS))
+    return duration, cut_pauses(pcm, speech.pauses(narration, noise_db=PAUSE_DB, min_seconds=PAUSE_SECONDS))
+
+
+def _narrated_span(timeline: Timeline, story: StoryText) -> tuple[int, int] | None:
+    """The span of the story's text the narration says, when it is not the chunk's."""
+    tokens = _tokens(story.words)
+    words = [t.word for t in tokens]
+    recogniser = Recogniser(words, pronounce)
+    recogniser.use_text_model(words)
+    span = find_span(recogniser, timeline.pcm, timeline.duration, story, words,
+                     [t.owner for t in tokens])
+    if span is None or span == story.chunk:
+        return None
+    log.info("The narration says words %d–%d of the story's text; its own chunk is words %d–%d",
+             span[0] + 1, span[1], story.chunk[0] + 1, story.chunk[1])
+    return span
+
+
+def align(narration: Path | str, script: list[Word], *, work: Path | str,
+          story: StoryText | None = None) -> Alignment:
+    """Time every word of `script` in `narration`; `work` holds the decoded audio meanwhile.
+
+    With `story` (the story's whole text, `script` being the chapter's chunk in it), the
+    span of the text the narration says is found first and aligned instead, when it is
+    not the chunk (`quality.span` then names it)."""
+    narration, work = Path(narration), Path(work)
+    if not _tokens(script):
+        raise AlignmentError("align", narration, "the text has no words to align")
+    duration, timeline = _listen(narration, work)
+    span = _narrated_span(timeline, story) if story is not None else None
+    if span is not None:
+        script = story.words[span[0]:span[1]]
+    tokens = _tokens(script)
     words = [t.word for t in tokens]
     recogniser = Recogniser(words, pronounce)
     cuts = [at for at, length in timeline.cuts if length >= CUT_PAUSE_SECONDS]
@@ -205,5 +231,6 @@ def align(narration: Path | str, script: list[Word], *, work: Path | str) -> Ali
         words=len(script), aligned=aligned, unspoken=len(script) - aligned,
         confidence=round(sum(trust) / len(trust), 3) if trust else 0.0,
         windows=len(windows), fallback_windows=held.count(False),
+        span=list(span) if span is not None else None,
     )
     return Alignment(duration=round(duration, 3), words=timings, quality=quality)

@@ -42,6 +42,13 @@ USE_FILLER = False
 # second decoder.
 # The lenient grammar's odds of skipping one word: rare enough that a word said is kept.
 SKIP_PROBABILITY = 0.01
+# The language model's text goes in lines of this many words: ArpaBoLM reads each line
+# with a regular expression whose cost grows with the square of the line's length (a
+# 10,000-word story on one line takes a minute, in lines a fraction of a second).
+LM_LINE_WORDS = 24
+# A forced word this close to the fewest frames its phones can take (3 a phone) was
+# most likely never said: the alignment squeezed it in.
+SQUEEZED_FRAMES_PER_PHONE = 3.5
 _ALTERNATIVE = re.compile(r"\(\d+\)$")
 
 
@@ -68,8 +75,8 @@ def _segments(decoder: pocketsphinx.Decoder, offset: float) -> list[Segment]:
         return []
     found = []
     for seg in decoder.seg():
-        if seg.word.startswith(("<", "[")):
-            continue  # silence, breath, noise
+        if seg.word.startswith(("<", "[", "(")):
+            continue  # silence, breath, noise; "(NULL)": a grammar's skip
         found.append(Segment(_ALTERNATIVE.sub("", seg.word), offset + seg.start_frame / FRAMES_PER_SECOND,
                              offset + (seg.end_frame + 1) / FRAMES_PER_SECOND,
                              seg.end_frame - seg.start_frame + 1))
@@ -100,6 +107,10 @@ class Recogniser:
             self.searcher = _decoder(bestpath=True, dictionary=str(path))
         self.has_text_model = False
 
+    def squeezed(self, segment: Segment) -> bool:
+        """Whether a forced word got about the fewest frames its phones can take."""
+        return segment.frames <= SQUEEZED_FRAMES_PER_PHONE * self.phone_counts[segment.word]
+
     @staticmethod
     def _decode(decoder: pocketsphinx.Decoder, pcm: bytes, offset: float) -> list[Segment]:
         decoder.start_utt()
@@ -129,9 +140,32 @@ class Recogniser:
         found = self._decode(self.searcher, pcm, offset)
         return found if self.searcher.hyp() is not None else None
 
+    def edge(self, words: list[str], pcm: bytes, offset: float = 0.0, *,
+             ending: bool) -> list[Segment] | None:
+        """Forced alignment of a stretch cut out of a longer narration: `words` in order,
+        the stretch starting anywhere among them and ending on the last (`ending`), or
+        starting on the first and ending anywhere; None when no such path fits."""
+        if not words:
+            return []
+        last = len(words)
+        transitions: list[tuple] = [(index, index + 1, 1.0, word) for index, word in enumerate(words)]
+        # Skips from the start (ending) or to the end (not ending): where the cut-out
+        # stretch meets the rest of the narration.
+        transitions += [(0, index, 1.0) if ending else (index, last, 1.0) for index in range(1, last)]
+        fsg = self.aligner.create_fsg("edge", 0, last, transitions)
+        self.aligner.add_fsg("edge", fsg)
+        self.aligner.activate_search("edge")
+        found = self._decode(self.aligner, pcm, offset)
+        if not found or self.aligner.hyp() is None:
+            return None
+        said = [seg.word for seg in found]
+        wanted = words[-len(said):] if ending else words[:len(said)]
+        return found if said == wanted else None
+
     def use_text_model(self, words: list[str]) -> None:
         """Build the language model `recognise` decodes with from the text's words."""
-        model = ArpaBoLM(text=" ".join(words) + "\n", add_start=True)
+        lines = (" ".join(words[at:at + LM_LINE_WORDS]) for at in range(0, len(words), LM_LINE_WORDS))
+        model = ArpaBoLM(text="\n".join(lines) + "\n", add_start=True)
         model.compute()
         with tempfile.TemporaryDirectory(prefix="storyreel-lm-") as folder:
             path = Path(folder) / "text.arpa"

@@ -40,6 +40,9 @@ class AlignmentQuality(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     windows: int = 0  # stretches of a few minutes aligned one by one
     fallback_windows: int = 0  # of which the strict alignment failed
+    # The words of the story's whole text the chapter narrates ([first, last), counted
+    # from 0) when that is not its own chunk; None: the chunk.
+    span: list[int] | None = None
 
     @property
     def unspoken_share(self) -> float:

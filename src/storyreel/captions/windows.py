@@ -4,7 +4,9 @@ Forced alignment costs more than linearly with length, so a chapter is aligned w
 window. A cut falls in a pause near every WINDOW_SECONDS; which word of the text comes
 first after it is found by decoding a few seconds around the pause with a language model
 built from the text and matching the words heard to the text near where the speaking
-rate puts it.
+rate puts it. A story repeats its phrases, so a cut found that way is checked: the words
+before it are strictly aligned to the seconds before it, the words after it to the
+seconds after it; where either fails, the cut moves on to the next pause.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ MIN_RUN = 3
 AGREEMENT_SECONDS = 1.0
 # Of the words a window is expected to hold, the share searched either side.
 SEARCH_SHARE = 0.25
+# Seconds strictly aligned either side of a cut to check it; longer than the phrases a
+# story repeats, short enough to cost little.
+CHECK_SECONDS = 4.0
+# Pauses tried for one cut before the best unchecked one is kept (the windows beside a
+# wrong cut are then aligned together, see alignment.py).
+CUT_TRIES = 4
+# Words either side of a cut that may be squeezed (fast speech squeezes the odd "the").
+CHECK_SQUEEZED = 1
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,50 @@ def _agreement(heard: list[Segment], split: int, words: list[str], index: int) -
     return matched
 
 
+def cut_holds(recogniser: Recogniser, pcm: bytes, words: list[str], *, at: float, index: int,
+              rate: float) -> bool:
+    """Whether the words before `index` end at `at` and the words from `index` start there:
+    both sides strictly aligned over CHECK_SECONDS, at most CHECK_SQUEEZED words squeezed
+    on either side (the first word before
+    and the last after may be cut short by the stretch's edge)."""
+    reach = int(CHECK_SECONDS * rate * 2) + 4  # more words than the stretch can hold
+    start = on_frame(max(0.0, at - CHECK_SECONDS))
+    before = recogniser.edge(words[max(0, index - reach):index], pcm_slice(pcm, start, at), start,
+                             ending=True)
+    after = recogniser.edge(words[index:index + reach], pcm_slice(pcm, at, at + CHECK_SECONDS), at,
+                            ending=False)
+    if not before or not after:
+        return False
+    return all(sum(map(recogniser.squeezed, side)) <= CHECK_SQUEEZED for side in (before[1:], after[:-1]))
+
+
+def _next_pause(pauses: list[float], after: float) -> float | None:
+    index = bisect.bisect_right(pauses, after + 2 * SEARCH_SECONDS)
+    return pauses[index] if index < len(pauses) and pauses[index] - after <= PAUSE_REACH_SECONDS else None
+
+
+def _checked_cut(recogniser: Recogniser, pcm: bytes, words: list[str], *, around: float,
+                 last: tuple[float, int], rate: float, radius: int,
+                 pauses: list[float]) -> tuple[float, int] | None:
+    """The first cut found near `around` (then near the pauses after it) that holds; the
+    first one found when none does."""
+    first: tuple[float, int] | None = None
+    for _ in range(CUT_TRIES):
+        expected = last[1] + (around - last[0]) * rate
+        found = find_cut(recogniser, pcm, words, around=around, expected=expected, radius=radius,
+                         pauses=pauses)
+        if found is not None and found[0] > last[0] and found[1] > last[1]:
+            if cut_holds(recogniser, pcm, words, at=found[0], index=found[1], rate=rate):
+                return found
+            log.debug("The cut at %.1f s (word %d) does not hold; trying the next pause", *found)
+            first = first or found
+        following = _next_pause(pauses, around)
+        if following is None:
+            break
+        around = following
+    return first
+
+
 def plan_windows(
     recogniser: Recogniser, pcm: bytes, words: list[str], *, duration: float,
     pauses: list[float],
@@ -121,11 +175,11 @@ def plan_windows(
         target = last_time + WINDOW_SECONDS
         pause = _nearest_pause(pauses, target)
         around = pause if pause is not None else target
-        expected = last_index + (around - last_time) * rate
-        found = find_cut(recogniser, pcm, words, around=around, expected=expected,
-                         radius=radius, pauses=pauses)
-        if found is None or found[0] <= last_time or found[1] <= last_index:
+        found = _checked_cut(recogniser, pcm, words, around=around, last=cuts[-1], rate=rate,
+                             radius=radius, pauses=pauses)
+        if found is None:
             log.debug("No words matched near %.1f s; cutting by the speaking rate", around)
+            expected = last_index + (around - last_time) * rate
             found = (on_frame(around), min(len(words), max(last_index + 1, round(expected))))
         cuts.append(found)
     cuts.append((duration, len(words)))

@@ -23,6 +23,7 @@ from storyreel.history import History, history
 from storyreel.layout import TaskState
 from storyreel.logs import read_events
 from storyreel.project import Project
+from storyreel.render.captioning import published_warning
 
 # Recent lists stay short enough for a phone screen.
 RECENT_FAILURES = 10
@@ -69,7 +70,8 @@ def build_state(
         recent_failures=failed[:RECENT_FAILURES],
         recent_completed=[
             CompletedTask(task_id=o.task_id, node=o.node, when=o.ts, media_seconds=o.media_seconds,
-                          video_bytes=output_size(layout, o.task_id))
+                          video_bytes=output_size(layout, o.task_id),
+                          caption_warning=published_warning(layout.task_dir(o.task_id, TaskState.DONE)))
             for o in completed
         ],
         nodes=rows,

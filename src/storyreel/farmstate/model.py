@@ -160,6 +160,9 @@ class CompletedTask(BaseModel):
     when: float
     media_seconds: float
     video_bytes: int | None = None  # output/<id>/final.mp4's size; None when it is not there
+    # Its captions skip much of the chapter's text ("dragon chapter_0003.mp3: 120 of 400
+    # words are not in the narration …"); None when they are fine or it has none.
+    caption_warning: str | None = None
 
 
 class FarmState(BaseModel):

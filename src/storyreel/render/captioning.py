@@ -24,6 +24,7 @@ from storyreel.captions import (
     align,
     read_script,
     read_words,
+    story_text,
     write_words,
 )
 from storyreel.captions.subtitles import Subtitles, write_subtitles
@@ -31,7 +32,7 @@ from storyreel.errors import RenderError
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media.burnin import ass_filter
 from storyreel.protocol import WORDS_NAME
-from storyreel.taskmeta import CAPTIONS_TEXT_NAME, TaskMeta
+from storyreel.taskmeta import CAPTIONS_TEXT_NAME, TaskMeta, read_raw
 
 log = get_logger(RENDER_WORKER)
 
@@ -67,9 +68,9 @@ def check(task_dir: Path, meta: TaskMeta) -> None:
         raise RenderError(task_dir, f"the caption font {spec.font!r} is missing from the task folder "
                                     f"({', '.join(missing) or 'no font files listed'}); "
                                     "it will not render without its captions")
-    text = task_dir / CAPTIONS_TEXT_NAME
-    if not text.is_file():
-        raise RenderError(task_dir, f"the captions' text {CAPTIONS_TEXT_NAME} is missing from the task folder")
+    for name in dict.fromkeys(n for n in (CAPTIONS_TEXT_NAME, spec.story_file) if n):
+        if not (task_dir / name).is_file():
+            raise RenderError(task_dir, f"the captions' text {name} is missing from the task folder")
 
 
 def caption(task_dir: Path, meta: TaskMeta, work: Path) -> Burn | None:
@@ -81,26 +82,41 @@ def caption(task_dir: Path, meta: TaskMeta, work: Path) -> Burn | None:
     text = task_dir / CAPTIONS_TEXT_NAME
     work.mkdir(parents=True, exist_ok=True)
     fonts_dir = _fonts(task_dir, spec.font_files, work / FONTS_FOLDER)
-    alignment = _alignment(task_dir / meta.voice_file, text, work)
+    story = task_dir / spec.story_file if spec.story_file else None
+    alignment = _alignment(task_dir / meta.voice_file, text, story, work)
     quality = alignment.quality
-    if quality.unspoken_share > UNSPOKEN_WARN_SHARE:
-        log.warning("Captions of %s: %d of %d words are not in the narration (%.0f %%); those spans "
-                    "get no captions", meta.chapter or meta.task_id, quality.unspoken, quality.words,
-                    100 * quality.unspoken_share)
+    if (warning := caption_warning(quality)) is not None:
+        log.warning("Captions of %s: %s", chapter_name(meta), warning)
     width, height = meta.render.size
     subtitles = write_subtitles(alignment, spec, width=width, height=height, folder=work)
     return Burn(subtitles, fonts_dir, quality)
 
 
-def _alignment(voice: Path, text: Path, work: Path) -> Alignment:
-    """words.json of an earlier try of this attempt, or the text aligned to the voice now."""
+def chapter_name(meta: TaskMeta) -> str:
+    """The chapter as an operator knows it: its story and its file ("dragon chapter_0001.mp3")."""
+    return f"{meta.story_name} {Path(meta.chapter).name}" if meta.chapter else meta.story_name
+
+
+def caption_warning(quality: AlignmentQuality) -> str | None:
+    """What is wrong with a chapter's captions, when its text and narration disagree badly."""
+    if quality.unspoken_share <= UNSPOKEN_WARN_SHARE:
+        return None
+    return (f"{quality.unspoken} of {quality.words} words are not in the narration "
+            f"({100 * quality.unspoken_share:.0f} %); those spans get no captions")
+
+
+def _alignment(voice: Path, text: Path, story: Path | None, work: Path) -> Alignment:
+    """words.json of an earlier try of this attempt, or the text aligned to the voice now
+    (the span of the story's whole text it narrates, when that is not its chunk)."""
     words = work / WORDS_NAME
     if words.is_file():
         try:
             return read_words(words)
         except (ValidationError, OSError, ValueError):
             log.info("Aligning %s again: its words.json cannot be read", voice.parent.name)
-    alignment = align(voice, read_script(text.read_text(encoding="utf-8")), work=work)
+    chunk = read_script(text.read_text(encoding="utf-8"))
+    whole = story_text(read_script(story.read_text(encoding="utf-8")), chunk) if story else None
+    alignment = align(voice, chunk, work=work, story=whole)
     write_words(alignment, words)
     return alignment
 
@@ -112,3 +128,16 @@ def _fonts(task_dir: Path, names: list[str], folder: Path) -> Path:
     for name in names:
         os.symlink(task_dir / name, folder / name)
     return folder
+
+
+def published_warning(output_dir: Path) -> str | None:
+    """The caption warning of a finished task (its chapter named), from the quality report
+    in its output's metadata.json; None when its captions are fine or it has none."""
+    raw = read_raw(output_dir) or {}
+    try:
+        quality = AlignmentQuality.model_validate(raw.get("captions_quality"))
+        meta = TaskMeta.model_validate(raw)
+    except ValidationError:
+        return None
+    warning = caption_warning(quality)
+    return f"{chapter_name(meta)}: {warning}" if warning else None

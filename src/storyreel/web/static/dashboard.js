@@ -214,9 +214,15 @@ function videoCell(state, c) {
   return el("td", {}, play, " · ", save);
 }
 
+function withWarning(cell, warning) {
+  // A finished video whose captions skip much of its text says so under its name.
+  if (warning) cell.append(el("div", { class: "caption-warning", style: "color: var(--warn)", text: `captions: ${warning}` }));
+  return cell;
+}
+
 function drawDone(state) {
   fillBody("completed", state.recent_completed.map((c) => [
-    nameCell(state, c.task_id), td(c.node), td(fmt.dur(c.media_seconds), "num"),
+    withWarning(nameCell(state, c.task_id), c.caption_warning), td(c.node), td(fmt.dur(c.media_seconds), "num"),
     td(fmt.ago(c.when, state.now)), videoCell(state, c),
   ]), "No task has finished yet.", 5);
 }
