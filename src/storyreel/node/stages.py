@@ -112,7 +112,7 @@ class Stages:
         except RenderError as exc:
             if job.lost.is_set():
                 self.held.drop(job)
-            elif self.halt.is_set() or (_interrupted(exc) and self.stopping.wait(SIGNAL_SEEN_SECONDS)):
+            elif self._stopped(exc):
                 # A stop signal sent to the node's whole process group (a terminal's Ctrl-C,
                 # a supervisor) reaches ffmpeg too: the render did not fail, it was stopped.
                 self.held.release(job)
@@ -132,6 +132,15 @@ class Stages:
         self._event(Rendered, job, started, media_seconds=round(result.media_seconds, 3),
                     encoder=result.encoder)
         return True
+
+    def _stopped(self, exc: RenderError) -> bool:
+        """The render ended because the node is stopping, not because it failed. Once the node
+        has seen its stop, any render error counts (ffmpeg stopped by the same signal may end
+        with any code, or its truncated output may fail the check); before that, only an
+        ffmpeg that says it was signalled waits a moment for the node's own handler."""
+        if self.halt.is_set() or self.stopping.is_set():
+            return True
+        return _interrupted(exc) and self.stopping.wait(SIGNAL_SEEN_SECONDS)
 
     def upload(self, job: Job) -> None:
         """Upload the render: one try and up to `upload_retries` more with a doubling wait
