@@ -170,6 +170,11 @@ class LinkProcessor:
         with self._lock:
             return bool(self._active)
 
+    def crawling(self) -> list[Path]:
+        """The link files queued or being crawled now."""
+        with self._lock:
+            return sorted(self._known)
+
     def close(self) -> None:
         """Stop: crawls in flight are abandoned (their link files stay in raw/), queued ones dropped."""
         with self._lock:
