@@ -67,8 +67,9 @@ class LocalNodes:
         for number in range(1, self.count + 1):
             argv = node_argv(url, layout.token_file, f"local-{number}", work / f"node-{number}",
                              encoder=self.encoder, log_level=settings.log_level,
-                             # several nodes share one terminal: progress bars would overwrite each other
-                             progress="auto" if self.count == 1 else "log", log_file=layout.log_file)
+                             # the main worker logs to the same terminal: a node's bar would share
+                             # its lines, so local nodes report progress as log lines
+                             progress="log", log_file=layout.log_file)
             try:
                 # Own process group: a terminal's Ctrl-C reaches this process only, which
                 # passes it on, so each node sees exactly one signal per Ctrl-C.

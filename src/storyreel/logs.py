@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -80,6 +80,32 @@ def parse_level(name: str) -> int:
         raise ConfigError(f"unknown log level {name!r}: expected {LEVELS_TEXT}") from None
 
 
+# While a progress bar is on the terminal, console lines go through its printer (see
+# `print_console_through`); None: straight to the console stream.
+_console_printer: Callable[[str], None] | None = None
+
+
+def print_console_through(printer: Callable[[str], None] | None) -> None:
+    """Send console log lines through `printer` (a progress bar's, which lifts the bar,
+    prints the line on a line of its own and draws the bar again below); None: directly."""
+    global _console_printer
+    _console_printer = printer
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """SPEC §9 lines on stderr, never on the same terminal line as a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        printer = _console_printer
+        if printer is None:
+            super().emit(record)
+            return
+        try:
+            printer(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
 def setup_logging(
     log_file: Path | None = None, level: str = "INFO", stream: TextIO | None = None
 ) -> None:
@@ -91,7 +117,7 @@ def setup_logging(
     logger.setLevel(parse_level(level))
     logger.propagate = False
     formatter = SpecFormatter()
-    console = logging.StreamHandler(stream or sys.stderr)
+    console = ConsoleHandler(stream or sys.stderr)
     console.setFormatter(formatter)
     logger.addHandler(console)
     if log_file is not None:
@@ -143,6 +169,9 @@ class LogFileHandler(logging.Handler):
 
     def _to_console(self, line: str) -> None:
         try:
+            if (printer := _console_printer) is not None:
+                printer(line)
+                return
             self.console.write(line + "\n")
             self.console.flush()
         except (OSError, ValueError):
