@@ -7,35 +7,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from webkit import StandInCoordinator, finished_farm, node_row, serve
+from webkit import ARTIFACTS, CHROMIUM, StandInCoordinator, finished_farm, node_row, serve
 
 from storyreel.logs import iso_utc
 from storyreel.project import Project
 from storyreel.web import mount
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DAY = 86400.0
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed")
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _log_lines(project: Project, first: int, count: int) -> None:
@@ -65,13 +48,10 @@ def test_the_log_follows_the_newest_line_and_old_nodes_are_not_listed(project: P
     ids = finished_farm(project, now)
     _old_nodes(project, now)
     _log_lines(project, 0, 60)
-    coordinator = StandInCoordinator(project, [node_row(ids["processing"], percent=42.0)])
     app = FastAPI()
-    mount(app, coordinator, bound_host="127.0.0.1")
-    ARTIFACTS.mkdir(exist_ok=True)
+    mount(app, StandInCoordinator(project, [node_row(ids["processing"])]), bound_host="127.0.0.1")
     with serve(app) as base:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"{base}/dashboard")
         page.wait_for_selector("body[data-ready='1']", timeout=20_000)
 
@@ -96,6 +76,7 @@ def test_the_log_follows_the_newest_line_and_old_nodes_are_not_listed(project: P
         assert page.inner_text("#chart-y").split() == ["1", "tasks", "completed", "0"]
         assert page.inner_text("#chart-y2").split() == ["100%", "utilization", "0%"]
         assert page.inner_text("#chart-x-start") and page.inner_text("#chart-x-end")
+        ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-tidy.png"), full_page=True)
 
         for where in ("/dashboard", "/dashboard/login"):
@@ -105,4 +86,4 @@ def test_the_log_follows_the_newest_line_and_old_nodes_are_not_listed(project: P
             fetched = page.request.get(f"{base}{icon}")
             assert fetched.status == 200 and fetched.headers["content-type"].startswith("image/svg+xml")
             assert fetched.text().startswith("<svg")
-        context.close()
+        page.close()
