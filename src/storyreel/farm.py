@@ -24,6 +24,7 @@ from storyreel.mainworker import MainWorker
 from storyreel.netaddr import Listen
 from storyreel.project import Project
 from storyreel.shutdown import REPEAT_SECONDS, Shutdown
+from storyreel.units import plural
 
 log = get_logger(MAIN_WORKER)
 
@@ -76,7 +77,7 @@ class LocalNodes:
                 self.procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, process_group=0))
             except OSError as exc:
                 raise NodeProcessError(f"cannot start render node {number}: {exc.strerror or exc}") from exc
-        log.info("Running %d local render node(s) against %s", self.count, url)
+        log.info("Running %s against %s", plural(self.count, "local render node"), url)
 
     def running(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]

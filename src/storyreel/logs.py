@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from storyreel.errors import ConfigError
 from storyreel.layout import shown
 from storyreel.linefile import LineFile, Losses
+from storyreel.units import plural
 
 # Components named in SPEC §9's examples, plus the crawler.
 MAIN_WORKER = "main_worker"
@@ -148,7 +149,7 @@ class LogFileHandler(logging.Handler):
         report: list[str] = []
         if self.losses.error is not None:
             report = [self._notice(record, f"Log file {self.file.path} written again: lost "
-                                           f"{self.losses.count} lines while it could not be written "
+                                           f"{plural(self.losses.count, 'line')} while it could not be written "
                                            f"({self.losses.reason})")]
         try:
             self.file.append([*report, line])
@@ -223,8 +224,8 @@ class EventLog:
                 return record
             if self._losses.error is not None:
                 lost, reason = self._losses.settle()
-                _log.warning("Event log %s written again: lost %d events while it could not be written (%s)",
-                             self.path, lost, reason)
+                _log.warning("Event log %s written again: lost %s while it could not be written (%s)",
+                             self.path, plural(lost, "event"), reason)
         return record
 
 

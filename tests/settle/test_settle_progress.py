@@ -86,6 +86,7 @@ def test_render_draws_its_bar_below_the_log_lines_on_a_terminal(project: Project
     lines = screen_lines(output)
     assert sum(1 for line in lines if LOG_PREFIX.match(line)) >= 6
     assert any("Rendering task" in line for line in lines)
+    assert any('"Claimed 2 tasks, the most allowed (--max-tasks)' in line for line in lines)
     assert _shared_lines(output) == []
 
 
