@@ -2,6 +2,9 @@
 planner (plan.py) on every pass and read by whatever shows it — `run --until-idle`'s
 closing report today; status, the dashboard and `storyreel_chapters_waiting{reason}`
 later. The reasons are a small fixed set, so they can label a metric.
+
+`drop_settling` is asked before a chapter is planned at all: while files of its
+category are still arriving in raw/, its task would be built from part of the drop.
 """
 
 from __future__ import annotations
