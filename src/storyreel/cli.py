@@ -102,7 +102,7 @@ def _open_to_work(root: Path, encoder: str | None = None, log_level: str | None 
 
 @app.command()
 def init(root: RootArg) -> None:
-    """Create a project: the SPEC folders, a commented storyreel.toml with every default,
+    """Create a project: the project folders, a commented storyreel.toml with every default,
     and the access token render nodes use. Existing files are kept."""
     from storyreel.project import Project
 
@@ -165,7 +165,7 @@ def status(
         "Trust an https coordinator whose certificate chains to this CA file; default: the "
         "certificate a main worker on this machine serves, then the system's CAs."))] = None,
 ) -> None:
-    """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the SPEC §10
+    """Show folders, nodes (encoder, state, last seen, task, progress, ETA) and the throughput
     metrics. Live node progress comes from the running coordinator; without one, from the log."""
     from storyreel.project import Project
     from storyreel.status import print_status

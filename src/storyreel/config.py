@@ -71,15 +71,15 @@ class RenderSettings(_Section):
     every task's metadata.json `render` block (taskmeta.RenderSpec). SPEC §5's fields
     come first, in SPEC order."""
 
-    resolution: str = Field("3840x2160", description="Output size WIDTHxHEIGHT (SPEC §5).")
+    resolution: str = Field("3840x2160", description="Output size WIDTHxHEIGHT, e.g. 1920x1080.")
     frame_rate: int = Field(30, ge=1, le=120, description="Output frame rate (fps).")
     logo: str = Field("", description="Logo image overlaid on the video, relative to the project root; empty for none.")
     output_format: str = Field("mp4", description="Container of the finished video.")
     logo_x: int = Field(20, ge=0, description="Logo's left edge in output pixels.")
     logo_y: int = Field(20, ge=0, description="Logo's top edge in output pixels.")
     logo_width: int = Field(0, ge=0, description="Logo width in output pixels; 0 keeps the image's own size.")
-    music_volume: float = Field(0.25, ge=0, le=4, description="Music gain under the narration (SPEC §6: 0.25).")
-    voice_volume: float = Field(1.0, ge=0, le=4, description="Narration gain (SPEC §6: 1.0).")
+    music_volume: float = Field(0.25, ge=0, le=4, description="Music gain under the narration (1.0 keeps its level).")
+    voice_volume: float = Field(1.0, ge=0, le=4, description="Narration gain (1.0 keeps its level).")
     encoder: str = Field(
         "auto",
         description="auto probes h264_nvenc, h264_qsv, h264_videotoolbox, h264_vaapi, then libx264; a name forces it.",
@@ -161,7 +161,7 @@ class CoordinatorSettings(_Section):
 
 class NodeSettings(_Section):
     upload_retries: int = Field(
-        3, ge=0, description="Upload retries after the first try before the task is reported failed (SPEC §8)."
+        3, ge=0, description="Upload retries after the first try before the task is reported failed."
     )
     retry_backoff_seconds: float = Field(2.0, ge=0, description="First wait between upload tries; doubles each time (s).")
     poll_seconds: float = Field(2.0, gt=0, description="Wait between claims when there is nothing to do (s).")
@@ -187,7 +187,7 @@ class CrawlSettings(_Section):
         1.0, ge=0, description="First wait before retrying a URL; doubles each retry, within the deadline (s)."
     )
     concurrency: int = Field(4, ge=1, description="Links fetched at once, so a slow site cannot stall the rest.")
-    chunk_words: int = Field(10_000, ge=100, description="Most words per chunk_NNNN.txt (SPEC §4).")
+    chunk_words: int = Field(10_000, ge=100, description="Most words per chunk_NNNN.txt.")
     min_words: int = Field(
         20, ge=1, description="A link file whose pages give fewer words is rejected: a boilerplate-only page, not a story."
     )

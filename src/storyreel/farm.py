@@ -24,6 +24,7 @@ from storyreel.mainworker import MainWorker
 from storyreel.netaddr import Listen
 from storyreel.project import Project
 from storyreel.shutdown import REPEAT_SECONDS, Shutdown
+from storyreel.units import plural
 
 log = get_logger(MAIN_WORKER)
 
@@ -69,8 +70,9 @@ class LocalNodes:
         for number in range(1, self.count + 1):
             argv = node_argv(url, layout.token_file, f"local-{number}", work / f"node-{number}",
                              encoder=self.encoder, log_level=settings.log_level,
-                             # several nodes share one terminal: progress bars would overwrite each other
-                             progress=self.progress if self.count == 1 or self.progress != "auto" else "log",
+                             # the main worker logs to the same terminal: a node's bar would share
+                             # its lines, so local nodes report progress as log lines unless asked
+                             progress=self.progress if self.progress != "auto" else "log",
                              log_file=layout.log_file)
             try:
                 # Own process group: a terminal's Ctrl-C reaches this process only, which
@@ -78,7 +80,7 @@ class LocalNodes:
                 self.procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, process_group=0))
             except OSError as exc:
                 raise NodeProcessError(f"cannot start render node {number}: {exc.strerror or exc}") from exc
-        log.info("Running %d local render node(s) against %s", self.count, url)
+        log.info("Running %s against %s", plural(self.count, "local render node"), url)
 
     def running(self) -> list[subprocess.Popen[bytes]]:
         return [p for p in self.procs if p.poll() is None]

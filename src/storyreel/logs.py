@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from storyreel.errors import ConfigError
 from storyreel.layout import shown
 from storyreel.linefile import LineFile, Losses
+from storyreel.units import plural
 
 # Components named in SPEC §9's examples, plus the crawler.
 MAIN_WORKER = "main_worker"
@@ -80,6 +81,32 @@ def parse_level(name: str) -> int:
         raise ConfigError(f"unknown log level {name!r}: expected {LEVELS_TEXT}") from None
 
 
+# While a progress bar is on the terminal, console lines go through its printer (see
+# `print_console_through`); None: straight to the console stream.
+_console_printer: Callable[[str], None] | None = None
+
+
+def print_console_through(printer: Callable[[str], None] | None) -> None:
+    """Send console log lines through `printer` (a progress bar's, which lifts the bar,
+    prints the line on a line of its own and draws the bar again below); None: directly."""
+    global _console_printer
+    _console_printer = printer
+
+
+class ConsoleHandler(logging.StreamHandler):
+    """SPEC §9 lines on stderr, never on the same terminal line as a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        printer = _console_printer
+        if printer is None:
+            super().emit(record)
+            return
+        try:
+            printer(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
 def setup_logging(
     log_file: Path | None = None, level: str = "INFO", stream: TextIO | None = None
 ) -> None:
@@ -91,7 +118,7 @@ def setup_logging(
     logger.setLevel(parse_level(level))
     logger.propagate = False
     formatter = SpecFormatter()
-    console = logging.StreamHandler(stream or sys.stderr)
+    console = ConsoleHandler(stream or sys.stderr)
     console.setFormatter(formatter)
     logger.addHandler(console)
     if log_file is not None:
@@ -122,7 +149,7 @@ class LogFileHandler(logging.Handler):
         report: list[str] = []
         if self.losses.error is not None:
             report = [self._notice(record, f"Log file {self.file.path} written again: lost "
-                                           f"{self.losses.count} lines while it could not be written "
+                                           f"{plural(self.losses.count, 'line')} while it could not be written "
                                            f"({self.losses.reason})")]
         try:
             self.file.append([*report, line])
@@ -143,6 +170,9 @@ class LogFileHandler(logging.Handler):
 
     def _to_console(self, line: str) -> None:
         try:
+            if (printer := _console_printer) is not None:
+                printer(line)
+                return
             self.console.write(line + "\n")
             self.console.flush()
         except (OSError, ValueError):
@@ -194,8 +224,8 @@ class EventLog:
                 return record
             if self._losses.error is not None:
                 lost, reason = self._losses.settle()
-                _log.warning("Event log %s written again: lost %d events while it could not be written (%s)",
-                             self.path, lost, reason)
+                _log.warning("Event log %s written again: lost %s while it could not be written (%s)",
+                             self.path, plural(lost, "event"), reason)
         return record
 
 

@@ -61,7 +61,7 @@ class MainWorker:
         self.lock = RootLock(project.layout)
         self.disk = DiskWatcher.for_project(project)  # one watcher, so each crossing is logged once
         self.ingestor = Ingestor(project)
-        self.planner = Planner(project, disk=self.disk)
+        self.planner = Planner(project, disk=self.disk, pending=self.ingestor.pending_files)
         self.waitfile = WaitFile(project.layout)  # the planner's waiting chapters, for every view
         self.coordinator: Coordinator | None = None
         self.farm: CoordinatorServer | None = None

@@ -24,6 +24,7 @@ from storyreel.captions.fonts import find_font
 from storyreel.config import MAIN_PROFILE, profile_section
 from storyreel.diskspace import DiskWatcher
 from storyreel.errors import FontMissing, MediaError, StoryreelError
+from storyreel.ingest.pending import NOTHING_PENDING, Pending
 from storyreel.layout import (
     CHAPTER_RE,
     FRAME_NAME,
@@ -49,7 +50,7 @@ from storyreel.taskmeta import (
     write,
 )
 from storyreel.units import plural
-from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text
+from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text, drop_settling
 
 log = get_logger(MAIN_WORKER)
 
@@ -103,9 +104,12 @@ def pick_clips(clips: list[Clip], needed: float, rng: random.Random, overlap: fl
 class Planner:
     """Creates tasks for voice chapters that have none, as soon as their assets exist."""
 
-    def __init__(self, project: Project, *, disk: DiskWatcher | None = None) -> None:
-        """`disk`: the main worker's watcher of free space (a private one when None)."""
+    def __init__(self, project: Project, *, disk: DiskWatcher | None = None,
+                 pending: Callable[[], Pending] = lambda: NOTHING_PENDING) -> None:
+        """`disk`: the main worker's watcher of free space (a private one when None);
+        `pending`: what raw/ still holds by category (the ingestor's view)."""
         self.project = project
+        self.pending = pending
         self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
         self.index = ChapterIndex(project.layout)
@@ -133,9 +137,9 @@ class Planner:
             detail = disk_low_text(disk.free_bytes, self.project.settings.disk.floor_gb)
             self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
-        created = []
+        created, settling, default = [], self.pending(), self.project.settings.plan.default_category
         for voice, profiles in unplanned.items():
-            planned = self.plan_chapter(voice, profiles)
+            planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
             if isinstance(planned, Waiting):
                 self.waiting.append(planned)
             else:

@@ -107,7 +107,7 @@ _METRIC_ROWS: tuple[tuple[str, Callable[[Figures], float | None], str, str], ...
 
 
 def metrics_table(state: FarmState) -> Table:
-    table = Table(title="Metrics (SPEC §10)", title_justify="left")
+    table = Table(title="Metrics", title_justify="left")
     table.add_column("metric")
     table.add_column(f"last {span(state.metrics.window_seconds)}", justify="right")
     table.add_column("since start", justify="right")

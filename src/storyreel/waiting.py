@@ -2,6 +2,9 @@
 planner (plan.py) on every pass and read by whatever shows it — `run --until-idle`'s
 closing report today; status, the dashboard and `storyreel_chapters_waiting{reason}`
 later. The reasons are a small fixed set, so they can label a metric.
+
+`drop_settling` is asked before a chapter is planned at all: while files of its
+category are still arriving in raw/, its task would be built from part of the drop.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ from enum import StrEnum
 from pathlib import Path
 
 from storyreel.diskspace import GB
+from storyreel.ingest.pending import Pending
 from storyreel.layout import CHAPTER_RE, Layout
+from storyreel.units import plural
+
+# A drop_settling detail names this many of the files still arriving, then counts the rest.
+SETTLING_NAMES_SHOWN = 3
 
 
 class WaitReason(StrEnum):
@@ -23,6 +31,7 @@ class WaitReason(StrEnum):
     LOGO_MISSING = "logo_missing"  # render.logo names a file that does not exist
     FONT_MISSING = "font_missing"  # the [captions] font family is not installed
     DISK_LOW = "disk_low"  # free space below [disk] floor_gb
+    DROP_SETTLING = "drop_settling"  # files of its category are still arriving in raw/
     CANNOT_BUILD = "cannot_build"  # writing the task folder failed
 
 
@@ -57,3 +66,20 @@ def categories_text(category: str, default: str) -> str:
 def disk_low_text(free_bytes: int, floor_gb: float) -> str:
     """`free space 0.8 GB is below the 1.0 GB floor ([disk] floor_gb)`."""
     return f"free space {free_bytes / GB:.1f} GB is below the {floor_gb:.1f} GB floor ([disk] floor_gb)"
+
+
+def drop_settling(pending: Pending, layout: Layout, voice: Path, default: str) -> Waiting | None:
+    """A scanned voice chapter waits while any file of its category (or of the default one)
+    is still in raw/ — settling, being checked or crawled — so its task is built from the
+    whole drop; None when nothing of those categories is pending."""
+    if not pending:
+        return None
+    chapter, (category, _story) = layout.chapter_of(voice), layout.story_of(voice)
+    files = pending.files(category, default)
+    if not files:
+        return None
+    shown = ", ".join(f"raw/{name}" for name in files[:SETTLING_NAMES_SHOWN])
+    more = f" and {len(files) - SETTLING_NAMES_SHOWN} more" if len(files) > SETTLING_NAMES_SHOWN else ""
+    where = f"category {category}" if not default or default == category else f"categories {category} and {default}"
+    return Waiting(chapter, WaitReason.DROP_SETTLING,
+                   f"{plural(len(files), 'file')} of {where} still arriving in raw/: {shown}{more}")

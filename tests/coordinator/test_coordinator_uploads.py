@@ -46,7 +46,7 @@ def test_a_body_longer_than_announced_is_cut_off_one_byte_past_it_with_413(serve
     with caplog.at_level(logging.WARNING, logger="storyreel"):
         response = farm.put(task_id, attempt, body(), size=ANNOUNCED, sha256="0" * 64)
     assert response.status_code == 413, response.text
-    assert "past the 1000 bytes announced" in response.json()["detail"]
+    assert "past the 1.0 kB announced" in response.json()["detail"]
     assert leftovers(project, task_id) == []
     # The part file was gone while most of the body was still on its way: nothing past the
     # announced size was written.

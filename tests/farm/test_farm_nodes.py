@@ -326,7 +326,7 @@ def test_run_with_local_nodes_goes_from_raw_to_output(tmp_path: Path, media) -> 
     project = Project.open(root)
     outputs = project.layout.task_ids(TaskState.DONE)
     assert len(outputs) == 2
-    assert 'Running 2 local render node(s)' in done.stderr
+    assert 'Running 2 local render nodes' in done.stderr
     nodes = {e["node"] for e in farm_events(project) if e["event"] == "completed"}
     assert nodes <= {"local-1", "local-2"} and nodes
 

@@ -140,7 +140,7 @@ def test_failures_end_in_trash_with_a_reason_naming_the_url(
         "binary": (["/bin"], "cannot fetch {url}/bin: wrong content type 'image/png' (want text/html, application/xhtml+xml, text/plain)"),
         "empty": (["/empty"], "cannot extract {url}/empty: no text found"),
         "nav": (["/nav"], "cannot extract {url}/nav: no story text found (3 words, at least 20 wanted)"),
-        "endless": (["/endless"], "cannot fetch {url}/endless: too large: body is over 200000 bytes"),
+        "endless": (["/endless"], "cannot fetch {url}/endless: too large: body is over 200.0 kB"),
         "drip": (["/drip"], "cannot fetch {url}/drip: deadline of 1s exceeded"),
         "loop": (["/a"], "cannot fetch {url}/a: redirect loop back to {url}/a"),
     }

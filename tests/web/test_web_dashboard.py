@@ -4,33 +4,15 @@ failures and metrics appear and follow the farm live. Screenshots go to test-art
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
-from webkit import StandInCoordinator, finished_farm, node_row, serve
+from webkit import ARTIFACTS, CHROMIUM, StandInCoordinator, finished_farm, node_row, serve
 
 from storyreel.project import Project
 from storyreel.web import mount
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed")
-
-
-@pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def test_dashboard_shows_the_farm_and_follows_it_live(project: Project, browser):

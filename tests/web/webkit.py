@@ -21,6 +21,13 @@ from storyreel import fsops
 from storyreel.layout import FAILURE_REASON_NAME, STDERR_NAME, TaskState
 from storyreel.project import Project
 
+# Headless Chromium for the dashboard tests (the `browser` fixture is in conftest.py).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+# Screenshots of the dashboard land here for people to look at.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
 
 @contextlib.contextmanager
 def serve(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:

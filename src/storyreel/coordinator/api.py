@@ -60,6 +60,7 @@ from storyreel.protocol import (
     UploadReply,
 )
 from storyreel.tokens import Credentials
+from storyreel.units import human_size
 
 # A stage event is a few hundred bytes of JSON; a body beyond this is no stage event.
 MAX_EVENT_BYTES = 16 * 1024
@@ -152,7 +153,7 @@ async def _small_body(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise HTTPException(413, f"the body is over {limit} bytes")
+            raise HTTPException(413, f"the body is over {human_size(limit)}")
     return bytes(body)
 
 
@@ -208,7 +209,7 @@ def _upload_routes(api: APIRouter, coordinator: Coordinator) -> None:
             raise HTTPException(404, f"{name!r} is not a sidecar: {', '.join(SIDECAR_NAMES)}")
         expected_sha, size = _announced(request)
         if size > MAX_SIDECAR_BYTES:
-            raise HTTPException(413, f"a sidecar is at most {MAX_SIDECAR_BYTES} bytes")
+            raise HTTPException(413, f"a sidecar is at most {human_size(MAX_SIDECAR_BYTES)}")
         part = await run_in_threadpool(coordinator.upload_target, _task_id(task_id), node, attempt, size)
         body = await _small_body(request, size)
         await run_in_threadpool(upload.store_sidecar, task_id, part.parent, attempt, name, body,
@@ -229,7 +230,7 @@ def _upload_routes(api: APIRouter, coordinator: Coordinator) -> None:
             raise
         except (ClientDisconnect, OSError) as exc:
             await run_in_threadpool(coordinator.discard_upload, task_id, part)
-            raise HTTPException(400, f"upload broke off after {receipt.size} bytes: "
+            raise HTTPException(400, f"upload broke off after {human_size(receipt.size)}: "
                                      f"{exc or type(exc).__name__}") from exc
         final: Path = await run_in_threadpool(
             lambda: coordinator.finish_upload(task_id, node, attempt, part, receipt,

@@ -29,6 +29,7 @@ from storyreel.errors import BadUpload, DiskFull, MediaError, UploadTooLarge
 from storyreel.layout import FINAL_NAME
 from storyreel.media.probe import probe
 from storyreel.protocol import CAPTION_SIDECAR_NAMES, SIDECAR_NAMES, THUMBNAIL_NAME, WORDS_NAME
+from storyreel.units import human_size
 
 # A JPEG starts with a start-of-image marker and ends with an end-of-image marker.
 JPEG_START = b"\xff\xd8\xff"
@@ -55,11 +56,11 @@ def check_room(task_id: str, size: int, *, cap: int, spare: int) -> None:
     """Before a byte is read: UploadTooLarge for an announced size over `cap` (it will never
     be taken), DiskFull for one over the `spare` space above the disk floor (it may be later)."""
     if size > cap:
-        raise UploadTooLarge(f"upload of task {task_id} announces {size} bytes, over the "
-                             f"{cap} bytes [coordinator] max_upload_gb allows")
+        raise UploadTooLarge(f"upload of task {task_id} announces {human_size(size)}, over the "
+                             f"{human_size(cap)} [coordinator] max_upload_gb allows")
     if size > spare:
-        raise DiskFull(f"upload of task {task_id} announces {size} bytes and the main worker has "
-                       f"{spare} bytes free above its disk floor")
+        raise DiskFull(f"upload of task {task_id} announces {human_size(size)} and the main worker has "
+                       f"{human_size(spare)} free above its disk floor")
 
 
 async def receive(chunks: AsyncIterator[bytes], part: Path, receipt: Receipt, limit: int) -> Receipt:
@@ -76,13 +77,13 @@ async def receive(chunks: AsyncIterator[bytes], part: Path, receipt: Receipt, li
             receipt.size += len(chunk)
             if receipt.size > limit:
                 raise UploadTooLarge(f"upload of task {part.parent.name} goes on past the "
-                                     f"{limit} bytes announced")
+                                     f"{human_size(limit)} announced")
             if full is None:
                 digest.update(chunk)
                 full = await _write(fh, chunk)
     if full is not None:
         raise DiskFull(f"upload of task {part.parent.name} found the disk full after "
-                       f"{receipt.size} bytes: {full.strerror}") from full
+                       f"{human_size(receipt.size)}: {full.strerror}") from full
     receipt.sha256 = digest.hexdigest()
     return receipt
 

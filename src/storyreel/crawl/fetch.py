@@ -37,6 +37,7 @@ from storyreel.crawl.safety import (
 )
 from storyreel.errors import FetchError
 from storyreel.logs import MAIN_WORKER, get_logger
+from storyreel.units import human_size
 
 log = get_logger(MAIN_WORKER)
 
@@ -333,7 +334,7 @@ class Fetcher:
                 raise FetchError(url, f"wrong content type {shown!r} (want {', '.join(ALLOWED_TYPES)})")
             length = _header(response.headers, b"content-length")
             if length and length.strip().isdigit() and int(length) > self.limits.max_bytes:
-                raise FetchError(url, f"too large: Content-Length {int(length)} is over {self.limits.max_bytes} bytes")
+                raise FetchError(url, f"too large: Content-Length {human_size(int(length))} is over {human_size(self.limits.max_bytes)}")
             decoder = _Decoder(url, _header(response.headers, b"content-encoding") or "")
             parts: list[bytes] = []
             size = 0
@@ -341,7 +342,7 @@ class Fetcher:
                 data = decoder.feed(raw, self.limits.max_bytes - size)
                 size += len(data)
                 if size > self.limits.max_bytes:
-                    raise FetchError(url, f"too large: body is over {self.limits.max_bytes} bytes")
+                    raise FetchError(url, f"too large: body is over {human_size(self.limits.max_bytes)}")
                 parts.append(data)
             body = b"".join(parts)
         finally:

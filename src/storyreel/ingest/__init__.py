@@ -26,6 +26,7 @@ from storyreel.errors import SourceChanged, StoryreelError, ToolMissingError, Un
 from storyreel.ingest.filing import reject, rel
 from storyreel.ingest.holds import UNSEEN, HeldFile, Holds
 from storyreel.ingest.music import ingest_music
+from storyreel.ingest.pending import Pending
 from storyreel.ingest.video import ingest_clip
 from storyreel.ingest.voice import ingest_voice
 from storyreel.ingest.watch import (
@@ -57,6 +58,7 @@ class LinkSink(Protocol):
 
     def submit(self, asset: RawAsset) -> None: ...
     def busy(self) -> bool: ...
+    def crawling(self) -> list[Path]: ...
     def close(self) -> None: ...
 
 
@@ -123,6 +125,13 @@ class Ingestor:
     def pending(self) -> bool:
         """True while raw/ holds files that are not yet stable or are still being processed."""
         return bool(self.in_flight or self.tracker.waiting() or (self.links is not None and self.links.busy()))
+
+    def pending_files(self) -> Pending:
+        """The files `pending` is about, by category: settling, being checked, being crawled."""
+        paths = [*self.tracker.waiting(), *self.in_flight]
+        if self.links is not None:
+            paths += self.links.crawling()
+        return Pending.of(self.raw, paths)
 
     def held(self) -> list[HeldFile]:
         """Files that stay in raw/ without new input: those in the pause after an error, and

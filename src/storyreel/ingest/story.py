@@ -53,7 +53,7 @@ from storyreel.ingest.watch import Signature, signature
 from storyreel.layout import CHUNK_RE, RawAsset, RawRole
 from storyreel.logs import MAIN_WORKER, get_logger, iso_utc
 from storyreel.project import Project
-from storyreel.units import plural
+from storyreel.units import human_size, plural
 
 log = get_logger(MAIN_WORKER)
 
@@ -73,7 +73,7 @@ def read_urls(path: Path) -> list[str]:
     except OSError as exc:
         raise LinkFileError(f"cannot read the link file ({exc.strerror or exc})") from exc
     if len(data) > MAX_LINK_FILE_BYTES:
-        raise LinkFileError(f"link file is over {MAX_LINK_FILE_BYTES} bytes; expected a few URLs")
+        raise LinkFileError(f"link file is over {human_size(MAX_LINK_FILE_BYTES)}; expected a few URLs")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -169,6 +169,11 @@ class LinkProcessor:
         """True while any link file is queued or being crawled."""
         with self._lock:
             return bool(self._active)
+
+    def crawling(self) -> list[Path]:
+        """The link files queued or being crawled now."""
+        with self._lock:
+            return sorted(self._known)
 
     def close(self) -> None:
         """Stop: crawls in flight are abandoned (their link files stay in raw/), queued ones dropped."""

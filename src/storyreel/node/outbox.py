@@ -16,6 +16,7 @@ from typing import Protocol
 from storyreel.errors import LeaseLost, NodeError, Refused
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.protocol import StageEvent
+from storyreel.units import plural
 
 log = get_logger(RENDER_WORKER)
 
@@ -71,7 +72,7 @@ class Outbox:
         """A last flush; what still waits is lost with the process."""
         self.flush()
         if waiting := len(self):
-            log.warning("%d stage event(s) could not be delivered", waiting)
+            log.warning("%s could not be delivered", plural(waiting, "stage event"))
 
     def _deliver(self, event: StageEvent) -> bool:
         """Try one event: True when it is done with (delivered or dropped), False to wait."""

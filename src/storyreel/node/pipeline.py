@@ -33,6 +33,7 @@ from storyreel.node.limits import Limits
 from storyreel.node.outbox import Outbox
 from storyreel.node.stages import Stages
 from storyreel.protocol import FarmSettings
+from storyreel.units import plural
 
 log = get_logger(RENDER_WORKER)
 
@@ -187,8 +188,8 @@ class Node:
         """False once `max_tasks` claims were granted: the claimed tasks finish, then the node exits."""
         if self.limits.may_claim(self.held.granted):
             return True
-        log.info("Claimed %d task(s), the most allowed (--max-tasks): finishing them, then exiting",
-                 self.held.granted)
+        log.info("Claimed %s, the most allowed (--max-tasks): finishing them, then exiting",
+                 plural(self.held.granted, "task"))
         return False
 
     def _hand_over(self, job: Job) -> bool:

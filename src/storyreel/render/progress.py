@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storyreel.logs import RENDER_WORKER, get_logger
+from storyreel.logs import RENDER_WORKER, get_logger, print_console_through
 
 log = get_logger(RENDER_WORKER)
 
@@ -68,7 +68,8 @@ class ProgressReader:
 
 
 class ProgressReport:
-    """A rich progress bar on a terminal, else a log line every few seconds."""
+    """A rich progress bar on a terminal, else a log line every few seconds. While the bar
+    is drawn, log lines are printed through its console, each on a line of its own above it."""
 
     def __init__(self, task_id: str, interactive: bool) -> None:
         self.task_id = task_id
@@ -84,6 +85,7 @@ class ProgressReport:
                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             self._bar.start()
             self._row = self._bar.add_task(task_id[:8], total=100.0, speed="")
+            print_console_through(self._print_line)
 
     def __call__(self, progress: Progress) -> None:
         speed = f"{progress.speed:.2f}x" if progress.speed else "…"
@@ -96,6 +98,12 @@ class ProgressReport:
             eta = f"{progress.eta_seconds:.0f} s" if progress.eta_seconds is not None else "unknown"
             log.info("Rendering %s: %.1f%% at %s, ETA %s", self.task_id, progress.percent, speed, eta)
 
+    def _print_line(self, line: str) -> None:
+        """One log line above the bar, as it is: no markup, no colours, no wrapping added."""
+        assert self._bar is not None
+        self._bar.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
     def close(self) -> None:
         if self._bar is not None:
+            print_console_through(None)
             self._bar.stop()

@@ -95,7 +95,7 @@ class FarmCollector(Collector):
 
 
 def _folders(state: FarmState) -> Iterator[Metric]:
-    items = _gauge("storyreel_folder_items", "Items in each project folder (SPEC §2).", ["folder"])
+    items = _gauge("storyreel_folder_items", "Items in each project folder.", ["folder"])
     for folder, count in state.queues.by_folder().items():
         items.add_metric([folder], count)
     yield items

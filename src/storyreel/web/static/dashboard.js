@@ -5,6 +5,8 @@
 "use strict";
 
 const POLL_MS = 2000;
+// Nodes not heard from for longer than this are hidden from the node table (s).
+const OFFLINE_HIDDEN_AFTER = 86400;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 
@@ -99,7 +101,7 @@ function drawQueues(state) {
 function drawNodes(state) {
   const util = Object.fromEntries(state.metrics.window.nodes.map((n) => [n.node, n.render_utilization]));
   const rows = [];
-  for (const node of state.nodes) {
+  for (const node of recentNodes(state)) {
     const tasks = node.tasks.length ? node.tasks : [{ task_id: "", stage: "", progress: null, eta: null }];
     tasks.forEach((task, i) => {
       const first = i === 0;
@@ -115,6 +117,18 @@ function drawNodes(state) {
     });
   }
   fillBody("nodes", rows, "No node has registered yet.", 9);
+}
+
+// The nodes worth a row: every live one, and the others heard from within a day. How
+// many were left out is said below the table.
+function recentNodes(state) {
+  const stale = (n) => !n.live && n.state !== "busy" && (n.last_seen === null || n.last_seen === undefined
+    || state.now - n.last_seen > OFFLINE_HIDDEN_AFTER);
+  const hidden = state.nodes.filter(stale).length;
+  const note = $("nodes-hidden");
+  note.hidden = hidden === 0;
+  note.textContent = hidden ? `${hidden} ${hidden === 1 ? "node" : "nodes"} offline for over a day not shown.` : "";
+  return state.nodes.filter((n) => !stale(n));
 }
 
 function drawMetrics(state) {
@@ -173,6 +187,7 @@ function drawChart(points) {
   };
   coords.forEach((c) => (c === null ? flush() : run.push(c)));
   flush();
+  drawChartAxes(points, maxDone);
   $("chart-range").textContent = `· ${fmt.time(points[0].start)} – ${fmt.time(points[points.length - 1].end)}, ` +
     `max ${maxDone} per step`;
 }
@@ -218,6 +233,14 @@ function withWarning(cell, warning) {
   // A finished video whose captions skip much of its text says so under its name.
   if (warning) cell.append(el("div", { class: "caption-warning", style: "color: var(--warn)", text: `captions: ${warning}` }));
   return cell;
+}
+
+// The chart's axes: tasks completed per step on the left (0 to the tallest bar),
+// utilization 0–100 % on the right, the time span below.
+function drawChartAxes(points, maxDone) {
+  $("chart-y-max").textContent = String(maxDone);
+  $("chart-x-start").textContent = points.length ? fmt.time(points[0].start) : "";
+  $("chart-x-end").textContent = points.length ? fmt.time(points[points.length - 1].end) : "";
 }
 
 function drawDone(state) {
@@ -279,8 +302,18 @@ function draw(state) {
   drawTasks(state);
   drawDone(state);
   drawFailures(state);
-  $("log").textContent = state.log_tail.join("\n") || "(no log lines yet)";
+  drawLog(state);
   document.body.dataset.ready = "1";
+}
+
+// The log box ends with the newest line and stays scrolled to it, unless the reader
+// has scrolled up to read older lines.
+function drawLog(state) {
+  const box = $("log");
+  const following = box.dataset.drawn !== "1" || box.scrollHeight - box.scrollTop - box.clientHeight < 8;
+  box.textContent = state.log_tail.join("\n") || "(no log lines yet)";
+  box.dataset.drawn = "1";
+  if (following) box.scrollTop = box.scrollHeight;
 }
 
 async function poll() {
