@@ -28,7 +28,7 @@ def test_tasks_lists_every_state_by_name(tmp_path: Path, media):
         row = rows[story]
         assert row["task_id"] == ids[story]
         assert row["state"] == state
-        assert row["name"] == {"category": "tales", "story": story, "chapter": 1, "profile": "",
+        assert row["name"] == {"category": "tales", "story": story, "chapter": 1, "profile": "main",
                                "label": f"tales/{story} chapter 1"}
         assert row["folder"].endswith(ids[story])
     assert rows["story1"]["node"] == ""  # queued: nobody holds it
