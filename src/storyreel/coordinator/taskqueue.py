@@ -13,13 +13,12 @@ checks that the folder still exists before it renames it.
 from __future__ import annotations
 
 import bisect
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from storyreel import taskmeta
-from storyreel.layout import TASK_ID_RE, Layout, TaskState
+from storyreel.layout import Layout, TaskState, list_task_ids
 
 # A folder moved into or out of tasks/ by hand is noticed within this long; one listing of
 # 10,000 task folders costs about 50 ms, so this keeps the rescans near 1 % of a core.
@@ -125,16 +124,6 @@ class QueueIndex:
         """List tasks/ and merge in one go (the caller holds the coordinator's lock)."""
         since = self.begin_rescan()
         return self.merge(self.list_folder(), since)
-
-
-def list_task_ids(folder: Path) -> list[str]:
-    """Layout.task_ids for one state folder, sorted, without a stat per entry: the folder's
-    own entry types answer is_dir for everything but symlinks."""
-    try:
-        with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries if TASK_ID_RE.match(e.name) and e.is_dir())
-    except FileNotFoundError:
-        return []
 
 
 def _created_at(task_dir: Path) -> str:
