@@ -435,13 +435,16 @@ class Layout:
 
     def scanned_voices(self) -> list[Path]:
         """Every scanned voice chapter, sorted (one directory listing per folder, no stat)."""
-        root = self.scanned / AssetKind.STORY
-        found = []
-        for category in _subfolders(root):
-            for story in _subfolders(category):
-                voice = story / "voice"
-                found += [voice / name for name in _names(voice) if CHAPTER_RE.match(name)]
-        return sorted(found)
+        return sorted(v for story in self.scanned_stories() for v in self.voices_in(story / "voice"))
+
+    def scanned_stories(self) -> list[Path]:
+        """Every story folder under scanned/story/<category>/ (hidden names left out)."""
+        return [story for category in _subfolders(self.scanned / AssetKind.STORY) for story in _subfolders(category)]
+
+    @staticmethod
+    def voices_in(voice_folder: Path) -> list[Path]:
+        """The voice chapters (chapter_NNNN.mp3) of one story's voice/ folder."""
+        return [voice_folder / name for name in _names(voice_folder) if CHAPTER_RE.match(name)]
 
     @staticmethod
     def voice_record(voice: Path) -> Path:

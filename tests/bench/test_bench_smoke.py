@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(540)
 def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     done = subprocess.run(
@@ -31,7 +31,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
-        timeout=290,
+        timeout=530,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
@@ -44,6 +44,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "5. Memory",
         "6. Fleet",
         "7. Captions",
+        "9. Main worker and per-task cost",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -65,3 +66,11 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     captions = figures["sections"]["7. Captions"]["20 s"]
     assert captions["reference_words"] > 0.8 * captions["words"]
     assert captions["realtime"] > 0 and captions["median_error"] < 0.1
+    main = figures["sections"]["9. Main worker and per-task cost"]
+    for count in (k for k in main if k.startswith("idle_")):
+        assert set(main[count]["cpu"]) == {"before", "after"}
+        assert all(0 <= v < 2 for v in main[count]["cpu"].values())
+        assert all(v > 0 for v in main[count]["state"].values())
+    assert main["planning"]["per_chapter"]["after"] > 0
+    assert main["task_cycle"]["ffmpeg_alone"] > 0
+    assert all(v > 0 for v in main["task_cycle"]["per_task"].values())

@@ -119,6 +119,14 @@ def test_an_idle_planner_lists_the_voices_again_only_when_told_or_at_its_rescan(
     assert len(planner.plan_pending()) == 1
     assert planner.plan_pending() == []
 
+    # A second chapter in a story folder already listed, long after that listing.
+    second = project.layout.scanned_voice("fantasy", "dragon", "chapter_0002.mp3")
+    media.copy(media.speech(), second)
+    assert planner.plan_pending() == []
+    clock.now += 30.0
+    (task_id,) = planner.plan_pending()
+    assert _metadata(project, task_id)["chapter"] == project.layout.relative(second)
+
 
 def test_scanned_voices_lists_only_visible_chapters(project) -> None:
     layout = project.layout
