@@ -435,11 +435,12 @@ class Layout:
 
     def scanned_voices(self) -> list[Path]:
         """Every scanned voice chapter, sorted (one directory listing per folder, no stat)."""
-        return sorted(v for story in self.scanned_stories() for v in self.voices_in(story / "voice"))
+        return sorted(v for story in self.scanned_stories() for v in self.voices_in(Path(story, "voice")))
 
-    def scanned_stories(self) -> list[Path]:
-        """Every story folder under scanned/story/<category>/ (hidden names left out)."""
-        return [story for category in _subfolders(self.scanned / AssetKind.STORY) for story in _subfolders(category)]
+    def scanned_stories(self) -> list[str]:
+        """Every story folder under scanned/story/<category>/ (hidden names left out), as
+        path strings: the planner's idle listing looks at 10,000 of them."""
+        return [story for category in _subfolders(str(self.scanned / AssetKind.STORY)) for story in _subfolders(category)]
 
     @staticmethod
     def voices_in(voice_folder: Path) -> list[Path]:
@@ -501,11 +502,11 @@ class Layout:
         return f"video_{number:04d}.mp4"
 
 
-def _subfolders(folder: Path) -> list[Path]:
+def _subfolders(folder: str) -> list[str]:
     """The visible folders in `folder` (from the listing's entry types; none when absent)."""
     try:
         with os.scandir(folder) as entries:
-            return [Path(e.path) for e in entries if not e.name.startswith(".") and e.is_dir()]
+            return [e.path for e in entries if not e.name.startswith(".") and e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
 

@@ -31,6 +31,7 @@ from storyreel.layout import (
 )
 from storyreel.logs import iso_utc
 from storyreel.protocol import WORDS_NAME
+from storyreel.rescans import Rescan
 
 # reason.json of a failed task whose chapter may be planned again (its bad clip is gone).
 REPLAN_KEY = "replan"
@@ -193,28 +194,26 @@ class ChapterIndex:
 
     Kept incrementally: the planner notes each task it creates, and this module's moves
     tell every index of the root about a failure that frees its chapter. The four state
-    folders are listed in full only every `rescan_seconds` (and at the first look-up),
-    for folders an operator moved or deleted by hand. A task keeps its id, chapter and
+    folders are listed in full only every `rescan_seconds` (and at the first look-up; less
+    often when one listing costs more than rescans.LISTING_SHARE of a core), for folders an
+    operator moved or deleted by hand. A task keeps its id, chapter and
     profile through every move, so each metadata.json is read once.
     """
 
     def __init__(self, layout: Layout, *, rescan_seconds: float = INDEX_RESCAN_SECONDS,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.layout = layout
-        self.rescan_seconds = rescan_seconds
-        self._monotonic = monotonic
+        self.rescan = Rescan(rescan_seconds, monotonic=monotonic)
         self._by_id: dict[str, TaskKey | None] = {}
         self._seen: set[str] = set()
         self._replanned: dict[str, bool] = {}  # failed task → its chapter may be planned again
         self._tasks: dict[TaskKey, str] = {}
-        self._listed_at: float | None = None
         self.generation = 0  # counts changes of tasks(), so a caller can tell nothing changed
         _INDEXES.setdefault(layout.root, weakref.WeakSet()).add(self)
 
     def tasks(self) -> dict[TaskKey, str]:
         """(chapter, profile) → task id, over tasks/, processing/, output/, trash/failed/."""
-        now = self._monotonic()
-        if self._listed_at is None or now - self._listed_at >= self.rescan_seconds:
+        if self.rescan.due():
             self.relist()
         return dict(self._tasks)
 
@@ -229,6 +228,7 @@ class ChapterIndex:
     def relist(self) -> None:
         """List the four state folders now. A task that moves while they are listed can be
         missed by one listing; when a task seen last time is missing, they are listed again."""
+        self.rescan.begin()
         ids = self._list()
         if self._seen - ids.keys():
             ids.update(self._list())
@@ -237,7 +237,7 @@ class ChapterIndex:
         for task_id, key in ids.items():
             if key:
                 result.setdefault(key, task_id)
-        self._listed_at = self._monotonic()
+        self.rescan.done()
         if result != self._tasks:
             self._tasks = result
             self.generation += 1

@@ -38,6 +38,7 @@ from storyreel.lifecycle import ChapterIndex, TaskKey
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
+from storyreel.rescans import Rescan
 from storyreel.taskmeta import (
     CAPTIONS_TEXT_NAME,
     FONT_PREFIX,
@@ -377,33 +378,32 @@ RACY_SECONDS = 2.0
 
 class VoiceList:
     """The scanned voice chapters, listed again only when ingest filed something or every
-    `rescan_seconds` (for voices moved in or out by hand). A full listing lists a story's
-    voice/ folder only when its mtime changed since the last listing: one stat per story
-    instead of two directory listings. An mtime within RACY_SECONDS of the listing that read
-    it is not trusted (a change in the same clock tick leaves it as it was), so that folder
-    is listed again next time."""
+    `rescan_seconds` (for voices moved in or out by hand; less often when one listing costs
+    more than rescans.LISTING_SHARE of a core). A full listing lists a story's voice/ folder
+    only when its mtime changed since the last listing: one stat per story instead of two
+    directory listings. An mtime within RACY_SECONDS of the listing that read it is not
+    trusted (a change in the same clock tick leaves it as it was): that folder is listed
+    again next time."""
 
     def __init__(self, layout: Layout, rescan_seconds: float, *,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.layout = layout
-        self.rescan_seconds = rescan_seconds
-        self._monotonic = monotonic
+        self.rescan = Rescan(rescan_seconds, monotonic=monotonic)
         self._voices: list[Path] = []
-        self._listed_at: float | None = None
         self._folders: dict[str, tuple[int, list[Path]]] = {}  # voice/ folder → (mtime, chapters)
         self.generation = 0  # counts changes of the list
 
     def changed(self) -> None:
-        self._listed_at = None
+        self.rescan.now()
 
     def current(self) -> list[Path]:
-        now = self._monotonic()
-        if self._listed_at is None or now - self._listed_at >= self.rescan_seconds:
+        if self.rescan.due():
+            self.rescan.begin()
             found = self._list()
             if found != self._voices:
                 self._voices = found
                 self.generation += 1
-            self._listed_at = now
+            self.rescan.done()
         return self._voices
 
     def _list(self) -> list[Path]:
@@ -411,7 +411,7 @@ class VoiceList:
         folders: dict[str, tuple[int, list[Path]]] = {}
         found: list[Path] = []
         for story in self.layout.scanned_stories():
-            voice = os.path.join(story, "voice")
+            voice = f"{story}{os.sep}voice"
             try:
                 mtime = os.stat(voice).st_mtime_ns
             except OSError:
