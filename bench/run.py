@@ -25,6 +25,7 @@ import captions_bench  # noqa: E402
 import coord_bench  # noqa: E402
 import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
+import mainworker_bench  # noqa: E402
 import node_bench  # noqa: E402
 import picture_bench  # noqa: E402
 import render_bench  # noqa: E402
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "fleet": fleet_bench,
     "captions": captions_bench,
     "picture": picture_bench,
+    "mainworker": mainworker_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

@@ -64,6 +64,9 @@ class PlanSettings(_Section):
         "default", description="Category whose music and clips are used when a story's own category has none."
     )
     seed: int | None = Field(None, description="Seed for music and clip picks; unset picks differently each run.")
+    rescan_seconds: float = Field(
+        30.0, gt=0, description="List scanned/story/ and the task folders again this often, for files moved by hand (s)."
+    )
 
 
 class RenderSettings(_Section):

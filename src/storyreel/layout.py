@@ -26,6 +26,8 @@ CONFIG_NAME = "storyreel.toml"
 REASON_SUFFIX = ".reason.json"
 # A processed story link keeps, beside it, a record of its URLs, fetch time and chunks.
 LINK_RECORD_SUFFIX = ".record.json"
+# A scanned voice chapter keeps, beside it under a hidden name, the duration ingest measured.
+VOICE_RECORD_SUFFIX = ".json"
 
 # Files inside a task folder (SPEC §2, §5).
 METADATA_NAME = "metadata.json"
@@ -440,9 +442,23 @@ class Layout:
         return sorted(self.scanned.glob(f"{AssetKind.STORY}/*/*/link/*{LINK_RECORD_SUFFIX}"))
 
     def scanned_voices(self) -> list[Path]:
-        """Every scanned voice chapter, sorted."""
-        root = self.scanned / AssetKind.STORY
-        return sorted(p for p in root.glob("*/*/voice/chapter_*.mp3") if CHAPTER_RE.match(p.name))
+        """Every scanned voice chapter, sorted (one directory listing per folder, no stat)."""
+        return sorted(v for story in self.scanned_stories() for v in self.voices_in(Path(story, "voice")))
+
+    def scanned_stories(self) -> list[str]:
+        """Every story folder under scanned/story/<category>/ (hidden names left out), as
+        path strings: the planner's idle listing looks at 10,000 of them."""
+        return [story for category in _subfolders(str(self.scanned / AssetKind.STORY)) for story in _subfolders(category)]
+
+    @staticmethod
+    def voices_in(voice_folder: Path) -> list[Path]:
+        """The voice chapters (chapter_NNNN.mp3) of one story's voice/ folder."""
+        return [voice_folder / name for name in _names(voice_folder) if CHAPTER_RE.match(name)]
+
+    @staticmethod
+    def voice_record(voice: Path) -> Path:
+        """The hidden record beside a scanned voice chapter: its duration, size and mtime."""
+        return voice.with_name("." + voice.name + VOICE_RECORD_SUFFIX)
 
     def scanned_clips(self, kind: AssetKind | str, category: str) -> list[Path]:
         root = self.scanned / str(kind) / category
@@ -483,10 +499,7 @@ class Layout:
         return self.output / task_id / FINAL_NAME
 
     def task_ids(self, state: TaskState) -> list[str]:
-        folder = self.state_dir(state)
-        if not folder.is_dir():
-            return []
-        return sorted(p.name for p in folder.iterdir() if p.is_dir() and TASK_ID_RE.match(p.name))
+        return list_task_ids(self.state_dir(state))
 
     def find_task(self, task_id: str) -> tuple[TaskState, Path] | None:
         """Which state folder holds a task, if any."""
@@ -501,3 +514,30 @@ class Layout:
     @staticmethod
     def video_part_name(number: int) -> str:
         return f"video_{number:04d}.mp4"
+
+
+def _subfolders(folder: str) -> list[str]:
+    """The visible folders in `folder` (from the listing's entry types; none when absent)."""
+    try:
+        with os.scandir(folder) as entries:
+            return [e.path for e in entries if not e.name.startswith(".") and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _names(folder: Path) -> list[str]:
+    """The names in `folder`; none when it is absent."""
+    try:
+        return os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def list_task_ids(folder: Path) -> list[str]:
+    """Layout.task_ids for one state folder, sorted, without a stat per entry: the folder's
+    own entry types answer is_dir for everything but symlinks."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries if TASK_ID_RE.match(e.name) and e.is_dir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []

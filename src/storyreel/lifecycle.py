@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,9 +27,11 @@ from storyreel.layout import (
     STDERR_NAME,
     Layout,
     TaskState,
+    list_task_ids,
 )
 from storyreel.logs import iso_utc
 from storyreel.protocol import WORDS_NAME
+from storyreel.rescans import Rescan
 
 # reason.json of a failed task whose chapter may be planned again (its bad clip is gone,
 # the operator retried it, or replanned it while it was queued).
@@ -130,6 +135,8 @@ def fail(
     fsops.write_json(src / FAILURE_REASON_NAME, record)
     fsops.move(src, dst)
     repoint_links(dst, src)
+    if replan:
+        _replanning(layout, task_id)
     return dst
 
 
@@ -201,36 +208,44 @@ def key_of(task_dir: Path) -> TaskKey | None:
     return TaskKey(chapter, profile if isinstance(profile, str) and profile else MAIN_PROFILE)
 
 
+# A ChapterIndex lists the four state folders again this often by default, for task
+# folders moved or deleted by hand (the planner passes `[plan] rescan_seconds`).
+INDEX_RESCAN_SECONDS = 30.0
+
+# The live chapter indexes of each project root in this process, told about every move
+# here that changes what counts (a failure that lets its chapter be planned again).
+_INDEXES: dict[Path, weakref.WeakSet[ChapterIndex]] = {}
+
+
 class ChapterIndex:
     """Which voice chapters already have a task in which profile, in any state: never a
     second task for the same chapter and profile. A failed task whose bad clip was set
     aside (reason.json `"replan": true`) does not count: its chapter is planned again.
 
-    A task keeps its id, chapter and profile through every move, so each metadata.json is
-    read once; later look-ups only list the four state folders.
+    Kept incrementally: the planner notes each task it creates, and this module's moves
+    tell every index of the root about a failure that frees its chapter. The four state
+    folders are listed in full only every `rescan_seconds` (and at the first look-up; less
+    often when one listing costs more than rescans.LISTING_SHARE of a core), for folders an
+    operator moved or deleted by hand. A task keeps its id, chapter and
+    profile through every move, so each metadata.json is read once.
     """
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, *, rescan_seconds: float = INDEX_RESCAN_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.layout = layout
+        self.rescan = Rescan(rescan_seconds, monotonic=monotonic)
         self._by_id: dict[str, TaskKey | None] = {}
         self._seen: set[str] = set()
         self._replanned: dict[str, bool] = {}  # failed task → its chapter may be planned again
+        self._tasks: dict[TaskKey, str] = {}
+        self.generation = 0  # counts changes of tasks(), so a caller can tell nothing changed
+        _INDEXES.setdefault(layout.root, weakref.WeakSet()).add(self)
 
     def tasks(self) -> dict[TaskKey, str]:
-        """(chapter, profile) → task id, over tasks/, processing/, output/, trash/failed/.
-
-        A task that moves while the folders are listed can be missed by one listing;
-        when a task seen last time is missing, the folders are listed once more.
-        """
-        ids = self._list()
-        if self._seen - ids.keys():
-            ids.update(self._list())
-        self._seen = set(ids)
-        result: dict[TaskKey, str] = {}
-        for task_id, key in ids.items():
-            if key:
-                result.setdefault(key, task_id)
-        return result
+        """(chapter, profile) → task id, over tasks/, processing/, output/, trash/failed/."""
+        if self.rescan.due():
+            self.relist()
+        return dict(self._tasks)
 
     def chapters(self) -> dict[str, str]:
         """chapter → the id of a task made from it (its main one when it has one)."""
@@ -240,11 +255,28 @@ class ChapterIndex:
             result.setdefault(key.chapter, task_id)
         return result
 
+    def relist(self) -> None:
+        """List the four state folders now. A task that moves while they are listed can be
+        missed by one listing; when a task seen last time is missing, they are listed again."""
+        self.rescan.begin()
+        ids = self._list()
+        if self._seen - ids.keys():
+            ids.update(self._list())
+        self._seen = set(ids)
+        result: dict[TaskKey, str] = {}
+        for task_id, key in ids.items():
+            if key:
+                result.setdefault(key, task_id)
+        self.rescan.done()
+        if result != self._tasks:
+            self._tasks = result
+            self.generation += 1
+
     def _list(self) -> dict[str, TaskKey | None]:
         """task id → its key; a failed task that let its chapter be planned again has none."""
         found: dict[str, TaskKey | None] = {}
         for state in TaskState:
-            for task_id in self.layout.task_ids(state):
+            for task_id in list_task_ids(self.layout.state_dir(state)):
                 if self._by_id.get(task_id) is None:
                     self._by_id[task_id] = key_of(self.layout.task_dir(task_id, state))
                 replanned = state == TaskState.FAILED and self._replanned_task(task_id)
@@ -265,8 +297,25 @@ class ChapterIndex:
 
     def note(self, task_id: str, chapter: str, profile: str = MAIN_PROFILE) -> None:
         """Record a task just created (saves reading its metadata back)."""
-        self._by_id[task_id] = TaskKey(chapter, profile)
+        key = TaskKey(chapter, profile)
+        self._by_id[task_id] = key
         self._seen.add(task_id)
+        if self._tasks.get(key) != task_id:
+            self._tasks.setdefault(key, task_id)
+            self.generation += 1
+
+    def _replanning(self, task_id: str) -> None:
+        """A task just failed in a way that lets its chapter be planned again."""
+        self._replanned[task_id] = True
+        key = self._by_id.get(task_id)
+        if key is not None and self._tasks.get(key) == task_id:
+            del self._tasks[key]
+            self.generation += 1
+
+
+def _replanning(layout: Layout, task_id: str) -> None:
+    for index in list(_INDEXES.get(layout.root, ())):
+        index._replanning(task_id)
 
 
 def has_task_for(layout: Layout, chapter: str, profile: str = MAIN_PROFILE) -> str | None:

@@ -117,6 +117,8 @@ class MainWorker:
         if self.coordinator is not None:
             self.coordinator.reap()
         handled = self.ingestor.run_pass()
+        if handled:
+            self.planner.scanned_changed()
         created = self.planner.plan_pending()
         self.waitfile.publish(self.planner.waiting)
         if self.coordinator is not None:

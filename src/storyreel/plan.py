@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from storyreel import fsops
+from storyreel import fsops, voicerecord
 from storyreel.captions.fonts import find_font
 from storyreel.config import MAIN_PROFILE, profile_section
 from storyreel.diskspace import DiskWatcher
@@ -39,6 +40,7 @@ from storyreel.lifecycle import ChapterIndex, TaskKey
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.media.probe import probe
 from storyreel.project import Project
+from storyreel.rescans import Rescan
 from storyreel.taskmeta import (
     CAPTIONS_STORY_NAME,
     CAPTIONS_TEXT_NAME,
@@ -112,7 +114,11 @@ class Planner:
         self.pending = pending
         self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
-        self.index = ChapterIndex(project.layout)
+        rescan = project.settings.plan.rescan_seconds
+        self.index = ChapterIndex(project.layout, rescan_seconds=rescan)
+        self.voices = VoiceList(project.layout, rescan)
+        self._settled: tuple[int, int] | None = None  # (voices, index) generations with nothing to plan
+        self._keys: dict[Path, list[TaskKey]] = {}  # voice → its (chapter, profile) keys
         self._warned: set[tuple[str, str]] = set()
         self._durations: dict[tuple[str, int], float | None] = {}
         # The chapters the last pass left without a task, and why (the one source of
@@ -125,12 +131,16 @@ class Planner:
         the new task ids. Every chapter left without a task it needs is in `waiting`
         afterwards, with the reason."""
         self.waiting = []
-        voices = self.layout.scanned_voices()
+        voices = self.voices.current()
         if not voices:
             return []
         known = self.index.tasks()
+        state = (self.voices.generation, self.index.generation)
+        if state == self._settled:
+            return []  # no new voice and no task gone since every chapter had its tasks
         unplanned = {v: missing for v in voices if (missing := self._missing_profiles(v, known))}
         if not unplanned:
+            self._settled = state
             return []
         disk = self.disk.check()  # below the floor: the watcher has logged it once
         if disk.paused:
@@ -146,11 +156,17 @@ class Planner:
                 created += planned
         return created
 
+    def scanned_changed(self) -> None:
+        """Ingest filed something: list the scanned voices again at the next pass."""
+        self.voices.changed()
+
     def _missing_profiles(self, voice: Path, known: dict[TaskKey, str]) -> list[str]:
         """The profiles of the voice's category that have no task for it yet."""
-        chapter = self.layout.chapter_of(voice)
-        category, _ = self.layout.story_of(voice)
-        return [p for p in self.project.settings.profiles_for(category) if TaskKey(chapter, p) not in known]
+        keys = self._keys.get(voice)
+        if keys is None:
+            chapter, (category, _) = self.layout.chapter_of(voice), self.layout.story_of(voice)
+            keys = self._keys[voice] = [TaskKey(chapter, p) for p in self.project.settings.profiles_for(category)]
+        return [key.profile for key in keys if key not in known]
 
     def plan_chapter(self, voice: Path, profiles: list[str] | None = None) -> list[str] | Waiting:
         """Build the tasks of one scanned voice chapter in `profiles` (main by default), all
@@ -360,17 +376,23 @@ class Planner:
         return random.Random(f"{seed}:{chapter}") if seed is not None else random.Random()
 
     def _duration(self, path: Path) -> float | None:
+        """A file's duration: a voice chapter's from the record ingest left beside it, any
+        other file's (or a voice without a matching record) from ffprobe. Kept per mtime."""
         try:
-            key = (str(path), path.stat().st_mtime_ns)
+            st = path.stat()
         except OSError:
             return None
+        key = (str(path), st.st_mtime_ns)
         if key not in self._durations:
-            try:
-                self._durations[key] = probe(path).duration
-            except MediaError as exc:
-                log.warning("Cannot read the duration of %s: %s", self.layout.relative(path), exc.reason)
-                self._durations[key] = None
+            self._durations[key] = voicerecord.duration(path, st) or self._probed_duration(path)
         return self._durations[key]
+
+    def _probed_duration(self, path: Path) -> float | None:
+        try:
+            return probe(path).duration
+        except MediaError as exc:
+            log.warning("Cannot read the duration of %s: %s", self.layout.relative(path), exc.reason)
+            return None
 
     def _clip_seconds(self, path: Path) -> float | None:
         return Layout.duration_from_scanned_name(path) or self._duration(path)
@@ -379,6 +401,60 @@ class Planner:
         if (chapter, what) not in self._warned:
             self._warned.add((chapter, what))
             log.warning(message, *args)
+
+
+# A folder's mtime this close to the listing that read it may hide a change made in the
+# same tick of the filesystem's clock (s).
+RACY_SECONDS = 2.0
+
+
+class VoiceList:
+    """The scanned voice chapters, listed again only when ingest filed something or every
+    `rescan_seconds` (for voices moved in or out by hand; less often when one listing costs
+    more than rescans.LISTING_SHARE of a core). A full listing lists a story's voice/ folder
+    only when its mtime changed since the last listing: one stat per story instead of two
+    directory listings. An mtime within RACY_SECONDS of the listing that read it is not
+    trusted (a change in the same clock tick leaves it as it was): that folder is listed
+    again next time."""
+
+    def __init__(self, layout: Layout, rescan_seconds: float, *,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.layout = layout
+        self.rescan = Rescan(rescan_seconds, monotonic=monotonic)
+        self._voices: list[Path] = []
+        self._folders: dict[str, tuple[int, list[Path]]] = {}  # voice/ folder → (mtime, chapters)
+        self.generation = 0  # counts changes of the list
+
+    def changed(self) -> None:
+        self.rescan.now()
+
+    def current(self) -> list[Path]:
+        if self.rescan.due():
+            self.rescan.begin()
+            found = self._list()
+            if found != self._voices:
+                self._voices = found
+                self.generation += 1
+            self.rescan.done()
+        return self._voices
+
+    def _list(self) -> list[Path]:
+        trusted_before = time.time_ns() - int(RACY_SECONDS * 1e9)
+        folders: dict[str, tuple[int, list[Path]]] = {}
+        found: list[Path] = []
+        for story in self.layout.scanned_stories():
+            voice = f"{story}{os.sep}voice"
+            try:
+                mtime = os.stat(voice).st_mtime_ns
+            except OSError:
+                continue
+            known = self._folders.get(voice)
+            if known is None or known[0] != mtime or mtime >= trusted_before:
+                known = (mtime, self.layout.voices_in(Path(voice)))
+            folders[voice] = known
+            found += known[1]
+        self._folders = folders
+        return sorted(found)
 
 
 def video_list_text(names: list[str]) -> str:

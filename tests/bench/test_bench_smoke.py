@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.timeout(420)
+@pytest.mark.timeout(660)
 def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     done = subprocess.run(
@@ -31,7 +31,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
-        timeout=410,
+        timeout=650,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text(encoding="utf-8")
@@ -45,6 +45,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "6. Fleet",
         "7. Captions",
         "8. Picture and sound",
+        "9. Main worker and per-task cost",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -71,3 +72,11 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     assert all(ratio > 0 for ratio in picture["ratios"].values()) and picture["thumbnail_wall"] > 0
     render = figures["sections"]["7. Captions"]["render"]
     assert render["aligned_ratio"] > 0 and render["burned_ratio"] > 0
+    main = figures["sections"]["9. Main worker and per-task cost"]
+    for count in (k for k in main if k.startswith("idle_")):
+        assert set(main[count]["cpu"]) == {"before", "after"}
+        assert all(0 <= v < 2 for v in main[count]["cpu"].values())
+        assert all(v > 0 for v in main[count]["state"].values())
+    assert main["planning"]["per_chapter"]["after"] > 0
+    assert main["task_cycle"]["ffmpeg_alone"] > 0
+    assert all(v > 0 for v in main["task_cycle"]["per_task"].values())

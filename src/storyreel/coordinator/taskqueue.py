@@ -13,16 +13,17 @@ checks that the folder still exists before it renames it.
 from __future__ import annotations
 
 import bisect
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from storyreel import taskmeta
-from storyreel.layout import TASK_ID_RE, Layout, TaskState
+from storyreel.layout import Layout, TaskState, list_task_ids
+from storyreel.rescans import Rescan
 
-# A folder moved into or out of tasks/ by hand is noticed within this long; one listing of
-# 10,000 task folders costs about 50 ms, so this keeps the rescans near 1 % of a core.
+# A folder moved into or out of tasks/ by hand is noticed within this long, or less often
+# when one listing costs more than rescans.LISTING_SHARE of a core (10,000 task folders
+# take about 50 ms: every 10 s), so an idle coordinator's cost stays flat as the queue grows.
 RESCAN_SECONDS = 5.0
 
 
@@ -32,14 +33,14 @@ class QueueIndex:
 
     def __init__(self, layout: Layout, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.layout = layout
-        self._monotonic = monotonic
         self._order: list[tuple[str, str]] = []  # sorted (created_at, task id)
         self._keys: dict[str, tuple[str, str]] = {}  # task id → its entry in _order
         self._created: dict[str, str] = {}  # task id → created_at (never changes)
         self._seq = 0  # counts changes, so a rescan can tell which ones happened while it listed
         self._added_at: dict[str, int] = {}  # task id → change number of its latest addition
         self._removed_at: dict[str, int] = {}  # task id → change number of its latest removal
-        self._scanned_at: float | None = None  # monotonic time of the last full listing
+        self._rescan = Rescan(RESCAN_SECONDS, monotonic=monotonic)
+        self._built = False  # a full listing has been merged
 
     def __len__(self) -> int:
         return len(self._order)
@@ -58,10 +59,10 @@ class QueueIndex:
 
     @property
     def built(self) -> bool:
-        return self._scanned_at is not None
+        return self._built
 
     def rescan_due(self) -> bool:
-        return self._scanned_at is None or self._monotonic() - self._scanned_at >= RESCAN_SECONDS
+        return self._rescan.due()
 
     def add(self, task_ids: Iterable[str]) -> None:
         """Tasks that are in tasks/ now (created by the planner, released, expired)."""
@@ -95,6 +96,7 @@ class QueueIndex:
     # -- full listings -----------------------------------------------------------
     def begin_rescan(self) -> int:
         """Mark the start of a listing; pass the result to `merge`."""
+        self._rescan.begin()
         return self._seq
 
     def list_folder(self) -> list[str]:
@@ -118,23 +120,14 @@ class QueueIndex:
         self.add(new)
         self._added_at = {t: n for t, n in self._added_at.items() if n > since and t in self._keys}
         self._removed_at = {t: n for t, n in self._removed_at.items() if n > since}
-        self._scanned_at = self._monotonic()
+        self._rescan.done()
+        self._built = True
         return len(new), len(dropped)
 
     def rescan(self) -> tuple[int, int]:
         """List tasks/ and merge in one go (the caller holds the coordinator's lock)."""
         since = self.begin_rescan()
         return self.merge(self.list_folder(), since)
-
-
-def list_task_ids(folder: Path) -> list[str]:
-    """Layout.task_ids for one state folder, sorted, without a stat per entry: the folder's
-    own entry types answer is_dir for everything but symlinks."""
-    try:
-        with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries if TASK_ID_RE.match(e.name) and e.is_dir())
-    except FileNotFoundError:
-        return []
 
 
 def _created_at(task_dir: Path) -> str:

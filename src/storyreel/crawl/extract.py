@@ -10,13 +10,18 @@ paragraph collapsed to one space, control characters removed.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import unicodedata
 
-import trafilatura
-
 from storyreel.errors import ExtractError
+
+# trafilatura takes about a second to import: it is loaded by the first HTML page, not
+# by every main worker that starts with no story links. A missing one still stops this
+# module's import, so the crawler reports itself not installed (ingest.open_link_processor).
+if importlib.util.find_spec("trafilatura") is None:
+    raise ModuleNotFoundError("No module named 'trafilatura'", name="trafilatura")
 
 # trafilatura warns "discarding data" for every page without text; we report that
 # ourselves, in the SPEC §9 format, as the link's reason.
@@ -48,6 +53,8 @@ def plain_paragraphs(text: str) -> list[str]:
 
 def html_paragraphs(html: str, url: str) -> list[str]:
     """The main text of an HTML page, one entry per paragraph or heading."""
+    import trafilatura
+
     extracted = trafilatura.extract(
         html, url=url, output_format="txt", include_comments=False, include_tables=True,
         include_images=False, include_links=False, deduplicate=False, favor_precision=False,

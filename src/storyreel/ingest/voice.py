@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storyreel import voicerecord
 from storyreel.errors import MediaError, Unacceptable
 from storyreel.ingest.filing import file_into
 from storyreel.ingest.validate import mp3_audio, positive_duration, probed, unreadable
@@ -35,7 +36,10 @@ def ingest_voice(project: Project, asset: RawAsset, expect: Signature) -> Path:
         )
     assert asset.story is not None  # classify_raw always names the story of a voice file
     dst = project.layout.scanned_voice(asset.category, asset.story, asset.name)
-    return file_into(
+    filed = file_into(
         project, asset.path, dst, kind=str(RawRole.VOICE), expect=expect,
         duration=round(duration, 3), speech_seconds=round(speech, 3),
     )
+    if filed == dst:  # not a duplicate sent to the trash
+        voicerecord.write(dst, duration)
+    return filed

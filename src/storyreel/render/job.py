@@ -11,10 +11,12 @@ nothing is left at `output` and RenderError carries ffmpeg's full stderr.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +42,9 @@ log = get_logger(RENDER_WORKER)
 
 # How often a cancel request is looked at while ffmpeg runs (s).
 CANCEL_POLL_SECONDS = 0.2
+# Channel counts kept per node process (file versions); far more than its tasks share.
+CHANNELS_KEPT = 4096
+_CHANNELS: dict[tuple[str, int, int], int] = {}  # (real path, size, mtime) → channels
 
 
 @dataclass(frozen=True)
@@ -86,23 +91,36 @@ def _inputs(task_dir: Path, meta: TaskMeta) -> RenderInputs:
         clip = next((n for n in missing if n in names), None)
         raise RenderError(task_dir, f"missing input files: {', '.join(missing)}", bad_input=clip)
     voice, music = task_dir / meta.voice_file, task_dir / meta.music_file
+    with ThreadPoolExecutor(2, thread_name_prefix="probe") as pool:  # two ffprobes side by side
+        voice_channels, music_channels = pool.map(_channels, (voice, music))
     return RenderInputs(
         videos=[task_dir / n for n in names],
         music=music,
         voice=voice,
         logo=task_dir / meta.render.logo if meta.render.logo else None,
         duration=meta.voice_duration,
-        voice_channels=_channels(voice),
-        music_channels=_channels(music),
+        voice_channels=voice_channels,
+        music_channels=music_channels,
         picture=picture_inputs(task_dir, meta, names),
     )
 
 
 def _channels(path: Path) -> int:
-    audio = probe(path).first_audio
-    if audio is None:
-        raise RenderError(path.parent, f"{path.name} has no audio stream")
-    return audio.channels
+    """The channel count of a task's voice or music, probed once per file version: a node
+    renders many tasks from the same scanned music, and a retry from the same voice."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise RenderError(path.parent, f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key not in _CHANNELS:
+        audio = probe(path).first_audio
+        if audio is None:
+            raise RenderError(path.parent, f"{path.name} has no audio stream")
+        if len(_CHANNELS) >= CHANNELS_KEPT:
+            _CHANNELS.clear()
+        _CHANNELS[key] = audio.channels
+    return _CHANNELS[key]
 
 
 def render_task(
