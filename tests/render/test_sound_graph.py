@@ -53,14 +53,15 @@ def test_ducking_is_keyed_by_the_levelled_voice():
 
 
 def test_the_last_gain_reaches_the_target_and_a_limiter_only_where_the_peak_needs_it():
-    quiet = audio.finish(audio.Mix(), Level(-15.2, -9.0), SPEC)
+    quiet = audio.finish(audio.Mix(), Level(-15.2, -9.0), Level(-15.3, -9.0), SPEC)
     assert quiet.final_db == pytest.approx(1.2) and quiet.limit_db is None
     assert quiet.expected == Level(-14.0, pytest.approx(-7.8))
     assert "alimiter" not in graph(mix=quiet) and graph(mix=quiet).endswith("[mixed]volume=1.2dB[aout]")
-    hot = audio.finish(audio.Mix(), Level(-13.0, 1.0), SPEC)
-    assert hot.final_db == pytest.approx(-1.0) and hot.limit_db == pytest.approx(-2.0)
-    assert "volume=-1dB,alimiter=limit=0.794328:level=0:latency=1[aout]" in graph(mix=hot)
-    assert hot.tag_args() == ["-metadata", "loudness_integrated=-14.0", "-metadata", "loudness_true_peak=-1.0"]
+    # Over the ceiling: the limiter (2 dB under it) first, then the gain the limited mix needs.
+    hot = audio.finish(audio.Mix(), Level(-13.8, 1.0), Level(-14.3, -1.8), SPEC)
+    assert hot.final_db == pytest.approx(0.3) and hot.limit_db == pytest.approx(-2.0)
+    assert "[mixed]alimiter=limit=0.794328:level=0:latency=1,volume=0.3dB[aout]" in graph(mix=hot)
+    assert hot.tag_args() == ["-metadata", "loudness_integrated=-14.0", "-metadata", "loudness_true_peak=-1.5"]
 
 
 def test_the_passes_read_the_music_looped_and_the_voice_for_its_length():
@@ -70,7 +71,10 @@ def test_the_passes_read_the_music_looped_and_the_voice_for_its_length():
     text = first[first.index("-filter_complex") + 1]
     assert "atrim=duration=12.5,ebur128[lm]" in text and text.startswith("[1:a]")
     second = audio.mix_argv(INPUTS, SPEC, audio.Mix(voice_db=3.0))
-    assert "[mixed]ebur128=peak=true[lx]" in second[second.index("-filter_complex") + 1]
+    text = second[second.index("-filter_complex") + 1]
+    assert "[mixed]asplit=2[plain][limited];[plain]ebur128=peak=true[lx]" in text
+    assert "[limited]alimiter=limit=0.794328:level=0:latency=1,ebur128=peak=true[ly]" in text
+    assert second.count("-map") == 2
 
 
 STDERR = """[Parsed_ebur128_2 @ 0x55] Summary:

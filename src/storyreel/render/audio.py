@@ -8,9 +8,11 @@ The levels come from a loudness pass on the node, audio only, before the render:
    loudness and the music set `music_under_voice_lu` under it, so every chapter sounds
    the same whatever the narration's own level; ducking is keyed by that levelled voice,
    so it behaves the same too.
-2. `mix_argv`: a second pass meters the exact mix (ducking included) with its true peak.
-   The render applies the last correction to the target and, only when the peak would
-   pass `loudness_true_peak`, a limiter.
+2. `mix_argv`: a second pass meters the exact mix (ducking included) with its true peak,
+   and the same mix through the limiter. The render applies the last gain to the target,
+   after the limiter only when the peak would pass `loudness_true_peak`: the mix is
+   already within a fraction of a LU of the target, so the limiter works on the level the
+   pass metered and the output lands on the target either way.
 
 `audio_graph` is the render's own chain for the sound (`[aout]`).
 """
@@ -100,14 +102,19 @@ def mix_chain(inputs: RenderInputs, spec: RenderSpec, mix: Mix, *, music: int, v
     return parts
 
 
+def limiter(limit_db: float) -> str:
+    """A sample-peak limiter at `limit_db` dBFS. level=0: no automatic gain; latency=1: its
+    look-ahead delay is taken out, so the sound stays in sync with the picture."""
+    return f"alimiter=limit={10 ** (limit_db / 20):.6f}:level=0:latency=1"
+
+
 def audio_graph(inputs: RenderInputs, spec: RenderSpec, *, music: int, voice: int) -> list[str]:
-    """The sound: the mix with its last gain and, if the peak needs it, the limiter; ends in
-    `[aout]`. The gains are `inputs.sound` (the loudness pass's)."""
+    """The sound: the mix, the limiter if the peak needs it, the last gain; ends in `[aout]`.
+    The gains are `inputs.sound` (the loudness pass's)."""
     mix = inputs.sound
     tail = f"volume={_db(mix.final_db)}dB"
     if mix.limit_db is not None:
-        # level=0: no automatic gain; latency=1: the limiter's look-ahead delay is removed.
-        tail += f",alimiter=limit={10 ** (mix.limit_db / 20):.6f}:level=0:latency=1"
+        tail = f"{limiter(mix.limit_db)},{tail}"
     return [*mix_chain(inputs, spec, mix, music=music, voice=voice), f"[mixed]{tail}[aout]"]
 
 
@@ -128,11 +135,19 @@ def sources_argv(inputs: RenderInputs, ffmpeg: str = "ffmpeg") -> list[str]:
     return _pass_argv(inputs, graph, ["[lv]", "[lm]"], ffmpeg)
 
 
+def limit_db(spec: RenderSpec) -> float:
+    """Where the limiter holds the samples: under the true-peak ceiling by a margin."""
+    return spec.loudness_true_peak - LIMITER_MARGIN_DB
+
+
 def mix_argv(inputs: RenderInputs, spec: RenderSpec, mix: Mix, ffmpeg: str = "ffmpeg") -> list[str]:
-    """Pass 2: a meter with true peak on the exact mix the render will make."""
+    """Pass 2: meters with true peak on the exact mix the render will make, as it is and
+    through the limiter."""
     graph = mix_chain(inputs, spec, mix, music=0, voice=1)
-    graph.append(f"[mixed]{meter(peak=True)}[lx]")
-    return _pass_argv(inputs, graph, ["[lx]"], ffmpeg)
+    graph.append("[mixed]asplit=2[plain][limited]")
+    graph.append(f"[plain]{meter(peak=True)}[lx]")
+    graph.append(f"[limited]{limiter(limit_db(spec))},{meter(peak=True)}[ly]")
+    return _pass_argv(inputs, graph, ["[lx]", "[ly]"], ffmpeg)
 
 
 def balance(voice: Level, music: Level, spec: RenderSpec) -> Mix:
@@ -143,18 +158,23 @@ def balance(voice: Level, music: Level, spec: RenderSpec) -> Mix:
     return Mix(voice_db=voice_db, music_db=music_db)
 
 
-def finish(mix: Mix, measured: Level, spec: RenderSpec) -> Mix:
-    """The last gain to the target and the limiter when the true peak would pass the ceiling."""
-    if measured.silent:
-        return Mix(mix.voice_db, mix.music_db, expected=measured)
-    final_db = spec.loudness_lufs - measured.integrated
-    peak = (measured.true_peak if measured.true_peak is not None else 0.0) + final_db
-    limit = None
-    if peak > spec.loudness_true_peak:
-        limit = spec.loudness_true_peak - LIMITER_MARGIN_DB
-        peak = spec.loudness_true_peak
-    expected = Level(integrated=spec.loudness_lufs, true_peak=peak)
-    return Mix(mix.voice_db, mix.music_db, final_db, limit, expected)
+def finish(mix: Mix, plain: Level, limited: Level, spec: RenderSpec) -> Mix:
+    """The last gain to the target, after the limiter when the true peak would pass the
+    ceiling; `plain` and `limited` are pass 2's meters of the mix without and with it."""
+    if plain.silent:
+        return Mix(mix.voice_db, mix.music_db, expected=plain)
+    final_db = spec.loudness_lufs - plain.integrated
+    if _peak(plain) + final_db <= spec.loudness_true_peak:
+        expected = Level(spec.loudness_lufs, _peak(plain) + final_db)
+        return Mix(mix.voice_db, mix.music_db, final_db, None, expected)
+    final_db = spec.loudness_lufs - limited.integrated
+    expected = Level(spec.loudness_lufs, _peak(limited) + final_db)
+    return Mix(mix.voice_db, mix.music_db, final_db, limit_db(spec), expected)
+
+
+def _peak(level: Level) -> float:
+    """A meter's true peak (pass 2's meters always report one; full scale if not)."""
+    return level.true_peak if level.true_peak is not None else 0.0
 
 
 def plan_mix(inputs: RenderInputs, spec: RenderSpec, run: Callable[[list[str]], str],
@@ -163,5 +183,5 @@ def plan_mix(inputs: RenderInputs, spec: RenderSpec, run: Callable[[list[str]], 
     path: Path = inputs.voice
     voice, music = parse_meters(run(sources_argv(inputs, ffmpeg)), path=path)[:2]
     mix = balance(voice, music, spec)
-    measured = parse_meters(run(mix_argv(inputs, spec, mix, ffmpeg)), path=path)[-1]
-    return finish(mix, measured, spec)
+    plain, limited = parse_meters(run(mix_argv(inputs, spec, mix, ffmpeg)), path=path)[-2:]
+    return finish(mix, plain, limited, spec)
