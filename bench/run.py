@@ -27,6 +27,7 @@ import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import node_bench  # noqa: E402
 import render_bench  # noqa: E402
+import sound_bench  # noqa: E402
 from harness import machine  # noqa: E402
 from report import Section, memory_section, render_markdown  # noqa: E402
 
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "ingest": ingest_bench,
     "fleet": fleet_bench,
     "captions": captions_bench,
+    "sound": sound_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

@@ -44,6 +44,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "5. Memory",
         "6. Fleet",
         "7. Captions",
+        "8. Picture and sound",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -65,3 +66,6 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     captions = figures["sections"]["7. Captions"]["20 s"]
     assert captions["reference_words"] > 0.8 * captions["words"]
     assert captions["realtime"] > 0 and captions["median_error"] < 0.1
+    sound = figures["sections"]["8. Picture and sound"]["sound"]
+    assert sound["cost"]["ratio"] > 1.0  # the loudness pass and the check cost something
+    assert sound["chapters"] and all(abs(c["output"] - -14.0) <= 1.0 for c in sound["chapters"])

@@ -103,6 +103,8 @@ STDERR = """[Parsed_ebur128_2 @ 0x55] Summary:
 
 
 def test_meters_are_read_in_graph_order_from_their_last_summary():
-    assert parse_meters(STDERR) == [Level(-47.0), Level(-32.4, -12.3)]
-    with pytest.raises(MediaError, match="no ebur128 summary"):
+    assert parse_meters(STDERR, count=2) == [Level(-47.0), Level(-32.4, -12.3)]
+    with pytest.raises(MediaError, match="printed 0 ebur128 summaries, expected 1"):
         parse_meters("Conversion failed!")
+    with pytest.raises(MediaError, match="printed 2 ebur128 summaries, expected 1"):
+        parse_meters(STDERR)

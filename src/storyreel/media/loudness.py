@@ -49,9 +49,10 @@ def _number(text: str) -> float:
     return float(text.replace("inf", "Infinity"))
 
 
-def parse_meters(stderr: str, *, path: Path | str = "") -> list[Level]:
-    """Each meter's final summary, ordered as the meters appear in the graph. ffmpeg prints
-    a summary for a probing set-up of the graph too; the last one of each meter counts."""
+def parse_meters(stderr: str, *, path: Path | str = "", count: int = 1) -> list[Level]:
+    """Each meter's final summary, ordered as the meters appear in the graph; MediaError
+    unless there are `count`. ffmpeg prints a summary for a probing set-up of the graph
+    too; the last one of each meter counts."""
     found: dict[int, Level] = {}
     for match in _SUMMARY.finditer(stderr):
         integrated = _INTEGRATED.search(match.group(2))
@@ -62,9 +63,9 @@ def parse_meters(stderr: str, *, path: Path | str = "") -> list[Level]:
             integrated=max(SILENT_LUFS, _number(integrated.group(1))),
             true_peak=_number(peak.group(1)) if peak is not None else None,
         )
-    if not found:
-        raise MediaError("measure the loudness of", path, "ffmpeg printed no ebur128 summary",
-                         stderr=stderr)
+    if len(found) != count:
+        raise MediaError("measure the loudness of", path,
+                         f"ffmpeg printed {len(found)} ebur128 summaries, expected {count}", stderr=stderr)
     return [found[index] for index in sorted(found)]
 
 
@@ -73,4 +74,4 @@ def measure_file(path: Path | str) -> Level:
     argv = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-i", media_arg(path),
             "-map", "0:a:0", "-af", meter(peak=True), "-f", "null", "-"]
     done = runner.run(argv, verb="measure the loudness of", path=path, timeout=AUDIO_TIMEOUT)
-    return parse_meters(done.stderr, path=path)[-1]
+    return parse_meters(done.stderr, path=path)[0]

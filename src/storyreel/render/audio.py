@@ -181,7 +181,7 @@ def plan_mix(inputs: RenderInputs, spec: RenderSpec, run: Callable[[list[str]], 
              ffmpeg: str = "ffmpeg") -> Mix:
     """The loudness pass: `run` runs an ffmpeg argv and returns its stderr."""
     path: Path = inputs.voice
-    voice, music = parse_meters(run(sources_argv(inputs, ffmpeg)), path=path)[:2]
+    voice, music = parse_meters(run(sources_argv(inputs, ffmpeg)), path=path, count=2)
     mix = balance(voice, music, spec)
-    plain, limited = parse_meters(run(mix_argv(inputs, spec, mix, ffmpeg)), path=path)[-2:]
+    plain, limited = parse_meters(run(mix_argv(inputs, spec, mix, ffmpeg)), path=path, count=2)
     return finish(mix, plain, limited, spec)
