@@ -53,12 +53,13 @@ def test_ducking_is_keyed_by_the_levelled_voice():
 
 
 def test_the_last_gain_reaches_the_target_and_a_limiter_only_where_the_peak_needs_it():
-    quiet = audio.finish(audio.Mix(), Level(-15.2, -9.0), Level(-15.3, -9.0), SPEC)
+    # Samples under the limiter (-2 dBFS): it changed nothing; no limiter, the last gain only.
+    quiet = audio.finish(audio.Mix(), Level(-15.2, sample_peak=-9.5), Level(-15.2, -9.0), SPEC)
     assert quiet.final_db == pytest.approx(1.2) and quiet.limit_db is None
     assert quiet.expected == Level(-14.0, pytest.approx(-7.8))
     assert "alimiter" not in graph(mix=quiet) and graph(mix=quiet).endswith("[mixed]volume=1.2dB[aout]")
     # Over the ceiling: the limiter (2 dB under it) first, then the gain the limited mix needs.
-    hot = audio.finish(audio.Mix(), Level(-13.8, 1.0), Level(-14.3, -1.8), SPEC)
+    hot = audio.finish(audio.Mix(), Level(-13.8, sample_peak=0.5), Level(-14.3, -1.8), SPEC)
     assert hot.final_db == pytest.approx(0.3) and hot.limit_db == pytest.approx(-2.0)
     assert "[mixed]alimiter=limit=0.794328:level=0:latency=1,volume=0.3dB[aout]" in graph(mix=hot)
     assert hot.tag_args() == ["-metadata", "loudness_integrated=-14.0", "-metadata", "loudness_true_peak=-1.5"]
@@ -69,11 +70,12 @@ def test_the_passes_read_the_music_looped_and_the_voice_for_its_length():
     assert first[first.index("-stream_loop") + 3] == "file:/t/music.mp3"
     assert first[-8:] == ["-t", "12.5", "-f", "null", "-progress", "pipe:1", "-nostats", "-"]
     text = first[first.index("-filter_complex") + 1]
-    assert "atrim=duration=12.5,ebur128[lm]" in text and text.startswith("[1:a]")
+    assert text == ("[1:a]ebur128=framelog=verbose:dualmono=true[lv];"
+                    "[0:a]atrim=duration=12.5,ebur128=framelog=verbose:dualmono=true[lm]")
     second = audio.mix_argv(INPUTS, SPEC, audio.Mix(voice_db=3.0))
     text = second[second.index("-filter_complex") + 1]
-    assert "[mixed]asplit=2[plain][limited];[plain]ebur128=peak=true[lx]" in text
-    assert "[limited]alimiter=limit=0.794328:level=0:latency=1,ebur128=peak=true[ly]" in text
+    assert "[mixed]asplit=2[plain][limited];[plain]ebur128=framelog=verbose:peak=sample[lx]" in text
+    assert "[limited]alimiter=limit=0.794328:level=0:latency=1,ebur128=framelog=verbose:peak=true[ly]" in text
     assert second.count("-map") == 2
 
 
@@ -92,6 +94,9 @@ STDERR = """[Parsed_ebur128_2 @ 0x55] Summary:
     I:         -32.4 LUFS
     Threshold: -42.4 LUFS
 
+  Sample peak:
+    Peak:      -13.0 dBFS
+
   True peak:
     Peak:      -12.3 dBFS
 [Parsed_ebur128_2 @ 0x58] Summary:
@@ -103,7 +108,7 @@ STDERR = """[Parsed_ebur128_2 @ 0x55] Summary:
 
 
 def test_meters_are_read_in_graph_order_from_their_last_summary():
-    assert parse_meters(STDERR, count=2) == [Level(-47.0), Level(-32.4, -12.3)]
+    assert parse_meters(STDERR, count=2) == [Level(-47.0), Level(-32.4, -12.3, -13.0)]
     with pytest.raises(MediaError, match="printed 0 ebur128 summaries, expected 1"):
         parse_meters("Conversion failed!")
     with pytest.raises(MediaError, match="printed 2 ebur128 summaries, expected 1"):

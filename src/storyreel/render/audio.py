@@ -128,10 +128,11 @@ def _pass_argv(inputs: RenderInputs, graph: list[str], outputs: list[str], ffmpe
 
 
 def sources_argv(inputs: RenderInputs, ffmpeg: str = "ffmpeg") -> list[str]:
-    """Pass 1: meters on the voice and on the music as heard (looped, cut to the voice)."""
+    """Pass 1: meters on the voice and on the music as heard (looped, cut to the voice), at
+    the files' own rates (a mono file metered as the mix plays it, on both channels)."""
     duration = seconds_text(inputs.duration)
-    graph = [f"[1:a]{to_stereo(inputs.voice_channels)},{meter()}[lv]",
-             f"[0:a]{to_stereo(inputs.music_channels)},atrim=duration={duration},{meter()}[lm]"]
+    graph = [f"[1:a]{meter(dualmono=True)}[lv]",
+             f"[0:a]atrim=duration={duration},{meter(dualmono=True)}[lm]"]
     return _pass_argv(inputs, graph, ["[lv]", "[lm]"], ffmpeg)
 
 
@@ -141,12 +142,13 @@ def limit_db(spec: RenderSpec) -> float:
 
 
 def mix_argv(inputs: RenderInputs, spec: RenderSpec, mix: Mix, ffmpeg: str = "ffmpeg") -> list[str]:
-    """Pass 2: meters with true peak on the exact mix the render will make, as it is and
-    through the limiter."""
+    """Pass 2: meters on the exact mix the render will make, as it is (with its sample
+    peak) and through the limiter (with its true peak, which is the plain mix's own when
+    the limiter never acts)."""
     graph = mix_chain(inputs, spec, mix, music=0, voice=1)
     graph.append("[mixed]asplit=2[plain][limited]")
-    graph.append(f"[plain]{meter(peak=True)}[lx]")
-    graph.append(f"[limited]{limiter(limit_db(spec))},{meter(peak=True)}[ly]")
+    graph.append(f"[plain]{meter(peak='sample')}[lx]")
+    graph.append(f"[limited]{limiter(limit_db(spec))},{meter(peak='true')}[ly]")
     return _pass_argv(inputs, graph, ["[lx]", "[ly]"], ffmpeg)
 
 
@@ -159,22 +161,25 @@ def balance(voice: Level, music: Level, spec: RenderSpec) -> Mix:
 
 
 def finish(mix: Mix, plain: Level, limited: Level, spec: RenderSpec) -> Mix:
-    """The last gain to the target, after the limiter when the true peak would pass the
-    ceiling; `plain` and `limited` are pass 2's meters of the mix without and with it."""
+    """The last gain to the target; the limiter first only when the mix's samples reach it
+    and the true peak would otherwise pass the ceiling. `plain` and `limited` are pass 2's
+    meters of the mix without and with the limiter."""
     if plain.silent:
         return Mix(mix.voice_db, mix.music_db, expected=plain)
     final_db = spec.loudness_lufs - plain.integrated
-    if _peak(plain) + final_db <= spec.loudness_true_peak:
-        expected = Level(spec.loudness_lufs, _peak(plain) + final_db)
+    # Samples under the limiter's level: it changed nothing, its true peak is the mix's.
+    idle = _peak(plain.sample_peak) <= limit_db(spec)
+    if idle and _peak(limited.true_peak) + final_db <= spec.loudness_true_peak:
+        expected = Level(spec.loudness_lufs, _peak(limited.true_peak) + final_db)
         return Mix(mix.voice_db, mix.music_db, final_db, None, expected)
     final_db = spec.loudness_lufs - limited.integrated
-    expected = Level(spec.loudness_lufs, _peak(limited) + final_db)
+    expected = Level(spec.loudness_lufs, _peak(limited.true_peak) + final_db)
     return Mix(mix.voice_db, mix.music_db, final_db, limit_db(spec), expected)
 
 
-def _peak(level: Level) -> float:
-    """A meter's true peak (pass 2's meters always report one; full scale if not)."""
-    return level.true_peak if level.true_peak is not None else 0.0
+def _peak(value: float | None) -> float:
+    """A meter's peak (pass 2's meters always report theirs; full scale if not)."""
+    return value if value is not None else 0.0
 
 
 def plan_mix(inputs: RenderInputs, spec: RenderSpec, run: Callable[[list[str]], str],

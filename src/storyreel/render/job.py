@@ -177,6 +177,7 @@ def _plan_sound(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, tool: st
     """The loudness pass: two audio-only ffmpeg runs (about a second of CPU per minute of
     audio), cancelled like the render; progress is reported by the render that follows."""
     started = time.monotonic()
+
     def run(argv: list[str]) -> str:
         return _run(argv, task_dir, inputs, None, cancel, clips_are_inputs=False)
 
