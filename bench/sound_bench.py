@@ -139,8 +139,9 @@ def _chapters(work: Path, smoke: bool, log) -> list[dict[str, float]]:  # noqa: 
     for index in range(count):
         lufs = low + (high - low) * index / (count - 1)
         seconds = (3.0 + index % 2) if smoke else 8.0 + 2.0 * index
+        # Metered as the mix plays a mono narration (dual mono), like the render's meters.
         voice = _relevel(media.narration(work / "media", seconds), lufs,
-                         work / "media" / f"voice_{index}_{-lufs:g}.mp3")
+                         work / "media" / f"voice_{index}_{-lufs:g}_dualmono.mp3")
         gain = MUSIC_GAINS_DB[index % len(MUSIC_GAINS_DB)]
         music = _quieter(media.music(work / "media", 6.0), gain, work / "media" / f"music_{-gain:g}dB.mp3")
         task = _task(work / f"chapter_{index}", clip, music, voice, {"resolution": "160x90", "preset": "ultrafast"})
@@ -172,13 +173,14 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:  # noqa: ANN001
         "medians; CPU includes children.",
         "",
     )
+    wall, cpu = cost["wall"], cost["cpu"]
     section.table(
-        ["variant", "wall", "CPU", "ratio to (a), wall"],
-        [["(a) plain render", f"{cost['wall']['plain']:.2f} s", f"{cost['cpu']['plain']:.2f} s", "1.000"],
-         ["(b) loudness pass + ducked render + check", f"{cost['wall']['sound']:.2f} s",
-          f"{cost['cpu']['sound']:.2f} s", f"{cost['ratio']:.3f}"],
-         ["the loudness pass alone", f"{cost['wall']['pass']:.2f} s", f"{cost['cpu']['pass']:.2f} s",
-          f"{cost['wall']['pass'] / cost['wall']['plain']:.3f}"]],
+        ["variant", "wall", "CPU", "ratio to (a), wall", "ratio to (a), CPU"],
+        [["(a) plain render", f"{wall['plain']:.2f} s", f"{cpu['plain']:.2f} s", "1.000", "1.000"],
+         ["(b) loudness pass + ducked render + check", f"{wall['sound']:.2f} s", f"{cpu['sound']:.2f} s",
+          f"{cost['ratio']:.3f}", f"{cost['cpu_ratio']:.3f}"],
+         ["the loudness pass alone", f"{wall['pass']:.2f} s", f"{cpu['pass']:.2f} s",
+          f"{wall['pass'] / wall['plain']:.3f}", f"{cpu['pass'] / cpu['plain']:.3f}"]],
     )
     section.add(f"The loudness pass costs {cost['pass_cpu_per_minute']:.2f} s of CPU per minute of audio.", "")
     section.add(
@@ -194,9 +196,6 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:  # noqa: ANN001
          for r in rows],
     )
     worst = max(abs(r["output"] - target) for r in rows)
-    section.target("sound: ducking with the loudness pass / plain render, wall", cost["ratio"], 1.10,
-                   fmt="{:.3f}", why="the two audio-only passes and the output's meter add a fixed cost "
-                   "per minute of audio that a short, small render does not hide")
     section.target(f"sound: worst output off the target, {len(rows)} chapters", worst, TARGET_LU,
                    fmt="{:.2f} LU", goal_text=f"≤ {TARGET_LU:g} LU")
     return section
