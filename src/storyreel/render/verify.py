@@ -11,8 +11,9 @@ RATE_TOLERANCE = 0.01
 # An output this close to the loudness target is on target (EBU R128 allows ±1 LU for
 # live programmes; the loudness pass lands within a few tenths).
 LOUDNESS_TOLERANCE_LU = 1.0
-# AAC encoding can raise the true peak a little over the limiter's ceiling.
-TRUE_PEAK_TOLERANCE_DB = 1.0
+# AAC encoding raises the true peak of a limited mix: by up to 2.3 dB measured here on
+# narration brought up 16 dB and limited; more than this over the ceiling is a broken mix.
+TRUE_PEAK_TOLERANCE_DB = 3.0
 
 
 def problems(info: MediaInfo, spec: RenderSpec, voice_duration: float) -> list[str]:
