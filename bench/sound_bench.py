@@ -33,9 +33,9 @@ from storyreel.taskmeta import RenderSpec
 TARGET_LU = 1.0  # every output within this of loudness_lufs
 # One chapter for the cost ratio: long enough that per-run start-up is small.
 FULL_TASK = {"seconds": 30.0, "size": "1280x720"}
-SMOKE_TASK = {"seconds": 3.0, "size": "160x90"}
+SMOKE_TASK = {"seconds": 2.0, "size": "160x90"}
 FULL_CHAPTERS = 10
-SMOKE_CHAPTERS = 3
+SMOKE_CHAPTERS = 2
 VOICE_RANGE = (-30.0, -10.0)
 MUSIC_GAINS_DB = (0.0, -12.0, -24.0)  # the music files' own levels vary too
 
