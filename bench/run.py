@@ -29,6 +29,7 @@ import mainworker_bench  # noqa: E402
 import node_bench  # noqa: E402
 import picture_bench  # noqa: E402
 import render_bench  # noqa: E402
+import sound_bench  # noqa: E402
 from harness import machine  # noqa: E402
 from report import Section, memory_section, merged, render_markdown  # noqa: E402
 
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "captions": captions_bench,
     "picture": picture_bench,
     "mainworker": mainworker_bench,
+    "sound": sound_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

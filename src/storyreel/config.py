@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from storyreel.captions.settings import CaptionPosition, CaptionSettings, CaptionStyle
 from storyreel.errors import ConfigError
-from storyreel.logs import LEVELS_TEXT, parse_level
+from storyreel.logs import LEVELS_TEXT, MAIN_WORKER, get_logger, parse_level
 from storyreel.netaddr import ListenText
 
 # An ffmpeg bitrate: digits, an optional fraction and a k or M multiplier (192k, 1.5M, 128000).
@@ -69,6 +69,11 @@ class PlanSettings(_Section):
     )
 
 
+# Fixed gains of earlier versions (SPEC §6's volume=0.25 and 1.0), replaced by the balance
+# in LU and the loudness target; their old defaults, which `storyreel init` used to write.
+RETIRED_GAINS = {"music_volume": 0.25, "voice_volume": 1.0}
+
+
 class RenderSettings(_Section):
     """The render settings, defined once: the project's [render] section, and, resolved,
     every task's metadata.json `render` block (taskmeta.RenderSpec). SPEC §5's fields
@@ -81,8 +86,22 @@ class RenderSettings(_Section):
     logo_x: int = Field(20, ge=0, description="Logo's left edge in output pixels.")
     logo_y: int = Field(20, ge=0, description="Logo's top edge in output pixels.")
     logo_width: int = Field(0, ge=0, description="Logo width in output pixels; 0 keeps the image's own size.")
-    music_volume: float = Field(0.25, ge=0, le=4, description="Music gain under the narration (1.0 keeps its level).")
-    voice_volume: float = Field(1.0, ge=0, le=4, description="Narration gain (1.0 keeps its level).")
+    loudness_lufs: float = Field(
+        -14.0, ge=-30, le=-5, description="Integrated loudness of every output (EBU R128, LUFS; YouTube plays at -14)."
+    )
+    loudness_true_peak: float = Field(-1.0, ge=-9, le=0, description="True-peak ceiling of every output (dBTP).")
+    music_under_voice_lu: float = Field(
+        12.0, ge=0, le=40, description="The music sits this far under the narration's loudness, before ducking (LU)."
+    )
+    ducking: bool = Field(True, description="Lower the music while the narration speaks, raise it again in pauses.")
+    duck_threshold: float = Field(
+        -24.0, ge=-40, le=0, description="Ducking starts when the narration passes this level, under its loudness (dB)."
+    )
+    duck_ratio: float = Field(8.0, ge=1, le=20, description="How hard the music is pushed down above the threshold (ratio).")
+    duck_attack_ms: float = Field(20.0, ge=0.01, le=2000, description="How fast the music ducks when speech starts (ms).")
+    duck_release_ms: float = Field(
+        250.0, ge=0.01, le=9000, description="How fast the music comes back when speech pauses (ms)."
+    )
     encoder: str = Field(
         "auto",
         description="auto probes h264_nvenc, h264_qsv, h264_videotoolbox, h264_vaapi, then libx264; a name forces it.",
@@ -104,6 +123,21 @@ class RenderSettings(_Section):
     title_seconds: float = Field(
         0.0, ge=0, le=30, description="Show the story's title over the first seconds, fading out; 0 for none (s)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        """Files written before the balance was set in LU hold fixed gains; they load, and a
+        gain other than the old default is named in a WARN line, since it no longer applies."""
+        if not isinstance(data, dict) or not RETIRED_GAINS.keys() & data.keys():
+            return data
+        data = dict(data)
+        for name, old_default in RETIRED_GAINS.items():
+            if name in data and data.pop(name) != old_default and cls is RenderSettings:
+                get_logger(MAIN_WORKER).warning(
+                    "[render] %s is no longer used: the music sits music_under_voice_lu under "
+                    "the narration and every output is brought to loudness_lufs", name)
+        return data
 
     @field_validator("resolution")
     @classmethod

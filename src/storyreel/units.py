@@ -21,3 +21,8 @@ def human_size(size: float) -> str:
     while abs(value) >= _STEP and unit < len(_UNITS) - 1:
         value, unit = value / _STEP, unit + 1
     return f"{value:.1f} {_UNITS[unit]}"
+
+
+def seconds_text(value: float) -> str:
+    """Seconds as ffmpeg reads them: up to six decimals, no trailing zeros."""
+    return f"{value:.6f}".rstrip("0").rstrip(".") or "0"

@@ -22,7 +22,7 @@ def meta(render: RenderSpec) -> TaskMeta:
 
 
 def test_a_task_carries_every_render_setting_with_the_logo_as_its_own_copy():
-    settings = RenderSettings(resolution="1280x720", logo="brand/logo.png", quality=30, music_volume=0.5)
+    settings = RenderSettings(resolution="1280x720", logo="brand/logo.png", quality=30, music_under_voice_lu=18.0)
     spec = RenderSpec.from_settings(settings, "logo.png")
     assert spec.model_dump() == {**settings.model_dump(), "logo": "logo.png"}
     assert spec.size == (1280, 720)
@@ -40,8 +40,8 @@ def test_metadata_starts_with_spec_fields_and_round_trips(tmp_path: Path):
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        ("music_volume", 5.0),
-        ("voice_volume", -1.0),
+        ("loudness_lufs", -50.0),
+        ("duck_ratio", 0.5),
         ("output_format", "mkv"),
         ("resolution", "1281x720"),
         ("frame_rate", 0),

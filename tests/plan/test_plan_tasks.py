@@ -157,4 +157,4 @@ def test_each_chapter_gets_its_own_task(project, media):
     assert {"task_id", "category", "story_name", "voice_file", "voice_duration", "music_file",
             "video_files", "render"} <= data.keys()
     assert {"resolution", "frame_rate", "logo", "output_format", "encoder", "preset", "quality",
-            "music_volume", "voice_volume"} <= data["render"].keys()
+            "loudness_lufs", "music_under_voice_lu"} <= data["render"].keys()

@@ -60,14 +60,14 @@ def test_length_is_the_voice_and_the_voice_is_not_attenuated():
     assert "apad" in graph  # audio never ends before the voice
     assert "amix=inputs=2:duration=first:dropout_transition=0:normalize=0" in graph
     assert "[4:a]pan=stereo|c0=c0|c1=c0," in graph  # mono voice copied to both sides
-    assert "volume=1,apad[vc]" in graph and "volume=0.25[bg]" in graph
+    assert "volume=0dB,apad" in graph  # the default Mix: the voice at its own level
     assert "[5:v]format=rgba[logo]" in graph and "overlay=20:20" in graph
 
 
 def test_output_options():
     argv = argv_for("libx264")
     assert after(argv, "-t") == "12.5"
-    assert after(argv, "-movflags") == "+faststart"
+    assert after(argv, "-movflags") == "+faststart+use_metadata_tags"
     assert after(argv, "-c:a") == "aac" and after(argv, "-b:a") == "192k"
     assert after(argv, "-progress") == "pipe:1" and "-nostats" in argv and "-xerror" in argv
     assert argv[-1] == "file:/t/out.mp4"

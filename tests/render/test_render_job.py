@@ -9,6 +9,7 @@ import pytest
 from render_helpers import make_task, mean_volume, moov_before_mdat, pixel, voice_with_tail
 
 from storyreel.errors import RenderError
+from storyreel.media.loudness import measure_file
 from storyreel.media.probe import probe
 from storyreel.render.job import render_task
 
@@ -84,10 +85,13 @@ def test_progress_is_reported_to_the_end(mixed):
 
 
 def test_voice_plays_at_full_volume(tmp_path, media):
+    """A mono voice is copied to both sides at full level (ffmpeg's own upmix would lower it
+    3 dB): with the loudness target at the voice's own stereo loudness, its level is kept."""
     voice = media.speech()
     duration = probe(voice).duration
+    as_stereo = measure_file(voice).integrated  # metered as the same samples on two channels
     task = make_task(tmp_path / "task", clips=[media.clip(seconds=2.0)], music=media.silence(2.0),
-                     voice=voice, duration=duration)
+                     voice=voice, duration=duration, loudness_lufs=round(as_stereo, 1))
     out = render_task(task, tmp_path / "final.mp4").output
     source = mean_volume(voice, seconds=duration - 0.2)
     rendered = mean_volume(out, seconds=duration - 0.2)

@@ -8,8 +8,8 @@ What it fixes in SPEC §6's template:
 - the music input loops (`-stream_loop -1`) so it never falls silent;
 - the voice is padded with silence and the video holds its last frame, and both
   are trimmed to the voice's duration, so the output lasts exactly that long;
-- amix runs with `normalize=0` and a mono voice is copied to both channels, so the
-  voice plays at its own volume (1.0), not halved or 3 dB down;
+- the sound (render/audio.py): a mono voice copied to both channels, the music ducked
+  under it, the mix at the loudness the node's loudness pass found (`inputs.sound`);
 - yuv420p, AAC, `-movflags +faststart`;
 - `-xerror`: a clip that probes but fails to decode fails the render (ffmpeg would
   otherwise hide the damage and exit 0).
@@ -20,14 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from storyreel.render.audio import AUDIO_RATE, Mix, audio_graph
 from storyreel.render.encoders import EncoderSetup
 from storyreel.render.picture import PictureInputs, video_graph
-from storyreel.render.picture import seconds_text as _seconds
 from storyreel.taskmeta import RenderSpec
-
-# The mix runs at one rate and layout whatever the voice and music files use.
-AUDIO_RATE = 48000
-AUDIO_LAYOUT = "stereo"
+from storyreel.units import seconds_text as _seconds
 
 
 @dataclass(frozen=True)
@@ -43,17 +40,11 @@ class RenderInputs:
     music_channels: int = 2
     captions: str = ""  # the `ass` filter drawing the task's captions, after the logo; "" for none
     picture: PictureInputs = PictureInputs()  # clip shapes, the frame clip, the title
+    sound: Mix = Mix()  # the loudness pass's gains (render/audio.py); the default mixes as is
 
 
 def _arg(path: Path) -> str:
     return f"file:{path}"
-
-
-def _to_stereo(channels: int) -> str:
-    """Resample to the mix format. ffmpeg's own mono→stereo upmix lowers the level by
-    3 dB; a mono track is instead copied to both channels unchanged."""
-    fmt = f"aformat=sample_fmts=fltp:sample_rates={AUDIO_RATE}:channel_layouts={AUDIO_LAYOUT}"
-    return f"pan=stereo|c0=c0|c1=c0,{fmt}" if channels == 1 else fmt
 
 
 def filter_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> str:
@@ -66,19 +57,6 @@ def filter_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> s
                         captions=inputs.captions, duration=_seconds(inputs.duration))
     parts += audio_graph(inputs, spec, music=music, voice=voice)
     return ";".join(parts)
-
-
-def audio_graph(inputs: RenderInputs, spec: RenderSpec, *, music: int, voice: int) -> list[str]:
-    """The sound: music under the voice, both at the mix format; ends in `[aout]`."""
-    duration = _seconds(inputs.duration)
-    parts = []
-    parts.append(f"[{music}:a]{_to_stereo(inputs.music_channels)},volume={spec.music_volume:g}[bg]")
-    parts.append(f"[{voice}:a]{_to_stereo(inputs.voice_channels)},volume={spec.voice_volume:g},apad[vc]")
-    parts.append(
-        "[vc][bg]amix=inputs=2:duration=first:dropout_transition=0:normalize=0,"
-        f"atrim=duration={duration}[aout]"
-    )
-    return parts
 
 
 def build_argv(
@@ -103,6 +81,8 @@ def build_argv(
     argv += ["-map", "[vout]", "-map", "[aout]"]
     argv += enc.output_args
     argv += ["-c:a", "aac", "-b:a", spec.audio_bitrate, "-ar", str(AUDIO_RATE)]
-    argv += ["-t", _seconds(inputs.duration), "-movflags", "+faststart", "-f", spec.output_format]
+    argv += inputs.sound.tag_args()
+    argv += ["-t", _seconds(inputs.duration), "-movflags", "+faststart+use_metadata_tags",
+             "-f", spec.output_format]
     argv += ["-progress", "pipe:1", "-nostats", _arg(output)]
     return argv

@@ -27,16 +27,19 @@ from storyreel.layout import VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media import run as runner
 from storyreel.media.checks import check_decodes
+from storyreel.media.loudness import SILENT_LUFS, Level, measure_file
 from storyreel.media.probe import probe
 from storyreel.media.tools import ffmpeg
+from storyreel.render import audio as sound
 from storyreel.render import captioning, encoders, verify
+from storyreel.render.audio import Mix
 from storyreel.render.culprit import failing_input, input_urls
 from storyreel.render.graph import RenderInputs, build_argv
 from storyreel.render.picture_inputs import picture_inputs
 from storyreel.render.progress import Progress, ProgressReader
-from storyreel.taskmeta import TaskMeta, read
+from storyreel.taskmeta import RenderSpec, TaskMeta, read
 
-__all__ = ["Progress", "RenderError", "RenderResult", "read_video_list", "render_task"]
+__all__ = ["Progress", "RenderError", "RenderResult", "check_output", "read_video_list", "render_task"]
 
 log = get_logger(RENDER_WORKER)
 
@@ -55,6 +58,7 @@ class RenderResult:
     encoder: str
     stderr: str
     captions: AlignmentQuality | None = None  # how well the captions' text matched the voice
+    loudness: Level | None = None  # the output's integrated loudness and true peak, measured
 
 
 def read_video_list(task_dir: Path) -> list[str]:
@@ -154,9 +158,10 @@ def render_task(
     if output.exists():
         raise RenderError(task_dir, f"{output} already exists")
     tmp = fsops.temp_path(output.parent, output.name)
-    argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
     started = time.monotonic()
     try:
+        inputs = dataclasses.replace(inputs, sound=_plan_sound(task_dir, inputs, spec, tool, cancel))
+        argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
         try:
             stderr = _run(argv, task_dir, inputs, on_progress, cancel)
         except RenderError as exc:
@@ -168,7 +173,7 @@ def render_task(
             enc = encoders.setup(name, spec.preset, spec.quality, hw_decode=False)
             argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
             stderr = _run(argv, task_dir, inputs, on_progress, cancel)
-        _verify(tmp, task_dir, meta, stderr)
+        loudness = check_output(tmp, task_dir, meta, stderr)
         fsops.move(tmp, output)
     except RenderError:
         tmp.unlink(missing_ok=True)
@@ -184,13 +189,40 @@ def render_task(
     log.debug("Rendered %s → %s: %.1f s of video in %.1f s with %s",
              task_dir.name, output, meta.voice_duration, wall, name)
     return RenderResult(output, wall, meta.voice_duration, name, stderr,
-                        captions=burn.quality if burn is not None else None)
+                        captions=burn.quality if burn is not None else None, loudness=loudness)
+
+
+def _plan_sound(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, tool: str,
+                cancel: threading.Event | None) -> Mix:
+    """The loudness pass: two audio-only ffmpeg runs (about a second of CPU per minute of
+    audio), cancelled like the render; progress is reported by the render that follows."""
+    started = time.monotonic()
+
+    def run(argv: list[str]) -> str:
+        return _run(argv, task_dir, inputs, None, cancel, clips_are_inputs=False)
+
+    try:
+        mix = sound.plan_mix(inputs, spec, run, tool)
+    except RenderError as exc:
+        if exc.reason == "cancelled":
+            raise
+        raise RenderError(task_dir, f"the loudness pass failed: {exc.reason}", stderr=exc.stderr,
+                          returncode=exc.returncode) from exc
+    except MediaError as exc:
+        raise RenderError(task_dir, f"the loudness pass failed: {exc.reason}", stderr=exc.stderr) from exc
+    log.debug("Loudness pass of %s in %.2f s: voice %+.1f dB, music %+.1f dB, mix %+.1f dB%s",
+              task_dir.name, time.monotonic() - started, mix.voice_db, mix.music_db, mix.final_db,
+              ", limited" if mix.limit_db is not None else "")
+    return mix
 
 
 def _run(
     argv: list[str], task_dir: Path, inputs: RenderInputs,
     on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
+    *, clips_are_inputs: bool = True,
 ) -> str:
+    """Run ffmpeg, stopped when `cancel` is set; its stderr. `clips_are_inputs`: inputs
+    0..n-1 are the clips, so a failure can name the clip to blame (not in the loudness pass)."""
     reader = ProgressReader(inputs.duration)
     job = runner.Streaming(argv, verb="render", path=task_dir)
     finished = threading.Event()
@@ -224,7 +256,7 @@ def _run(
     if done.returncode != 0:
         raise RenderError(task_dir, f"ffmpeg exited with code {done.returncode}: {ffmpeg_complaint(done.stderr)}",
                           stderr=done.stderr, returncode=done.returncode,
-                          bad_input=_bad_clip(done.stderr, argv, inputs))
+                          bad_input=_bad_clip(done.stderr, argv, inputs) if clips_are_inputs else None)
     return done.stderr
 
 
@@ -263,13 +295,18 @@ def ffmpeg_complaint(stderr: str) -> str:
     return lines[-1] if lines else "no error message"
 
 
-def _verify(path: Path, task_dir: Path, meta: TaskMeta, stderr: str) -> None:
+def check_output(path: Path, task_dir: Path, meta: TaskMeta, stderr: str = "") -> Level:
+    """The output's own check (streams, size, rate, length, loudness); RenderError naming
+    every problem, else the loudness it measured."""
     try:
         info = probe(path)
+        found = verify.problems(info, meta.render, meta.voice_duration)
+        level = measure_file(path) if info.audio else Level(SILENT_LUFS)
     except MediaError as exc:
-        raise RenderError(task_dir, f"the rendered file cannot be probed: {exc.reason}",
+        raise RenderError(task_dir, f"the rendered file cannot be checked: {exc.reason}",
                           stderr=stderr + "\n" + exc.stderr) from exc
-    found = verify.problems(info, meta.render, meta.voice_duration)
+    found += verify.loudness_problems(level, meta.render) if info.audio else []
     if found:
         raise RenderError(task_dir, "the rendered file failed verification: " + "; ".join(found),
                           stderr=stderr)
+    return level

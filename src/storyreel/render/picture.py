@@ -20,6 +20,7 @@ from storyreel.media.burnin import filter_value
 from storyreel.render.encoders import EncoderSetup
 from storyreel.render.fill import ClipShape, clip_chain
 from storyreel.taskmeta import RenderSpec
+from storyreel.units import seconds_text
 
 # A colour-keyed frame clip: how close to the key a pixel must be to vanish, and how
 # softly the edge between kept and keyed pixels blends (colorkey's similarity, blend).
@@ -148,6 +149,3 @@ def drawtext(text: str, font: Path | None, size: int, *, x: str, y: str, extra: 
     return "drawtext=" + ":".join(options)
 
 
-def seconds_text(value: float) -> str:
-    """Seconds as ffmpeg reads them: up to six decimals, no trailing zeros."""
-    return f"{value:.6f}".rstrip("0").rstrip(".") or "0"

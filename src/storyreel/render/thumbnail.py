@@ -19,9 +19,10 @@ from storyreel.errors import MediaError, RenderError, StoryreelError
 from storyreel.layout import CHAPTER_RE
 from storyreel.media import run as runner
 from storyreel.media.tools import ffmpeg, media_arg
-from storyreel.render.picture import drawtext, seconds_text, text_size
+from storyreel.render.picture import drawtext, text_size
 from storyreel.render.picture_inputs import task_font
 from storyreel.taskmeta import TaskMeta, read
+from storyreel.units import seconds_text
 
 # The platforms' thumbnail sizes: YouTube's 1280x720 for 16:9, the Shorts/TikTok cover
 # 1080x1920 for 9:16; other shapes get this long side.

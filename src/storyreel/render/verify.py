@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from storyreel.media.loudness import Level
 from storyreel.media.probe import MediaInfo
 from storyreel.taskmeta import RenderSpec
 
 # A rate within this of the target counts as the target (30000/1001 is not 30).
 RATE_TOLERANCE = 0.01
+# An output this close to the loudness target is on target (EBU R128 allows ±1 LU for
+# live programmes; the loudness pass lands within a few tenths).
+LOUDNESS_TOLERANCE_LU = 1.0
+# AAC encoding raises the true peak of a limited mix: by up to 2.3 dB measured here on
+# narration brought up 16 dB and limited; more than this over the ceiling is a broken mix.
+TRUE_PEAK_TOLERANCE_DB = 3.0
 
 
 def problems(info: MediaInfo, spec: RenderSpec, voice_duration: float) -> list[str]:
@@ -38,4 +45,19 @@ def problems(info: MediaInfo, spec: RenderSpec, voice_duration: float) -> list[s
             found.append(f"{what} duration unknown")
         elif abs(seconds - voice_duration) > frame + 1e-3:
             found.append(f"{what} lasts {seconds:.3f} s, expected {voice_duration:.3f} s ± {frame:.3f}")
+    return found
+
+
+def loudness_problems(level: Level, spec: RenderSpec) -> list[str]:
+    """What is wrong with a render's measured loudness: off the target by more than
+    LOUDNESS_TOLERANCE_LU, silent, or a true peak over the ceiling."""
+    if level.silent:
+        return ["the sound is silent"]
+    found = []
+    if abs(level.integrated - spec.loudness_lufs) > LOUDNESS_TOLERANCE_LU:
+        found.append(f"loudness is {level.integrated:.1f} LUFS, expected {spec.loudness_lufs:g}"
+                     f" ± {LOUDNESS_TOLERANCE_LU:g}")
+    if level.true_peak is not None and level.true_peak > spec.loudness_true_peak + TRUE_PEAK_TOLERANCE_DB:
+        found.append(f"true peak is {level.true_peak:.1f} dBTP, over the {spec.loudness_true_peak:g}"
+                     " dBTP ceiling")
     return found
