@@ -10,8 +10,7 @@ import sys
 
 import pytest
 from fastapi import FastAPI
-from test_web_dashboard import CHROMIUM, browser  # noqa: F401 (the browser fixture)
-from webkit import StandInCoordinator, finished_farm, serve
+from webkit import CHROMIUM, StandInCoordinator, finished_farm, serve
 
 from storyreel import taskmeta
 from storyreel.captions import AlignmentQuality
@@ -47,7 +46,7 @@ def _status(project: Project, *args: str) -> str:
     return done.stdout
 
 
-def test_status_and_the_dashboard_show_a_caption_warning(project: Project, browser):  # noqa: F811
+def test_status_and_the_dashboard_show_a_caption_warning(project: Project, browser):
     ids = finished_farm(project)
     _with_caption_report(project, ids["done"], unspoken=120)
     [row] = json.loads(_status(project, "--json"))["recent_completed"]
