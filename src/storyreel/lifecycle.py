@@ -61,10 +61,12 @@ def release(layout: Layout, task_id: str) -> Path:
     return _shift(layout, task_id, "release", TaskState.PROCESSING, TaskState.QUEUED)
 
 
-def complete(layout: Layout, task_id: str, rendered: Path, sidecars: dict[str, Path] | None = None) -> Path:
+def complete(layout: Layout, task_id: str, rendered: Path, sidecars: dict[str, Path] | None = None,
+             facts: dict[str, Any] | None = None) -> Path:
     """Publish a verified render as output/<id>/final.mp4 (with the task's metadata.json,
     and the checked `sidecars` by name: captions.srt, captions.vtt, words.json, whose
-    quality report joins the published metadata.json as `captions_quality`).
+    quality report joins the published metadata.json as `captions_quality`; `facts` found
+    checking the upload, such as its `loudness`, join it too).
 
     output/<id>/ appears whole (built under a temp name, then renamed). The processing
     folder, which holds only symlinks and files the planner generated, is then removed.
@@ -84,7 +86,7 @@ def complete(layout: Layout, task_id: str, rendered: Path, sidecars: dict[str, P
             fsops.copy_into_place(meta, tmp / METADATA_NAME)
         for name, path in (sidecars or {}).items():
             fsops.copy_into_place(path, tmp / name)
-        _add_caption_quality(tmp)
+        _add_facts(tmp, facts or {})
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise FilesystemError("complete", processing, dst_dir, exc.strerror or str(exc)) from exc
@@ -102,14 +104,18 @@ def complete(layout: Layout, task_id: str, rendered: Path, sidecars: dict[str, P
     return dst_dir / FINAL_NAME
 
 
-def _add_caption_quality(folder: Path) -> None:
-    """Copy words.json's quality report (words aligned, flagged unspoken, confidence) into
-    the metadata.json beside it, as `captions_quality`."""
+def _add_facts(folder: Path, facts: dict[str, Any]) -> None:
+    """Add what is known of the published video to the metadata.json beside it: `facts`, and
+    words.json's quality report (words aligned, flagged unspoken, confidence) as
+    `captions_quality`."""
     words, meta = folder / WORDS_NAME, folder / METADATA_NAME
-    if not (words.is_file() and meta.is_file()):
+    facts = dict(facts)
+    if words.is_file():
+        facts["captions_quality"] = json.loads(words.read_text(encoding="utf-8")).get("quality")
+    if not facts or not meta.is_file():
         return
     data = json.loads(meta.read_text(encoding="utf-8"))
-    data["captions_quality"] = json.loads(words.read_text(encoding="utf-8")).get("quality")
+    data.update(facts)
     fsops.write_atomic(meta, json.dumps(data, indent=2) + "\n")
 
 

@@ -104,5 +104,8 @@ def test_the_farm_publishes_a_framed_faded_video_with_its_thumbnail(project, med
     meta = json.loads((out / "metadata.json").read_text())
     assert meta["frame_file"] == FRAME_NAME and meta["render"]["transition"] == "fade"
     assert abs(probe(out / "final.mp4").duration - meta["voice_duration"]) <= 1 / FPS
+    # The published metadata records the loudness the render reached, at the target.
+    assert abs(meta["loudness"]["integrated_lufs"] - meta["render"]["loudness_lufs"]) <= 1.0
+    assert meta["loudness"]["true_peak_dbtp"] <= meta["render"]["loudness_true_peak"] + 3.0
     thumb = probe(out / "thumbnail.jpg").video[0]
     assert (thumb.codec, thumb.width, thumb.height) == ("mjpeg", 1280, 720)

@@ -194,11 +194,13 @@ class Coordinator:
             upload.check_announced(task_id, receipt, expected_size, expected_sha256)
             self.holds.held(task_id, node, attempt)
             processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
-            media_seconds = upload.verify(task_id, processing, part)  # ffprobe: no lock held
+            info = upload.verify(task_id, processing, part)  # ffprobe: no lock held
+            media_seconds = info.duration
             sidecars = upload.sidecars(task_id, processing, attempt)
+            facts = {"loudness": loud} if (loud := upload.loudness_record(info)) else {}
             with self._lock, self.holds.lock:
                 self.holds.held(task_id, node, attempt)
-                final = lifecycle.complete(self.layout, task_id, part, sidecars)
+                final = lifecycle.complete(self.layout, task_id, part, sidecars, facts)
                 self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
             self.nodes.succeeded(node)
         except CoordinatorError as exc:

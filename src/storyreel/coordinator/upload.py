@@ -27,7 +27,7 @@ from storyreel import fsops, taskmeta
 from storyreel.diskspace import disk_full
 from storyreel.errors import BadUpload, DiskFull, MediaError, UploadTooLarge
 from storyreel.layout import FINAL_NAME
-from storyreel.media.probe import probe
+from storyreel.media.probe import MediaInfo, probe
 from storyreel.protocol import CAPTION_SIDECAR_NAMES, SIDECAR_NAMES, THUMBNAIL_NAME, WORDS_NAME
 from storyreel.units import human_size
 
@@ -110,8 +110,8 @@ def check_announced(task_id: str, receipt: Receipt, size: int | None, sha256: st
         raise BadUpload(f"upload of task {task_id} has sha256 {receipt.sha256}, not the {sha256} announced")
 
 
-def verify(task_id: str, task_dir: Path, part: Path) -> float | None:
-    """ffprobe the upload: a video and an audio stream lasting the voice. Returns its duration."""
+def verify(task_id: str, task_dir: Path, part: Path) -> MediaInfo:
+    """ffprobe the upload: a video and an audio stream lasting the voice. Returns what it found."""
     try:
         info = probe(part)
     except MediaError as exc:
@@ -123,7 +123,17 @@ def verify(task_id: str, task_dir: Path, part: Path) -> float | None:
             and abs(info.duration - expected) > DURATION_TOLERANCE:
         raise BadUpload(f"upload of task {task_id} lasts {info.duration:.2f} s, "
                         f"the voice {expected:.2f} s")
-    return info.duration
+    return info
+
+
+def loudness_record(info: MediaInfo) -> dict[str, float] | None:
+    """The loudness the render wrote into the video's tags (integrated LUFS, true peak dBTP),
+    for the published metadata.json; None for a video without them."""
+    try:
+        return {"integrated_lufs": float(info.tags["loudness_integrated"]),
+                "true_peak_dbtp": float(info.tags["loudness_true_peak"])}
+    except (KeyError, ValueError):
+        return None
 
 
 def sidecar_path(task_dir: Path, attempt: int, name: str) -> Path:

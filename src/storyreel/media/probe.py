@@ -82,6 +82,7 @@ class MediaInfo:
     size: int
     video: list[VideoStream] = field(default_factory=list)
     audio: list[AudioStream] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # the container's own tags, lower-case keys
 
     @property
     def first_video(self) -> VideoStream | None:
@@ -131,6 +132,7 @@ def parse(data: dict[str, Any], path: Path | str) -> MediaInfo:
         size=int(_float(fmt.get("size")) or 0),
         video=videos,
         audio=audios,
+        tags={str(k).lower(): str(v) for k, v in (fmt.get("tags") or {}).items()},
     )
 
 
