@@ -31,6 +31,7 @@ from storyreel.config import RenderSettings  # noqa: E402
 from storyreel.layout import TaskState  # noqa: E402
 from storyreel.media.probe import probe  # noqa: E402
 from storyreel.project import Project  # noqa: E402
+from storyreel.protocol import THUMBNAIL_NAME  # noqa: E402
 
 ROOT = REPO / "demo" / "root"
 CATEGORY = "fantasy"
@@ -166,6 +167,14 @@ def main() -> int:
         if quality:
             print(f"   captions burned in: {quality['aligned']} of {quality['words']} words aligned "
                   f"(confidence {quality['confidence']:.2f}); sidecars {', '.join(sidecars)}, words.json")
+        render, loudness = meta.get("render", {}), meta.get("loudness")
+        if loudness:
+            print(f"   sound: {loudness['integrated_lufs']:.1f} LUFS, true peak {loudness['true_peak_dbtp']:.1f} dBTP "
+                  f"(target {render.get('loudness_lufs')} LUFS), music ducked: {render.get('ducking')}")
+        thumbnail = final.parent / THUMBNAIL_NAME
+        shape = probe(thumbnail).first_video if thumbnail.is_file() else None
+        print(f"   picture: fill {render.get('fill')}; thumbnail "
+              + (f"{thumbnail.name} {shape.width}x{shape.height}" if shape else "missing"))
     return 0 if len(finished) == len(PROFILES) and not failed else 1
 
 

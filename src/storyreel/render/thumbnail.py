@@ -36,10 +36,11 @@ CANDIDATES = 100
 # offer their keyframes only (about one every 8 s from libx264).
 FULL_DECODE_SECONDS = 60.0
 SAMPLE_FPS = 2
-# Title and chapter heights as shares of the thumbnail's shorter side; where the title sits.
+# Title and chapter heights as shares of the thumbnail's shorter side; where the title sits:
+# near the top, clear of the captions burned into the frame (bottom or middle of the picture).
 TITLE_SHARE = 0.10
 CHAPTER_SHARE = 0.06
-TITLE_TOP_SHARE = 0.68
+TITLE_TOP_SHARE = 0.12
 # A thumbnail is one decode of a few seconds of video (or of its keyframes) and one JPEG.
 THUMBNAIL_TIMEOUT = 600.0
 # JPEG quality for ffmpeg's mjpeg (2 best … 31 worst): clean text edges, a few hundred KB.
