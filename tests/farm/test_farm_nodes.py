@@ -74,7 +74,8 @@ def assert_output(farm: Farm, task_id: str) -> None:
     info = probe(final)
     assert info.first_video is not None and info.first_video.width == 160
     assert info.first_audio is not None
-    assert sorted(p.name for p in final.parent.iterdir()) == ["final.mp4", "metadata.json"]
+    # The video, its metadata and the node's thumbnail: no part file or temp name left behind.
+    assert sorted(p.name for p in final.parent.iterdir()) == ["final.mp4", "metadata.json", "thumbnail.jpg"]
 
 
 def test_two_nodes_drain_six_tasks_each_rendered_once(make_farm) -> None:
