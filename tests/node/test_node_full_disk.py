@@ -110,8 +110,9 @@ def test_a_failure_report_answered_507_is_sent_again_after_its_retry_after(farm,
     proxy.arm("POST", FAILURE, 3, retry_after="1")
     # Every upload try is refused (a wrong sha256): the node reports the task failed.
     node = start_node(farm, proxy, env={"STORYREEL_FAULT_UPLOAD_FAILURES": "4"})
-    wait_for("the failure to be filed", lambda: farm.events("failed", task_id=task_id),
-             procs=[node, farm.main])
+    # The proxy records a request once its answer went back: wait for the fourth as well.
+    wait_for("the failure to be filed", lambda: farm.events("failed", task_id=task_id)
+             and len(proxy.server.requests("POST", FAILURE)) >= 4, procs=[node, farm.main])
 
     reports = proxy.server.requests("POST", FAILURE)
     assert [status for _, status in reports] == [507, 507, 507, 200]
