@@ -106,3 +106,28 @@ def test_names_prefixes_and_refusals(farm) -> None:
     assert board[second].actions == ["cancel", "replan"] and board[second].chapter == "chapter_0002"
     with pytest.raises(ValueError):
         SteerRequest(action=SteerAction.CANCEL, target=" ")
+
+
+def _set_profile(project, task_id: str, profile: str) -> None:
+    meta_path = project.layout.task_dir(task_id) / "metadata.json"
+    meta_path.write_text(json.dumps(json.loads(meta_path.read_text()) | {"profile": profile}))
+
+
+@pytest.mark.parametrize(("profile", "other_profile", "refused"),
+                         [("shorts", "main", False), ("main", "shorts", False), ("main", "main", True)])
+def test_a_retry_is_refused_only_by_a_live_task_of_the_same_chapter_and_profile(
+        farm, profile: str, other_profile: str, refused: bool) -> None:
+    project, coord, first, second = farm
+    name_task(project, second, "tales", "dragon", 1)  # the same chapter as the first task
+    _set_profile(project, first, profile)
+    _set_profile(project, second, other_profile)
+    coord.control.act(SteerRequest(action=SteerAction.CANCEL, target=first))
+    assert project.layout.task_dir(first, TaskState.FAILED).is_dir()
+    if refused:
+        with pytest.raises(SteerRefused, match="has task"):
+            coord.control.act(SteerRequest(action=SteerAction.RETRY, target=first))
+    else:
+        reply = coord.control.act(SteerRequest(action=SteerAction.RETRY, target=first))
+        assert reply.task_ids == [first]
+        reason = json.loads((project.layout.task_dir(first, TaskState.FAILED) / "reason.json").read_text())
+        assert reason["replan"] is True
