@@ -1,6 +1,7 @@
 // storyreel dashboard, the Steer section: polls /dashboard/api/board (the tasks and nodes
 // that can be steered, SteerBoard in storyreel/protocol.py) and POSTs the buttons' actions
 // to /dashboard/api/control with the page's CSRF token. All text is set with textContent.
+// Loaded after dashboard.js, whose `el` builds the elements.
 "use strict";
 
 (() => {
@@ -11,17 +12,6 @@
     drain: "Drain" };
   const DANGER = new Set(["cancel", "pause"]);
   let busy = false;  // one action at a time; the board is not redrawn under a pressed button
-
-  function make(tag, props, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(props || {})) {
-      if (key === "class") node.className = value;
-      else if (key === "text") node.textContent = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) if (child !== null && child !== undefined) node.append(child);
-    return node;
-  }
 
   function say(text, ok) {
     const box = byId("steer-result");
@@ -52,36 +42,36 @@
   }
 
   function buttons(actions, target) {
-    const cell = make("div", { class: "steer-actions" });
+    const cell = el("div", { class: "steer-actions" });
     for (const action of actions) {
-      const button = make("button", { type: "button", class: DANGER.has(action) ? "danger" : "",
+      const button = el("button", { type: "button", class: DANGER.has(action) ? "danger" : "",
         "data-action": action, "data-target": target, text: LABELS[action] || action });
       button.addEventListener("click", () => act(action, target, button));
       cell.append(button);
     }
-    return make("td", {}, cell);
+    return el("td", {}, cell);
   }
 
   function rows(table, lines, emptyText, columns) {
     const body = byId(table).tBodies[0];
     if (!lines.length) {
-      body.replaceChildren(make("tr", {}, make("td", { colspan: String(columns), class: "empty", text: emptyText })));
+      body.replaceChildren(el("tr", {}, el("td", { colspan: String(columns), class: "empty", text: emptyText })));
       return;
     }
-    body.replaceChildren(...lines.map((cells) => make("tr", {}, ...cells)));
+    body.replaceChildren(...lines.map((cells) => el("tr", {}, ...cells)));
   }
 
   function draw(board) {
-    const cell = (text, props) => make("td", { ...(props || {}), text: text || "" });
+    const cell = (text, props) => el("td", { ...(props || {}), text: text || "" });
     rows("steer-tasks", board.tasks.map((t) => {
       const tr = [cell(t.category), cell(t.story), cell(t.chapter),
-        make("td", {}, make("span", { class: `state ${t.state}`, text: t.state })), cell(t.node),
+        el("td", {}, el("span", { class: `state ${t.state}`, text: t.state })), cell(t.node),
         cell(t.task_id.slice(0, 8), { title: t.task_id }), cell(t.reason, { class: "reason" }),
         buttons(t.actions, t.task_id)];
       return tr;
     }), "No task is queued, rendering or failed.", 8);
     rows("steer-nodes", board.nodes.map((n) => [cell(n.node),
-      make("td", {}, make("span", { class: `state ${n.state}`, text: n.state })), cell(n.reason, { class: "reason" }),
+      el("td", {}, el("span", { class: `state ${n.state}`, text: n.state })), cell(n.reason, { class: "reason" }),
       buttons(n.actions, n.node)]), "No node has registered yet.", 4);
     document.body.dataset.steerReady = "1";
   }
