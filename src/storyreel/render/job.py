@@ -153,26 +153,14 @@ def render_task(
     except RenderError:
         raise
     except (StoryreelError, OSError) as exc:
-        raise RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", ""),
-                          returncode=getattr(exc, "returncode", None)) from exc
+        raise _as_render_error(task_dir, exc) from exc
     if output.exists():
         raise RenderError(task_dir, f"{output} already exists")
     tmp = fsops.temp_path(output.parent, output.name)
     started = time.monotonic()
     try:
         inputs = dataclasses.replace(inputs, sound=_plan_sound(task_dir, inputs, spec, tool, cancel))
-        argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
-        try:
-            stderr = _run(argv, task_dir, inputs, on_progress, cancel)
-        except RenderError as exc:
-            if not enc.gpu_scale or (cancel is not None and cancel.is_set()):
-                raise
-            # Some clips (4:4:4, 10-bit, odd codecs) cannot be decoded by the GPU.
-            log.warning("GPU decoding failed for %s (%s); rendering again with CPU decoding",
-                        task_dir.name, exc.reason)
-            enc = encoders.setup(name, spec.preset, spec.quality, hw_decode=False)
-            argv = build_argv(inputs, spec, enc, tmp, ffmpeg=tool)
-            stderr = _run(argv, task_dir, inputs, on_progress, cancel)
+        stderr = _encode(task_dir, inputs, spec, name, enc, tmp, tool, on_progress, cancel)
         loudness = check_output(tmp, task_dir, meta, stderr)
         fsops.move(tmp, output)
     except RenderError:
@@ -180,8 +168,7 @@ def render_task(
         raise
     except (StoryreelError, OSError) as exc:  # ffmpeg cannot start, the disk is full, …
         tmp.unlink(missing_ok=True)
-        raise RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", ""),
-                          returncode=getattr(exc, "returncode", None)) from exc
+        raise _as_render_error(task_dir, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -190,6 +177,30 @@ def render_task(
              task_dir.name, output, meta.voice_duration, wall, name)
     return RenderResult(output, wall, meta.voice_duration, name, stderr,
                         captions=burn.quality if burn is not None else None, loudness=loudness)
+
+
+def _as_render_error(task_dir: Path, exc: StoryreelError | OSError) -> RenderError:
+    """A failure around the render (settings, inputs, ffmpeg not starting, a full disk) as
+    the render's own error, keeping ffmpeg's stderr and exit code when it has them."""
+    return RenderError(task_dir, str(exc), stderr=getattr(exc, "stderr", ""),
+                       returncode=getattr(exc, "returncode", None))
+
+
+def _encode(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, name: str,
+            enc: encoders.EncoderSetup, tmp: Path, tool: str,
+            on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None) -> str:
+    """Run the render's ffmpeg into `tmp`; its stderr. A GPU decode that fails is tried
+    once more with CPU decoding."""
+    try:
+        return _run(build_argv(inputs, spec, enc, tmp, ffmpeg=tool), task_dir, inputs, on_progress, cancel)
+    except RenderError as exc:
+        if not enc.gpu_scale or (cancel is not None and cancel.is_set()):
+            raise
+        # Some clips (4:4:4, 10-bit, odd codecs) cannot be decoded by the GPU.
+        log.warning("GPU decoding failed for %s (%s); rendering again with CPU decoding",
+                    task_dir.name, exc.reason)
+        enc = encoders.setup(name, spec.preset, spec.quality, hw_decode=False)
+        return _run(build_argv(inputs, spec, enc, tmp, ffmpeg=tool), task_dir, inputs, on_progress, cancel)
 
 
 def _plan_sound(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, tool: str,
