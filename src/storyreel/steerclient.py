@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from storyreel.errors import ConfigError, SteerError
-from storyreel.farmstate.remote import coordinator_url, trust
+from storyreel.farmstate.remote import CoordinatorLink
 from storyreel.project import Project
 from storyreel.protocol import API_PREFIX, SteerAction, SteerBoard, SteerReply, SteerRequest
 
@@ -35,12 +35,13 @@ class Steerer:
             raise SteerError(f"no main worker is running for {project.layout.root}: start it with "
                              f"`storyreel main {project.layout.root}` (or `storyreel run`); it is "
                              "the only one that moves task folders")
-        self.url = (url or coordinator_url(project)).rstrip("/")
+        link = CoordinatorLink(project, url, ca_file)  # found as status and the dashboard find it
+        self.url = link.address.rstrip("/")
         try:
-            self.token = project.token
+            self.token = project.token  # unlike a reader, steering needs it
         except ConfigError as exc:
             raise SteerError(f"cannot steer the farm without the project token: {exc}") from exc
-        self.verify: ssl.SSLContext | bool = trust(project, ca_file)
+        self.verify: ssl.SSLContext | bool = link.verify()
 
     def act(self, action: SteerAction, target: str = "") -> SteerReply:
         body = SteerRequest(action=action, target=target).model_dump_json()
