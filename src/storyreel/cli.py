@@ -304,6 +304,9 @@ def render(
     ca_file: Annotated[Path | None, typer.Option(help=(
         "Trust an https coordinator whose certificate chains to this PEM CA file; default: the system's CAs."
     ))] = None,
+    narrate: Annotated[bool, typer.Option(help=(
+        "Also take narrate tasks (a story chunk spoken into a chapter's voice) with the narration "
+        "engines this machine has: piper (pip install 'storyreel[narration]'), espeak-ng."))] = True,
 ) -> None:
     """Run a render node: claim tasks from the main worker, download, render, upload.
 
@@ -320,7 +323,7 @@ def render(
         limits = Limits(max_tasks=max_tasks, exit_when_idle=exit_when_idle, grace=grace)
         server = _server_url(server)
         run_node(server, token, node_id=node_id, work_dir=work_dir, copy_inputs=copy_inputs, encoder=encoder,
-                 progress_bar=bar, limits=limits, ca_file=ca_file)
+                 progress_bar=bar, limits=limits, ca_file=ca_file, narrate=narrate)
     except StoryreelError as exc:
         _fail(_not_a_coordinator(server, exc))
 

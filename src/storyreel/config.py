@@ -205,6 +205,25 @@ class NodeSettings(_Section):
     work_dir: str = Field("", description="Where a node keeps downloaded inputs; empty for a temp folder.")
 
 
+NarrationMode = Literal["off", "missing"]
+
+
+class NarrationSettings(_Section):
+    mode: NarrationMode = Field(
+        "off", description="off, or missing: a story chunk whose chapter has no voice after wait_seconds is narrated by a render node."
+    )
+    wait_seconds: float = Field(
+        600.0, ge=0, description="How long a chunk waits for an operator's voice before it is narrated (s)."
+    )
+    engine: Literal["auto", "piper", "espeak-ng"] = Field(
+        "auto", description="auto (piper where a node has it, else espeak-ng), piper, or espeak-ng."
+    )
+    voice: str = Field(
+        "", max_length=200,
+        description="The engine's voice: a piper voice package or .onnx file, an espeak-ng voice; empty for the engine's default.",
+    )
+
+
 class CrawlSettings(_Section):
     allow_private_networks: bool = Field(
         False, description="Allow story links to loopback/private addresses (intranet crawling). Off: refused."
@@ -303,6 +322,9 @@ class CategorySettings(_Section):
         [MAIN_PROFILE],
         description="Profiles this category's chapters are rendered to, one task per chapter and profile.",
     )
+    narration: NarrationMode | None = Field(
+        None, description="This category's [narration] mode (off or missing); unset: [narration] mode.",
+    )
 
     @field_validator("profiles")
     @classmethod
@@ -325,6 +347,7 @@ class Settings(_Section):
     node: NodeSettings = NodeSettings()
     crawl: CrawlSettings = CrawlSettings()
     captions: CaptionsSettings = CaptionsSettings()
+    narration: NarrationSettings = NarrationSettings()
     profiles: dict[str, ProfileSettings] = Field(
         {}, description="More renderings of each chapter, each overriding any [render] or [captions] setting.",
     )
@@ -379,6 +402,13 @@ class Settings(_Section):
         if name == MAIN_PROFILE:
             return ProfileSettings(render=self.render, captions=self.captions)
         return self.profiles[name]
+
+    def narration_mode(self, category: str) -> NarrationMode:
+        """Whether a category's chunks without a voice are narrated: its own setting, else [narration]'s."""
+        chosen = self.categories.get(category)
+        if chosen is not None and chosen.narration is not None:
+            return chosen.narration
+        return self.narration.mode
 
     def profiles_for(self, category: str) -> list[str]:
         """The profiles a category's chapters are rendered to, in the order the file lists them."""
@@ -580,6 +610,7 @@ def _profiles_example() -> list[str]:
         f"# {fields['categories'].description}",
         "# [categories.fantasy]",
         f'# profiles = ["{MAIN_PROFILE}", "shorts"]',
+        '# narration = "missing"',
     ]
 
 

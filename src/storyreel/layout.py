@@ -28,6 +28,8 @@ REASON_SUFFIX = ".reason.json"
 LINK_RECORD_SUFFIX = ".record.json"
 # A scanned voice chapter keeps, beside it under a hidden name, the duration ingest measured.
 VOICE_RECORD_SUFFIX = ".json"
+# Beside a synthesized voice chapter (hidden): the word timings its engine reported.
+VOICE_WORDS_SUFFIX = ".words.json"
 
 # Files inside a task folder (SPEC §2, §5).
 METADATA_NAME = "metadata.json"
@@ -459,6 +461,11 @@ class Layout:
     def voice_record(voice: Path) -> Path:
         """The hidden record beside a scanned voice chapter: its duration, size and mtime."""
         return voice.with_name("." + voice.name + VOICE_RECORD_SUFFIX)
+
+    @staticmethod
+    def voice_words(voice: Path) -> Path:
+        """The hidden word timings beside a synthesized voice chapter (its engine's own)."""
+        return voice.with_name("." + voice.name + VOICE_WORDS_SUFFIX)
 
     def scanned_clips(self, kind: AssetKind | str, category: str) -> list[Path]:
         root = self.scanned / str(kind) / category

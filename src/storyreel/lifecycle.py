@@ -32,6 +32,7 @@ from storyreel.layout import (
 from storyreel.logs import iso_utc
 from storyreel.protocol import WORDS_NAME
 from storyreel.rescans import Rescan
+from storyreel.taskmeta import TaskKind
 
 # reason.json of a failed task whose chapter may be planned again (its bad clip is gone,
 # the operator retried it, or replanned it while it was queued).
@@ -40,6 +41,11 @@ REPLAN_KEY = "replan"
 CANCELLED_KEY = "cancelled"
 CANCELLED_REASON = "cancelled by the operator"
 REPLANNED_REASON = "replanned by the operator: planned again with today's settings"
+# A task of a chapter whose synthesized voice an operator's voice replaced.
+SUPERSEDED_REASON = "superseded: an operator's voice replaced the synthesized narration"
+# output/<id>/metadata.json of a video made from a voice that was replaced since: it stays
+# published, and its chapter is rendered again from the new voice.
+SUPERSEDED_KEY = "superseded_at"
 
 
 def _shift(layout: Layout, task_id: str, verb: str, src_state: TaskState, dst_state: TaskState) -> Path:
@@ -198,10 +204,17 @@ def failure_reason(layout: Layout, task_id: str) -> dict[str, Any] | None:
 
 
 class TaskKey(NamedTuple):
-    """What a render task is made of: a voice chapter (relative to the root) in a profile."""
+    """What a task is made of: a voice chapter (relative to the root) rendered in a profile,
+    or (kind narrate, no profile) the voice chapter a chunk is spoken into."""
 
     chapter: str
     profile: str = MAIN_PROFILE
+    kind: TaskKind = TaskKind.RENDER
+
+
+def narrate_key(chapter: str) -> TaskKey:
+    """The key of the narrate task that makes `chapter`'s voice."""
+    return TaskKey(chapter, "", TaskKind.NARRATE)
 
 
 def key_of(task_dir: Path) -> TaskKey | None:
@@ -211,6 +224,8 @@ def key_of(task_dir: Path) -> TaskKey | None:
     chapter, profile = meta.get("chapter"), meta.get("profile")
     if not (isinstance(chapter, str) and chapter):
         return None
+    if taskmeta.kind_of(meta) == TaskKind.NARRATE:
+        return narrate_key(chapter)
     return TaskKey(chapter, profile if isinstance(profile, str) and profile else MAIN_PROFILE)
 
 
@@ -285,16 +300,22 @@ class ChapterIndex:
             for task_id in list_task_ids(self.layout.state_dir(state)):
                 if self._by_id.get(task_id) is None:
                     self._by_id[task_id] = key_of(self.layout.task_dir(task_id, state))
-                replanned = state == TaskState.FAILED and self._replanned_task(task_id)
+                replanned = state in (TaskState.FAILED, TaskState.DONE) and self._replanned_task(task_id, state)
                 found[task_id] = None if replanned else self._by_id[task_id]
         return found
 
-    def _replanned_task(self, task_id: str) -> bool:
+    def _replanned_task(self, task_id: str, state: TaskState) -> bool:
         """True for a failed task whose reason.json lets its chapter be planned again (read once:
         reason.json is written before the folder enters trash/failed/ and changes only when the
-        operator retries the task, which calls `forget_reason`)."""
+        operator retries the task, which calls `forget_reason`), and for a finished one whose
+        voice was superseded since (its metadata.json says so)."""
         if task_id not in self._replanned:
-            self._replanned[task_id] = (failure_reason(self.layout, task_id) or {}).get(REPLAN_KEY) is True
+            if state == TaskState.FAILED:
+                record = failure_reason(self.layout, task_id) or {}
+                self._replanned[task_id] = record.get(REPLAN_KEY) is True
+            else:
+                meta = taskmeta.read_raw(self.layout.task_dir(task_id, state)) or {}
+                self._replanned[task_id] = SUPERSEDED_KEY in meta
         return self._replanned[task_id]
 
     def forget_reason(self, task_id: str) -> None:
@@ -302,8 +323,11 @@ class ChapterIndex:
         self._replanned.pop(task_id, None)
 
     def note(self, task_id: str, chapter: str, profile: str = MAIN_PROFILE) -> None:
-        """Record a task just created (saves reading its metadata back)."""
-        key = TaskKey(chapter, profile)
+        """Record a render task just created (saves reading its metadata back)."""
+        self.note_key(task_id, TaskKey(chapter, profile))
+
+    def note_key(self, task_id: str, key: TaskKey) -> None:
+        """Record a task just created under `key`."""
         self._by_id[task_id] = key
         self._seen.add(task_id)
         if self._tasks.get(key) != task_id:
@@ -320,6 +344,45 @@ class ChapterIndex:
 
 
 def _replanning(layout: Layout, task_id: str) -> None:
+    for index in list(_INDEXES.get(layout.root, ())):
+        index._replanning(task_id)
+
+
+def supersede(layout: Layout, task_id: str, state: TaskState, **details: Any) -> None:
+    """A task of a chapter whose voice an operator's replaced: a queued or held one goes to
+    trash/failed/ (planned again), a failed one is marked to be planned again, a finished
+    one stays in output/ with `superseded_at` in its metadata.json; in each case its chapter
+    is planned again from the new voice. The caller ends a hold first."""
+    if state in (TaskState.QUEUED, TaskState.PROCESSING):
+        fail(layout, task_id, SUPERSEDED_REASON, replan=True, superseded=True, **details)
+        return
+    if state == TaskState.FAILED:
+        mark_retried(layout, task_id)
+    else:
+        folder = layout.task_dir(task_id, TaskState.DONE)
+        data = taskmeta.read_raw(folder) or {}
+        data[SUPERSEDED_KEY] = iso_utc()
+        fsops.write_atomic(folder / METADATA_NAME, json.dumps(data, indent=2) + "\n")
+    _replanning(layout, task_id)
+
+
+def supersede_chapter(layout: Layout, chapter: str) -> list[str]:
+    """Every render task of `chapter` gives way (see `supersede`) when no coordinator holds
+    any; returns their ids."""
+    found = [(task_id, layout.find_task(task_id)) for key, task_id in ChapterIndex(layout).tasks().items()
+             if key.chapter == chapter and key.kind == TaskKind.RENDER]
+    for task_id, where in found:
+        if where is not None:
+            supersede(layout, task_id, where[0])
+    return [task_id for task_id, _ in found]
+
+
+def finish_narration(layout: Layout, task_id: str) -> None:
+    """A narrate task whose voice is filed in scanned/ ends: its processing folder (the
+    text it spoke and its metadata) is removed; the voice's record names the task."""
+    folder = layout.task_dir(task_id, TaskState.PROCESSING)
+    if folder.is_dir():
+        shutil.rmtree(folder)
     for index in list(_INDEXES.get(layout.root, ())):
         index._replanning(task_id)
 

@@ -17,6 +17,7 @@ from storyreel.diskspace import DiskWatcher
 from storyreel.ingest import Ingestor
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.media.tools import ffmpeg, ffprobe
+from storyreel.narrateplan import NarrationPlanner
 from storyreel.netaddr import Listen
 from storyreel.plan import Planner
 from storyreel.project import Project
@@ -62,11 +63,13 @@ class MainWorker:
         self.disk = DiskWatcher.for_project(project)  # one watcher, so each crossing is logged once
         self.ingestor = Ingestor(project)
         self.planner = Planner(project, disk=self.disk, pending=self.ingestor.pending_files)
+        self.narrations = NarrationPlanner(project, self.planner.index, pending=self.ingestor.pending_files)
         self.waitfile = WaitFile(project.layout)  # the planner's waiting chapters, for every view
         self.coordinator: Coordinator | None = None
         self.farm: CoordinatorServer | None = None
         if listen is not None:
-            self.coordinator = Coordinator(project, disk=self.disk, on_retry=self.planner.index.forget_reason)
+            self.coordinator = Coordinator(project, disk=self.disk, on_retry=self.planner.index.forget_reason,
+                                           on_filed=self.planner.scanned_changed)
             self.farm = CoordinatorServer(self.coordinator, listen, lock=self.lock, tls=tls)
 
     @property
@@ -119,11 +122,25 @@ class MainWorker:
         handled = self.ingestor.run_pass()
         if handled:
             self.planner.scanned_changed()
-        created = self.planner.plan_pending()
-        self.waitfile.publish(self.planner.waiting)
+            self.narrations.scanned_changed()
+        for chapter in self.ingestor.take_superseded():
+            self._supersede(chapter)
+        created = self.planner.plan_pending() + self.narrations.plan_pending()
+        self.waitfile.publish(self.planner.waiting + self.narrations.waiting)
         if self.coordinator is not None:
             self.coordinator.note_queued(created)
         return bool(handled or created)
+
+    def _supersede(self, chapter: str) -> None:
+        """An operator's voice replaced `chapter`'s synthesized one: its tasks made from the old
+        voice give way (queued and held ones to trash/failed/, videos stay in output/) and the
+        chapter is planned again."""
+        if self.coordinator is not None:
+            gone = self.coordinator.control.supersede(chapter)
+        else:
+            gone = lifecycle.supersede_chapter(self.project.layout, chapter)
+        log.info("The voice of %s was replaced by an operator's: %d task(s) made from the narration "
+                 "give way and the chapter is planned again", chapter, len(gone))
 
     def loop(self, stop: threading.Event, *, until: Callable[[bool], bool] | None = None,
              every: float = CYCLE_SECONDS) -> None:

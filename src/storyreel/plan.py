@@ -45,6 +45,7 @@ from storyreel.taskmeta import (
     CAPTIONS_STORY_NAME,
     CAPTIONS_TEXT_NAME,
     FONT_PREFIX,
+    NARRATION_WORDS_NAME,
     CaptionSpec,
     RenderSpec,
     TaskMeta,
@@ -73,6 +74,7 @@ class CaptionSource:
     text: Path  # scanned/story/<category>/<story>/chunk_NNNN.txt
     faces: list[Path]  # the font files fontconfig found
     chunks: list[Path]  # the story's chunks in order (its whole text)
+    words: Path | None = None  # a synthesized voice's word timings (its engine's): no alignment
 
 
 @dataclass(frozen=True)
@@ -315,9 +317,14 @@ class Planner:
         for face in captions.faces:
             names.append(FONT_PREFIX + face.name)
             fsops.copy_into_place(face, tmp / names[-1])
+        words_file = ""
+        if captions.words is not None:
+            words_file = NARRATION_WORDS_NAME
+            fsops.copy_into_place(captions.words, tmp / words_file)
         resolved = self.project.settings.profile(profile).captions.resolved().model_dump()
         return CaptionSpec.model_validate({**resolved, "source": self.layout.relative(captions.text),
-                                           "font_files": names, "story_file": story_file})
+                                           "font_files": names, "story_file": story_file,
+                                           "words_file": words_file})
 
     # -- captions ------------------------------------------------------------------
     def _captions(self, chapter: str, category: str, story: str, voice: Path,
@@ -347,6 +354,9 @@ class Planner:
             return Waiting(chapter, WaitReason.FONT_MISSING, f"the caption font {settings.font!r} "
                            f"([{profile_section(profile, 'captions')}] font) is not installed")
         self._warned.discard((chapter, f"font {profile}"))
+        words = Layout.voice_words(voice)
+        if voicerecord.narration(voice) is not None and words.is_file() and text.name == f"chunk_{found.group(1)}.txt":
+            return CaptionSource(text, sorted(faces), [text], words)  # spoken from this chunk, word by word
         return CaptionSource(text, sorted(faces), chunks)
 
     # -- helpers -------------------------------------------------------------------

@@ -43,7 +43,10 @@ SIZE_HEADER = "X-Storyreel-Size"
 WORDS_NAME = "words.json"
 CAPTION_SIDECAR_NAMES = ("captions.srt", "captions.vtt", WORDS_NAME)
 THUMBNAIL_NAME = "thumbnail.jpg"
-SIDECAR_NAMES = (*CAPTION_SIDECAR_NAMES, THUMBNAIL_NAME)
+# A narration sends its word timings (WORDS_NAME) and this report before its voice.
+NARRATION_REPORT_NAME = "narration.json"
+SIDECAR_NAMES = (*CAPTION_SIDECAR_NAMES, THUMBNAIL_NAME, NARRATION_REPORT_NAME)
+NARRATION_SIDECAR_NAMES = (WORDS_NAME, NARRATION_REPORT_NAME)
 # The largest sidecar taken: a chapter's words.json is well under a megabyte, a thumbnail
 # a few hundred kilobytes.
 MAX_SIDECAR_BYTES = 32 << 20
@@ -77,6 +80,20 @@ class RegisterBody(NodeBody):
     host: str = Field("", max_length=255)
     encoders: list[str] = Field(default_factory=list, max_length=32)
     version: str = Field("", max_length=64)
+    # The narration engines the node can run (narration.ENGINES names); none: it only renders.
+    narrators: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=8)
+
+
+class NarrationReport(BaseModel):
+    """What a node says of a narration it made (narration.json, sent before the voice)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    engine: str = Field(min_length=1, max_length=64)
+    voice: str = Field(max_length=200)
+    duration: float = Field(gt=0, le=MAX_MEDIA_SECONDS)
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    cpu_seconds: float = Field(0.0, ge=0, le=MAX_STAGE_SECONDS)
 
 
 class HeldBody(NodeBody):

@@ -6,7 +6,9 @@ render it from this file alone, without the project's storyreel.toml.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,6 +25,20 @@ def _plain_name(value: str) -> str:
     if problem:
         raise ValueError(f"{value!r} is not a plain file name: {problem}")
     return value
+
+
+class TaskKind(StrEnum):
+    """What a task asks of a node: a video rendered, or a chapter's narration synthesized."""
+
+    RENDER = "render"
+    NARRATE = "narrate"
+
+
+def kind_of(metadata: dict[str, object] | None) -> TaskKind:
+    """The kind of a task from its raw metadata.json: tasks made before narration existed
+    (and anything unreadable) are renders."""
+    value = (metadata or {}).get("kind")
+    return TaskKind.NARRATE if value == TaskKind.NARRATE else TaskKind.RENDER
 
 
 class RenderSpec(RenderSettings):
@@ -45,6 +61,11 @@ class RenderSpec(RenderSettings):
         return cls.model_validate({**settings.model_dump(), "logo": logo_name})
 
 
+# A narrated voice's word timings, copied into each task rendered from it.
+NARRATION_WORDS_NAME = "narration_words.json"
+# A narrate task's copy of the chunk it speaks.
+NARRATION_TEXT_NAME = "narration.txt"
+
 # A captioned task's own copy of the chapter's text; its font files are plain names with
 # this prefix (a node downloads a task's plain files only), gathered on the node into a
 # folder of their own for libass (`fontsdir` reads every file in its folder).
@@ -64,13 +85,16 @@ class CaptionSpec(CaptionSettings):
     source: str = ""  # scanned/story/<category>/<story>/chunk_NNNN.txt
     font_files: list[str] = []  # the font's faces in the task folder (FONT_PREFIX names)
     story_file: str = ""  # the story's whole text in the task folder; "": the chunk alone
+    # The word timings a synthesized voice came with (NARRATION_WORDS_NAME in the task
+    # folder): the captions use them as they are, with no alignment. "": align the voice.
+    words_file: str = ""
 
     @field_validator("font_files")
     @classmethod
     def _font_names(cls, value: list[str]) -> list[str]:
         return [_plain_name(v) for v in value]
 
-    @field_validator("story_file")
+    @field_validator("story_file", "words_file")
     @classmethod
     def _story_name(cls, value: str) -> str:
         return _plain_name(value) if value else value
@@ -134,9 +158,59 @@ class TaskMeta(BaseModel):
             names += [CAPTIONS_TEXT_NAME, *self.captions.font_files]
             if self.captions.story_file not in ("", CAPTIONS_TEXT_NAME):
                 names.append(self.captions.story_file)
+            if self.captions.words_file:
+                names.append(self.captions.words_file)
         if self.frame_file:
             names.append(self.frame_file)
         return names
+
+
+class NarrationSpec(BaseModel):
+    """A narrate task's `narration` block: what to speak, and with which engine and voice."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    engine: str = Field("auto", max_length=64)  # "auto": the best engine the node has
+    voice: str = Field("", max_length=200)  # "": the engine's own default voice
+    text_file: str = NARRATION_TEXT_NAME
+    source: str = ""  # scanned/story/<category>/<story>/chunk_NNNN.txt
+    text_sha256: str = ""
+    words: int = Field(0, ge=0)  # words in the text, for the progress and the estimate
+
+    @field_validator("text_file")
+    @classmethod
+    def _text_name(cls, value: str) -> str:
+        return _plain_name(value)
+
+
+class NarrateMeta(BaseModel):
+    """metadata.json of a narrate task: one chunk of a story, to be spoken into the voice
+    chapter of the same number (`chapter`, which does not exist yet)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal[TaskKind.NARRATE] = TaskKind.NARRATE
+    task_id: str
+    category: str
+    story_name: str
+    chapter: str  # scanned/story/<category>/<story>/voice/chapter_NNNN.mp3, filed when done
+    narration: NarrationSpec
+    created_at: str = ""
+    title: str = Field("", max_length=200)
+
+    def input_names(self) -> list[str]:
+        return [self.narration.text_file]
+
+
+def read_narrate(task_dir: Path) -> NarrateMeta:
+    """Load and check a narrate task's metadata.json."""
+    path = Path(task_dir) / METADATA_NAME
+    try:
+        return NarrateMeta.model_validate_json(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TaskMetaError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValidationError as exc:
+        raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
 
 
 def story_title(story_name: str) -> str:
@@ -158,7 +232,7 @@ def read(task_dir: Path) -> TaskMeta:
         raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
 
 
-def write(task_dir: Path, meta: TaskMeta) -> Path:
+def write(task_dir: Path, meta: TaskMeta | NarrateMeta) -> Path:
     """Write metadata.json atomically."""
     return fsops.write_atomic(Path(task_dir) / METADATA_NAME, meta.model_dump_json(indent=2) + "\n")
 

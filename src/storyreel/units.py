@@ -26,3 +26,12 @@ def human_size(size: float) -> str:
 def seconds_text(value: float) -> str:
     """Seconds as ffmpeg reads them: up to six decimals, no trailing zeros."""
     return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def duration_text(seconds: float) -> str:
+    """A wait as people say it: `45 s`, `9 min`, `2 h 5 min`."""
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} h {minutes % 60} min"

@@ -33,6 +33,7 @@ class WaitReason(StrEnum):
     DISK_LOW = "disk_low"  # free space below [disk] floor_gb
     DROP_SETTLING = "drop_settling"  # files of its category are still arriving in raw/
     CANNOT_BUILD = "cannot_build"  # writing the task folder failed
+    AWAITING_VOICE = "awaiting_voice"  # a chunk given [narration] wait_seconds for an operator's voice
 
 
 @dataclass(frozen=True)

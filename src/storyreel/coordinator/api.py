@@ -1,6 +1,6 @@
 """The HTTP API render nodes speak (all under /api/v1, bearer token on every request).
 
-    POST /api/v1/nodes/register                  node, host, encoders, version → farm settings
+    POST /api/v1/nodes/register                  node, host, encoders, narrators, version → farm settings
     POST /api/v1/nodes/{node}/alive              an idle node says it is there
     GET  /api/v1/nodes                           the node table
     POST /api/v1/claim                           → {"task": {task_id, attempt, metadata, files}} or {"task": null}
@@ -120,7 +120,8 @@ def _node_routes(api: APIRouter, coordinator: Coordinator) -> None:
     @api.post("/nodes/register")
     def register(body: RegisterBody, request: Request) -> FarmSettings:
         address = request.client.host if request.client else ""
-        return coordinator.register(body.node, body.host or address, body.encoders, body.version, address)
+        return coordinator.register(body.node, body.host or address, body.encoders, body.version, address,
+                                    narrators=body.narrators)
 
     @api.post("/nodes/{node}/alive", status_code=204)
     def alive(node: str) -> Response:

@@ -1,7 +1,8 @@
 """Claims: the oldest queued task a node can render, moved to processing/ under a new lease.
 
-The queue index (taskqueue.py) says which tasks wait, oldest first; a task whose render
-settings force an encoder goes only to a node that advertises it, and a task whose render
+The queue index (taskqueue.py) says which tasks wait, oldest first; a narrate task goes
+only to a node that runs its narration engine, a task whose render
+settings force an encoder only to a node that advertises it, and a task whose render
 failed on a node (lease.json's `failed_nodes`) goes back to that node only when no other
 node is known that has not failed it. A claim writes the
 new lease into the task folder, renames it to processing/ and starts its hold. A disk
@@ -24,6 +25,7 @@ from storyreel.diskspace import disk_full
 from storyreel.errors import DiskFull, FilesystemError
 from storyreel.layout import Layout, TaskState
 from storyreel.logs import MAIN_WORKER, get_logger
+from storyreel.taskmeta import TaskKind
 
 log = get_logger(MAIN_WORKER)
 
@@ -60,9 +62,7 @@ class Claims:
             metadata = taskmeta.read_raw(task_dir)
             if metadata is None:
                 continue
-            forced = forced_encoder(metadata)
-            if forced and forced not in info.encoders:
-                self._warn_encoder(task_id, forced)
+            if not self._can_run(task_id, metadata, info):
                 continue
             if self._left_to_others(task_dir, info.node):
                 continue
@@ -79,6 +79,28 @@ class Claims:
             return lease, metadata
         return None
 
+    def _can_run(self, task_id: str, metadata: dict[str, Any], info: NodeInfo) -> bool:
+        """A narrate task goes only to a node that runs its engine ("auto": any engine); a
+        render that forces an encoder only to a node that has it."""
+        if taskmeta.kind_of(metadata) == TaskKind.NARRATE:
+            engine = narration_engine(metadata)
+            if (engine == "auto" and info.narrators) or engine in info.narrators:
+                return True
+            if not self.nodes.has_narrator(engine):
+                self._warn_once(task_id, f"Narrate task {task_id} needs the narration engine {engine}, "
+                                         "which no registered node runs")
+            return False
+        forced = forced_encoder(metadata)
+        if forced and forced not in info.encoders:
+            self._warn_encoder(task_id, forced)
+            return False
+        return True
+
+    def _warn_once(self, task_id: str, message: str) -> None:
+        if task_id not in self._warned:
+            self._warned.add(task_id)
+            log.warning("%s", message)
+
     def _left_to_others(self, task_dir: Path, node: str) -> bool:
         """True when `node` failed this task before and another node may render it instead."""
         last = leases.read_lease(task_dir)
@@ -88,9 +110,14 @@ class Claims:
     def _warn_encoder(self, task_id: str, encoder: str) -> None:
         if self.nodes.has_encoder(encoder):
             return
-        if task_id not in self._warned:
-            self._warned.add(task_id)
-            log.warning("Task %s needs encoder %s, which no registered node has", task_id, encoder)
+        self._warn_once(task_id, f"Task {task_id} needs encoder {encoder}, which no registered node has")
+
+
+def narration_engine(metadata: dict[str, Any]) -> str:
+    """The narration engine a narrate task asks for ("auto": the best one a node has)."""
+    narration = metadata.get("narration")
+    engine = narration.get("engine") if isinstance(narration, dict) else None
+    return engine if isinstance(engine, str) and engine else "auto"
 
 
 def forced_encoder(metadata: dict[str, Any]) -> str | None:

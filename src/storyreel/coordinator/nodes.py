@@ -48,6 +48,7 @@ class NodeInfo:
     steering: Steering = Steering.ACTIVE
     steer_reason: str = ""  # why it is paused or draining, for its claims and its row
     failed_streak: list[str] = field(default_factory=list)  # different tasks failed in a row
+    narrators: list[str] = field(default_factory=list)  # narration engines it runs
 
     def state(self, busy: bool) -> str:
         if self.lost:
@@ -62,7 +63,7 @@ class NodeInfo:
         rendering = [t for t in current if t["stage"] == RENDERING_STAGE]
         return {
             "node": self.node, "host": self.host, "address": self.address, "encoders": list(self.encoders),
-            "version": self.version, "registered_at": self.registered_at, "last_seen": self.last_seen,
+            "narrators": list(self.narrators), "version": self.version, "registered_at": self.registered_at, "last_seen": self.last_seen,
             "state": self.state(bool(current)), "steer_reason": self.steer_reason,
             "current_tasks": current,
             "progress": rendering[0]["progress"] if rendering else None,
@@ -157,6 +158,12 @@ class NodeTable:
         """True when a node that is not lost advertises `encoder`."""
         with self._lock:
             return any(encoder in n.encoders for n in self._nodes.values() if not n.lost)
+
+    def has_narrator(self, engine: str) -> bool:
+        """True when a node that is not lost runs narration `engine` ("auto": any engine)."""
+        with self._lock:
+            return any((engine == "auto" and n.narrators) or engine in n.narrators
+                       for n in self._nodes.values() if not n.lost)
 
     def note_lost(self, now: float) -> list[NodeInfo]:
         """Mark the nodes unheard for too long as lost; returns those newly lost."""

@@ -21,12 +21,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from storyreel import lifecycle
+from storyreel import lifecycle, taskmeta
 from storyreel.config import validation_problems
 from storyreel.coordinator import badclip, upload
 from storyreel.coordinator.claims import Claims
@@ -39,11 +40,29 @@ from storyreel.coordinator.reaper import Reaper
 from storyreel.coordinator.stagefence import StageFence
 from storyreel.coordinator.taskqueue import QueueIndex
 from storyreel.diskspace import GB, DiskWatcher
-from storyreel.errors import BadEvent, CoordinatorError, Revoked, UnknownTask, UnregisteredNode
+from storyreel.errors import (
+    BadEvent,
+    BadUpload,
+    CoordinatorError,
+    Revoked,
+    TaskMetaError,
+    UnknownTask,
+    UnregisteredNode,
+)
+from storyreel.ingest import narrated
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
-from storyreel.protocol import EVENT_BODY, FarmSettings, StageEvent, TaskFile, TaskProgress
+from storyreel.protocol import (
+    EVENT_BODY,
+    NARRATION_REPORT_NAME,
+    WORDS_NAME,
+    FarmSettings,
+    NarrationReport,
+    StageEvent,
+    TaskFile,
+    TaskProgress,
+)
 
 log = get_logger(MAIN_WORKER)
 
@@ -53,20 +72,39 @@ RENDER_STAGE = "render"
 MAX_REFUSAL_CHARS = 500
 
 
+@dataclass(frozen=True)
+class Narration:
+    """A narrate task's voice that passed its checks, and what filing it needs."""
+
+    project: Project
+    meta: taskmeta.NarrateMeta
+    part: Path
+    words: Path
+    report: NarrationReport
+    duration: float
+
+    def file(self, node: str) -> Path:
+        return narrated.file_narration(self.project, self.meta, self.part, self.words, self.report,
+                                       self.duration, node)
+
+
 class Coordinator:
     """Claims, heartbeats, downloads, uploads, failures and the reaper for one project."""
 
     def __init__(self, project: Project, *, clock: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic, disk: DiskWatcher | None = None,
-                 on_retry: Callable[[str], None] | None = None) -> None:
+                 on_retry: Callable[[str], None] | None = None,
+                 on_filed: Callable[[], None] | None = None) -> None:
         """`clock` judges leases (wall time); `monotonic` paces the listings of tasks/;
         `disk` is the main worker's watcher of free space (a private one when None);
-        `on_retry(task_id)` tells the planner a failed task's chapter may be planned again."""
+        `on_retry(task_id)` tells the planner a failed task's chapter may be planned again;
+        `on_filed()` that a narration was filed in scanned/."""
         self.project = project
         self.disk = disk if disk is not None else DiskWatcher.for_project(project)
         self.layout = project.layout
         self.settings = project.settings.coordinator
         self.clock = clock
+        self._on_filed = on_filed or (lambda: None)
         self._lock = threading.RLock()
         self.queue = QueueIndex(self.layout, monotonic=monotonic)
         self.holds = HoldStore(self.layout, self.settings.lease_seconds)
@@ -81,13 +119,16 @@ class Coordinator:
 
     # -- nodes ---------------------------------------------------------------
     def register(self, node: str, host: str, encoders: list[str], version: str,
-                 address: str = "") -> FarmSettings:
+                 address: str = "", *, narrators: list[str] | None = None) -> FarmSettings:
         now = self.clock()
-        self.nodes.register(NodeInfo(node, host, list(encoders), version, now, now, address=address))
-        log.info("Render node %s registered from %s%s (encoders %s, version %s)", node, host,
-                 f" at {address}" if address and address != host else "", ", ".join(encoders) or "none", version)
+        narrators = list(narrators or [])
+        self.nodes.register(NodeInfo(node, host, list(encoders), version, now, now, address=address,
+                                     narrators=narrators))
+        log.info("Render node %s registered from %s%s (encoders %s%s, version %s)", node, host,
+                 f" at {address}" if address and address != host else "", ", ".join(encoders) or "none",
+                 f"; narrates with {', '.join(narrators)}" if narrators else "", version)
         self.project.events.emit(Event.NODE_REGISTERED, node=node, host=host, encoders=list(encoders),
-                                 version=version)
+                                 narrators=narrators, version=version)
         return FarmSettings(root=str(self.layout.root), lease_seconds=self.settings.lease_seconds,
                             heartbeat_seconds=self.settings.heartbeat_seconds,
                             **self.project.settings.node.model_dump(exclude={"work_dir"}))
@@ -189,7 +230,8 @@ class Coordinator:
 
     def finish_upload(self, task_id: str, node: str, attempt: int, part: Path, receipt: upload.Receipt, *,
                       expected_size: int | None, expected_sha256: str | None) -> Path:
-        """Check an uploaded render and publish it as output/<id>/final.mp4."""
+        """Check an uploaded render and publish it as output/<id>/final.mp4; a narrate task's
+        voice is filed as its chapter in scanned/ instead (ingest/narrated.py)."""
         try:
             upload.check_announced(task_id, receipt, expected_size, expected_sha256)
             self.holds.held(task_id, node, attempt)
@@ -197,10 +239,15 @@ class Coordinator:
             info = upload.verify(task_id, processing, part)  # ffprobe: no lock held
             media_seconds = info.duration
             sidecars = upload.sidecars(task_id, processing, attempt)
+            narration = self._narration(task_id, processing, part, sidecars)  # decodes it: no lock held
             facts = {"loudness": loud} if (loud := upload.loudness_record(info)) else {}
             with self._lock, self.holds.lock:
                 self.holds.held(task_id, node, attempt)
-                final = lifecycle.complete(self.layout, task_id, part, sidecars, facts)
+                if narration is not None:
+                    final = narration.file(node)
+                    lifecycle.finish_narration(self.layout, task_id)
+                else:
+                    final = lifecycle.complete(self.layout, task_id, part, sidecars, facts)
                 self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
             self.nodes.succeeded(node)
         except CoordinatorError as exc:
@@ -211,11 +258,30 @@ class Coordinator:
         except BaseException:
             self.discard_upload(task_id, part)
             raise
+        kind = {"kind": "narrate"} if narration is not None else {}
         self.project.events.emit(Event.COMPLETED, task_id=task_id, node=node, attempt=attempt,
-                                 media_seconds=media_seconds, bytes=receipt.size)
+                                 media_seconds=media_seconds, bytes=receipt.size, **kind)
         log.info("Task %s done: %s uploaded by %s (attempt %d)", task_id,
                  final.relative_to(self.layout.root), node, attempt)
+        if narration is not None:
+            self._on_filed()
         return final
+
+    def _narration(self, task_id: str, processing: Path, part: Path,
+                   sidecars: dict[str, Path]) -> Narration | None:
+        """A narrate task's checked voice, ready to file; None for a render."""
+        meta = taskmeta.read_raw(processing)
+        if taskmeta.kind_of(meta) != taskmeta.TaskKind.NARRATE:
+            return None
+        try:
+            narrate = taskmeta.read_narrate(processing)
+            report = NarrationReport.model_validate_json(sidecars[NARRATION_REPORT_NAME].read_text(encoding="utf-8"))
+        except (TaskMetaError, ValidationError, OSError) as exc:
+            raise BadUpload(f"narration of task {task_id} cannot be filed: {exc}") from exc
+        if report.text_sha256 != narrate.narration.text_sha256:
+            raise BadUpload(f"narration of task {task_id} speaks another text than the task's")
+        duration = narrated.checked(self.project, task_id, part)
+        return Narration(self.project, narrate, part, sidecars[WORDS_NAME], report, duration)
 
     def discard_upload(self, task_id: str, part: Path) -> None:
         """Remove a refused or broken upload, wherever its task folder has moved since."""

@@ -9,7 +9,7 @@ ffprobe must find a video and an audio stream lasting the voice. Only then does 
 publish it as output/<id>/final.mp4 (lifecycle.complete) and end the hold.
 
 A render sends its sidecars first (its thumbnail.jpg; a captioned one captions.srt,
-captions.vtt, words.json), each fenced the same way, checked (size, sha256, parsed, a JPEG)
+captions.vtt, words.json; a narration its words.json and narration.json), each fenced the same way, checked (size, sha256, parsed, a JPEG)
 and kept under a hidden name of its attempt in processing/<id>/ until the video publishes
 them all in one rename.
 """
@@ -28,7 +28,15 @@ from storyreel.diskspace import disk_full
 from storyreel.errors import BadUpload, DiskFull, MediaError, UploadTooLarge
 from storyreel.layout import FINAL_NAME
 from storyreel.media.probe import MediaInfo, probe
-from storyreel.protocol import CAPTION_SIDECAR_NAMES, SIDECAR_NAMES, THUMBNAIL_NAME, WORDS_NAME
+from storyreel.protocol import (
+    CAPTION_SIDECAR_NAMES,
+    NARRATION_REPORT_NAME,
+    NARRATION_SIDECAR_NAMES,
+    SIDECAR_NAMES,
+    THUMBNAIL_NAME,
+    WORDS_NAME,
+    NarrationReport,
+)
 from storyreel.units import human_size
 
 # A JPEG starts with a start-of-image marker and ends with an end-of-image marker.
@@ -111,11 +119,18 @@ def check_announced(task_id: str, receipt: Receipt, size: int | None, sha256: st
 
 
 def verify(task_id: str, task_dir: Path, part: Path) -> MediaInfo:
-    """ffprobe the upload: a video and an audio stream lasting the voice. Returns what it found."""
+    """ffprobe the upload: a video and an audio stream lasting the voice (a narrate task's:
+    audio alone, which ingest/narrated.py checks further). Returns what it found."""
+    narration = taskmeta.kind_of(taskmeta.read_raw(task_dir)) == taskmeta.TaskKind.NARRATE
     try:
         info = probe(part)
     except MediaError as exc:
-        raise BadUpload(f"upload of task {task_id} is not a readable video: {exc.reason}") from exc
+        what = "voice" if narration else "video"
+        raise BadUpload(f"upload of task {task_id} is not a readable {what}: {exc.reason}") from exc
+    if narration:
+        if info.video or not info.audio:
+            raise BadUpload(f"narration of task {task_id} is not audio alone")
+        return info
     if not info.video or not info.audio:
         raise BadUpload(f"upload of task {task_id} lacks a video or an audio stream")
     expected = (taskmeta.read_raw(task_dir) or {}).get("voice_duration")
@@ -167,6 +182,8 @@ def sidecar_problem(name: str, body: bytes) -> str:
         text = body.decode("utf-8")
         if name == WORDS_NAME:
             Alignment.model_validate_json(text)
+        elif name == NARRATION_REPORT_NAME:
+            NarrationReport.model_validate_json(text)
         elif not pysubs2.SSAFile.from_string(text, format_=name.rpartition(".")[2]).events:
             return "has no cues"
     except (UnicodeDecodeError, ValidationError, ValueError, pysubs2.exceptions.Pysubs2Error) as exc:
@@ -178,8 +195,13 @@ def sidecars(task_id: str, task_dir: Path, attempt: int) -> dict[str, Path]:
     """The checked sidecars of `attempt`, by name. A captioned task must have all of them
     (BadUpload), so its video is never published without its captions."""
     found = {n: p for n in SIDECAR_NAMES if (p := sidecar_path(task_dir, attempt, n)).is_file()}
-    captioned = (taskmeta.read_raw(task_dir) or {}).get("captions") is not None
+    meta = taskmeta.read_raw(task_dir) or {}
+    if taskmeta.kind_of(meta) == taskmeta.TaskKind.NARRATE:
+        missing = [n for n in NARRATION_SIDECAR_NAMES if n not in found]
+        if missing:
+            raise BadUpload(f"narration of task {task_id} came without {', '.join(missing)}")
+        return found
     missing = [n for n in CAPTION_SIDECAR_NAMES if n not in found]
-    if captioned and missing:
+    if meta.get("captions") is not None and missing:
         raise BadUpload(f"upload of task {task_id} came without its captions: {', '.join(missing)}")
     return found

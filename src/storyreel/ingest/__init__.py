@@ -12,7 +12,9 @@ names the file either way. Only a missing ffmpeg/ffprobe stops the main worker.
 
 from __future__ import annotations
 
+import functools
 import os
+import queue
 import stat
 import time
 from collections.abc import Callable
@@ -105,6 +107,11 @@ class Ingestor:
         self.links_seen: dict[Path, Signature] = {}  # handed to the crawler, or parked without one
         self.watcher: RawWatcher | None = None
         self._walk_every_pass = True  # until events are watched, every pass walks raw/
+        # Chapters whose synthesized voice an operator's just replaced, for the main worker
+        # to plan again (filled by the checking threads).
+        self._superseded: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.stages: dict[RawRole, Stage] = {
+            **STAGES, RawRole.VOICE: functools.partial(ingest_voice, superseded=self._superseded.put)}
         self._next_walk = 0.0
 
     # -- the pass ----------------------------------------------------------
@@ -121,6 +128,13 @@ class Ingestor:
         for path in self._candidates():
             handled += self._guarded(path)
         return handled
+
+    def take_superseded(self) -> list[str]:
+        """The chapters whose synthesized voice an operator's replaced since the last call."""
+        found = []
+        while not self._superseded.empty():
+            found.append(self._superseded.get_nowait())
+        return found
 
     def pending(self) -> bool:
         """True while raw/ holds files that are not yet stable or are still being processed."""
@@ -270,7 +284,7 @@ class Ingestor:
         """Validate and file one asset (runs in a worker thread)."""
         try:
             try:
-                STAGES[asset.role](self.project, asset, sig)
+                self.stages[asset.role](self.project, asset, sig)
             except Unacceptable as exc:
                 if signature(asset.path) != sig:
                     raise SourceChanged(f"{rel(self.project, asset.path)} changed while being checked") from exc

@@ -63,18 +63,20 @@ def file_into(
 
 
 def reject(
-    project: Project, path: Path, reason: str, *, detail: str | None = None, **extra: Any
+    project: Project, path: Path, reason: str, *, detail: str | None = None,
+    named_as: Path | None = None, **extra: Any
 ) -> Path:
     """Move a raw file to trash/invalid/ (keeping its path under raw/) with a reason file.
 
     `detail` holds tool output such as ffprobe's error. If a file of that name is
     already in the trash, the new one gets a numbered name so nothing is lost. Names
     that are not UTF-8 or too long are stored escaped or shortened (Layout.invalid_dest);
-    the reason file names the raw path as shown in log lines.
+    the reason file names the raw path as shown in log lines. `named_as`: the scanned/ name
+    a file from elsewhere (a node's narration) would have had, for its trash name.
     """
     layout, reason = project.layout, shown(reason)
     with _PLACING:
-        first = dest = layout.invalid_dest(path)
+        first = dest = layout.invalid_dest(named_as or path)
         counter = 1
         while os.path.lexists(dest):
             dest = Layout.invalid_twin(first, counter)

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from storyreel import voicerecord
+from storyreel import fsops, voicerecord
 from storyreel.errors import MediaError, Unacceptable
-from storyreel.ingest.filing import file_into
+from storyreel.ingest.filing import file_into, reject
 from storyreel.ingest.validate import mp3_audio, positive_duration, probed, unreadable
 from storyreel.ingest.watch import Signature
-from storyreel.layout import RawAsset, RawRole
+from storyreel.layout import VOICE_WORDS_SUFFIX, Layout, RawAsset, RawRole
 from storyreel.media.audio import speech_seconds
 from storyreel.project import Project
 
 # Less sound than this is silence: an encoder's padding frames at the end of a silent
 # mp3 measure as a few hundredths of a second.
 SILENT_SECONDS = 0.1
+# The trash reason of a synthesized voice an operator's replaced.
+SUPERSEDED = "superseded"
 
 
-def ingest_voice(project: Project, asset: RawAsset, expect: Signature) -> Path:
-    """Check that the chapter is MP3 and holds enough speech, then file it under its own name."""
+def check_voice(project: Project, path: Path) -> tuple[float, float]:
+    """The checks every voice chapter passes, an operator's or a synthesized one: MP3 audio
+    holding enough speech. Returns (duration, speech seconds); Unacceptable when it fails."""
     settings = project.settings.ingest
-    info = probed(asset.path)
+    info = probed(path)
     mp3_audio(info)
     duration = positive_duration(info)
     try:
-        speech = speech_seconds(asset.path, duration, silence_db=settings.silence_db)
+        speech = speech_seconds(path, duration, silence_db=settings.silence_db)
     except MediaError as exc:
         raise unreadable(exc, "cannot decode the narration") from exc
     if speech < SILENT_SECONDS:
@@ -34,8 +38,19 @@ def ingest_voice(project: Project, asset: RawAsset, expect: Signature) -> Path:
         raise Unacceptable(
             f"too little speech: {speech:.1f} s, at least {settings.min_voice_seconds:g} s needed"
         )
+    return duration, speech
+
+
+def ingest_voice(project: Project, asset: RawAsset, expect: Signature, *,
+                 superseded: Callable[[str], None] = lambda _chapter: None) -> Path:
+    """Check that the chapter is MP3 and holds enough speech, then file it under its own name.
+    A synthesized voice already filed under that name makes way: it goes to trash/invalid/
+    ("superseded") and `superseded(chapter)` is told, so the chapter is rendered again."""
+    duration, speech = check_voice(project, asset.path)
     assert asset.story is not None  # classify_raw always names the story of a voice file
     dst = project.layout.scanned_voice(asset.category, asset.story, asset.name)
+    if supersede_synthetic(project, dst):
+        superseded(project.layout.chapter_of(dst))
     filed = file_into(
         project, asset.path, dst, kind=str(RawRole.VOICE), expect=expect,
         duration=round(duration, 3), speech_seconds=round(speech, 3),
@@ -43,3 +58,20 @@ def ingest_voice(project: Project, asset: RawAsset, expect: Signature) -> Path:
     if filed == dst:  # not a duplicate sent to the trash
         voicerecord.write(dst, duration)
     return filed
+
+
+def supersede_synthetic(project: Project, voice: Path) -> bool:
+    """Move a synthesized voice chapter (its record says so) out of an operator's way, to
+    trash/invalid/ with the reason "superseded", its record and word timings with it.
+    False when `voice` is not there or is an operator's."""
+    made = voicerecord.narration(voice)
+    if made is None or not voice.is_file():
+        return False
+    dest = reject(project, voice, SUPERSEDED, detail=f"an operator's voice replaced the narration "
+                  f"{made.engine} ({made.voice}) made in task {made.task_id}", engine=made.engine,
+                  voice=made.voice, task_id=made.task_id)
+    words = Layout.voice_words(voice)
+    if words.is_file():
+        fsops.move(words, dest.with_name(dest.name + VOICE_WORDS_SUFFIX))
+    Layout.voice_record(voice).unlink(missing_ok=True)
+    return True

@@ -121,6 +121,8 @@ class CoordinatorClient:
         # The render node's hard stop, only read here: patient calls stop waiting for the
         # coordinator once it is set.
         self._halt = halt or threading.Event()
+        # The narration engines this node runs, told at each registration (set before the first).
+        self.narrators: list[str] = []
         self._claim_refusal: str | None = None  # why the coordinator gives us nothing (paused)
         self._faults = UploadFaults.from_env()  # a test and drill switch (node/faults.py)
         self._unreachable_logged = False
@@ -205,7 +207,8 @@ class CoordinatorClient:
 
     # -- the protocol ------------------------------------------------------------
     def register(self, host: str, encoders: list[str]) -> FarmSettings:
-        body = {"node": self.node, "host": host, "encoders": encoders, "version": __version__}
+        body = {"node": self.node, "host": host, "encoders": encoders, "version": __version__,
+                "narrators": self.narrators}
         response = self._call("POST", "/nodes/register", "register", patient=True, json=body)
         return _parse(FarmSettings, response, "register")
 

@@ -15,8 +15,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from storyreel.layout import FINAL_NAME, VOICE_NAME
 from storyreel.protocol import TaskFile
 from storyreel.render.job import Progress
+from storyreel.taskmeta import TaskKind, kind_of
 
 
 class JobStage(StrEnum):
@@ -56,6 +58,15 @@ class Job:
     progress: Progress | None = None
     lost: threading.Event = field(default_factory=threading.Event)
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def kind(self) -> TaskKind:
+        return kind_of(self.metadata)
+
+    @property
+    def output(self) -> Path:
+        """What the task makes and the upload sends: the video, or a narrate task's voice."""
+        return self.work / (VOICE_NAME if self.kind == TaskKind.NARRATE else FINAL_NAME)
 
     @property
     def label(self) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.limits import Limits
+from storyreel.node.narrating import engines
 from storyreel.node.pipeline import Node, NodeConfig, clear_leftovers
 from storyreel.render.encoders import choose, usable_encoders
 from storyreel.shutdown import Shutdown
@@ -33,10 +34,10 @@ def default_node_id() -> str:
 
 def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: Path | None = None,
              copy_inputs: bool = False, encoder: str | None = None, progress_bar: bool = False,
-             limits: Limits | None = None, ca_file: Path | None = None) -> None:
+             limits: Limits | None = None, ca_file: Path | None = None, narrate: bool = True) -> None:
     """Serve one coordinator until stopped by a signal or by one of `limits`. `encoder` forces
     one for every task; an https coordinator's certificate must chain to `ca_file` (default:
-    the system's CAs)."""
+    the system's CAs). `narrate`: also take narrate tasks, with the engines this machine runs."""
     node_id = node_id or default_node_id()
     encoders = [choose(encoder)] if encoder else usable_encoders()
     scratch: Path | None = None  # a temp work dir we made, removed at exit
@@ -44,6 +45,7 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
     holder: list[Node] = []
     _on_signals(give_up, holder)  # a signal while still waiting for the coordinator ends the wait
     client = CoordinatorClient(server, token, node_id, halt=give_up, verify=client_context(ca_file))
+    client.narrators = engines() if narrate else []
     try:
         config = NodeConfig.from_register(client.register(socket.gethostname(), encoders))
         if work_dir is None:
@@ -53,8 +55,9 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
         node = Node(client, config, work_dir, halt=give_up, encoders=encoders, copy_inputs=copy_inputs,
                     encoder=encoder, progress_bar=progress_bar, limits=limits)
         holder.append(node)
-        log.info("Render node %s serving %s (encoders %s, work dir %s)", node_id, server,
-                 ", ".join(encoders), work_dir)
+        log.info("Render node %s serving %s (encoders %s%s, work dir %s)", node_id, server,
+                 ", ".join(encoders), f"; narrates with {', '.join(client.narrators)}" if client.narrators else "",
+                 work_dir)
         node.run()
         log.info("Render node %s stopped", node_id)
     finally:

@@ -22,6 +22,7 @@ from storyreel.node.client import CoordinatorClient
 from storyreel.node.faults import RenderFaults
 from storyreel.node.held import HeldTasks, host
 from storyreel.node.job import FailedStage, Job, JobStage, span
+from storyreel.node.narrating import narrate_task
 from storyreel.node.outbox import Outbox
 from storyreel.protocol import (
     SIDECAR_NAMES,
@@ -34,6 +35,7 @@ from storyreel.protocol import (
 from storyreel.render.job import Progress, render_task
 from storyreel.render.progress import ProgressReport
 from storyreel.render.thumbnail import make_thumbnail
+from storyreel.taskmeta import TaskKind
 from storyreel.units import human_size
 
 log = get_logger(RENDER_WORKER)
@@ -91,13 +93,15 @@ class Stages:
         return True
 
     def render(self, job: Job) -> bool:
-        """Render the task; True when the render waits for its upload, False when the task
-        ended here (lost, handed back on a hard stop, or failed)."""
+        """Render the task (or, for a narrate task, speak its text); True when the result
+        waits for its upload, False when the task ended here (lost, handed back on a hard
+        stop, or failed)."""
         job.stage = JobStage.RENDERING
         self.held.beat(job)
         started = time.time()
         assert job.inputs is not None
-        log.info("Rendering task %s", job.label)
+        narrating = job.kind == TaskKind.NARRATE
+        log.info("%s task %s", "Narrating" if narrating else "Rendering", job.label)
         report = ProgressReport(job.label, interactive=self.progress_bar)
 
         def on_progress(progress: Progress) -> None:
@@ -105,10 +109,13 @@ class Stages:
             report(progress)
 
         try:
-            result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
-                                 on_progress=on_progress, cancel=job.cancel)
+            if narrating:
+                narrated = narrate_task(job.inputs, job.work, cancel=job.cancel, on_progress=on_progress)
+            else:
+                result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
+                                     on_progress=on_progress, cancel=job.cancel)
             if self.faults.fails(job.task_id):
-                raise RenderError(job.work / FINAL_NAME, "ffmpeg failed (fault injection)", returncode=1)
+                raise RenderError(job.output, "ffmpeg failed (fault injection)", returncode=1)
         except RenderError as exc:
             if job.lost.is_set():
                 self.held.drop(job)
@@ -117,16 +124,22 @@ class Stages:
                 # a supervisor) reaches ffmpeg too: the render did not fail, it was stopped.
                 self.held.release(job)
             else:
-                self.held.fail(job, started, f"render failed: {exc.reason}", exc.stderr,
+                what = "narration" if narrating else "render"
+                self.held.fail(job, started, f"{what} failed: {exc.reason}", exc.stderr,
                                stage=FailedStage.RENDER, bad_input=exc.bad_input)
             return False
         finally:
             report.close()
+        job.stage = JobStage.RENDERED
+        if narrating:
+            log.info("Narrated task %s: %.1f s of speech with %s (%s) in %.1f s", job.label, narrated.seconds,
+                     narrated.engine, narrated.voice_name, time.time() - started)
+            self._event(Rendered, job, started, media_seconds=round(narrated.seconds, 3), encoder=narrated.engine)
+            return True
         try:
             make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
         except RenderError as exc:  # the video is good: it is published without a thumbnail
             log.warning("No thumbnail for task %s: %s", job.label, exc.reason)
-        job.stage = JobStage.RENDERED
         log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,
                  result.media_seconds, result.encoder)
         self._event(Rendered, job, started, media_seconds=round(result.media_seconds, 3),
@@ -153,11 +166,10 @@ class Stages:
         for number in range(1, tries + 1):
             try:
                 self.client.wait_reachable(host(), self.encoders)
-                for name in SIDECAR_NAMES:  # the thumbnail and a captioned render's, before its video
+                for name in SIDECAR_NAMES:  # thumbnail, captions, a narration's words: before the file
                     if (job.work / name).is_file():
                         self.client.upload_sidecar(job.task_id, job.attempt, job.work / name, abort=job.cancel)
-                answer = self.client.upload(job.task_id, job.attempt, job.work / FINAL_NAME,
-                                            abort=job.cancel)
+                answer = self.client.upload(job.task_id, job.attempt, job.output, abort=job.cancel)
             except LeaseLost as exc:
                 self.held.lose(job, exc)
                 self.held.drop(job)

@@ -5,7 +5,8 @@
 Everything lands in `work` (the node's folder for this attempt, never the task folder,
 which a node may read in place): words.json, captions.ass/.srt/.vtt and fonts/. A
 words.json already there is reused, so a render retried on the same attempt does not
-align again. A task planned with captions never renders without them: a missing font or
+align again; a chapter whose voice was synthesized uses its engine's word timings
+(`captions.words_file`) and is not aligned at all. A task planned with captions never renders without them: a missing font or
 text fails the render.
 """
 
@@ -68,7 +69,7 @@ def check(task_dir: Path, meta: TaskMeta) -> None:
         raise RenderError(task_dir, f"the caption font {spec.font!r} is missing from the task folder "
                                     f"({', '.join(missing) or 'no font files listed'}); "
                                     "it will not render without its captions")
-    for name in dict.fromkeys(n for n in (CAPTIONS_TEXT_NAME, spec.story_file) if n):
+    for name in dict.fromkeys(n for n in (CAPTIONS_TEXT_NAME, spec.story_file, spec.words_file) if n):
         if not (task_dir / name).is_file():
             raise RenderError(task_dir, f"the captions' text {name} is missing from the task folder")
 
@@ -83,7 +84,10 @@ def caption(task_dir: Path, meta: TaskMeta, work: Path) -> Burn | None:
     work.mkdir(parents=True, exist_ok=True)
     fonts_dir = _fonts(task_dir, spec.font_files, work / FONTS_FOLDER)
     story = task_dir / spec.story_file if spec.story_file else None
-    alignment = _alignment(task_dir / meta.voice_file, text, story, work)
+    if spec.words_file:
+        alignment = _narrated(task_dir / spec.words_file, text, work)
+    else:
+        alignment = _alignment(task_dir / meta.voice_file, text, story, work)
     quality = alignment.quality
     if (warning := caption_warning(quality)) is not None:
         log.warning("Captions of %s: %s", chapter_name(meta), warning)
@@ -118,6 +122,20 @@ def _alignment(voice: Path, text: Path, story: Path | None, work: Path) -> Align
     whole = story_text(read_script(story.read_text(encoding="utf-8")), chunk) if story else None
     alignment = align(voice, chunk, work=work, story=whole)
     write_words(alignment, words)
+    return alignment
+
+
+def _narrated(words: Path, text: Path, work: Path) -> Alignment:
+    """A synthesized voice's own word timings, as its engine reported them: they must be the
+    words of the chapter's text, in order (RenderError otherwise). Kept in `work` as words.json."""
+    try:
+        alignment = read_words(words)
+    except (ValidationError, OSError, ValueError) as exc:
+        raise RenderError(words, f"the narration's word timings cannot be read: {exc}") from exc
+    written = [w.text for w in read_script(text.read_text(encoding="utf-8"))]
+    if [w.word for w in alignment.words] != written:
+        raise RenderError(words, "the narration's word timings are not those of the chapter's text")
+    write_words(alignment, work / WORDS_NAME)
     return alignment
 
 
