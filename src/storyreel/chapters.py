@@ -16,6 +16,10 @@ from storyreel.layout import CHAPTER_RE, Layout
 MAIN_PROFILE = "main"
 
 
+# Shown where a render task shows its profile: `fantasy/dragon chapter 3 (narration)`.
+NARRATION_LABEL = "narration"
+
+
 class ChapterName(BaseModel):
     """What a view shows for a chapter or a task: `fantasy/dragon_flight chapter 3`."""
 
@@ -62,7 +66,7 @@ class ChapterName(BaseModel):
         return cls(
             category=str(data.get("category") or ""), story=str(data.get("story_name") or ""),
             chapter=chapter_number(chapter) if isinstance(chapter, str) else None,
-            profile=str(data.get("profile") or ""),
+            profile=NARRATION_LABEL if data.get("kind") == "narrate" else str(data.get("profile") or ""),
         )
 
 

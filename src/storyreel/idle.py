@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from storyreel import lifecycle, taskmeta
-from storyreel.errors import TaskMetaError
 from storyreel.ingest.filing import rel
 from storyreel.ingest.holds import HeldFile
 from storyreel.layout import TaskState
@@ -141,7 +140,8 @@ class IdleCheck:
             disk = worker.disk.check()
             why = (disk_low_text(disk.free_bytes, worker.project.settings.disk.floor_gb)
                    + "; no task is handed out until space returns")
-        return Leftovers(outputs, failed, list(worker.planner.waiting), worker.ingestor.held(), queued, why)
+        waiting = [*worker.planner.waiting, *worker.narrations.waiting]
+        return Leftovers(outputs, failed, waiting, worker.ingestor.held(), queued, why)
 
     def _failed(self, task_id: str) -> FailedTask | None:
         """The failed task as the report shows it; None for an attempt set aside because one
@@ -150,11 +150,15 @@ class IdleCheck:
         if record.get(lifecycle.REPLAN_KEY) is True:
             return None
         folder = self.layout.task_dir(task_id, TaskState.FAILED)
-        try:
-            meta = taskmeta.read(folder)
-            chapter = chapter_label(self.layout, meta.chapter) if meta.chapter else \
-                f"{meta.category}/{meta.story_name}"
-        except TaskMetaError:
+        meta = taskmeta.read_raw(folder) or {}
+        chapter, category, story = meta.get("chapter"), meta.get("category"), meta.get("story_name")
+        if isinstance(chapter, str) and chapter:
+            chapter = chapter_label(self.layout, chapter)
+            if taskmeta.kind_of(meta) == taskmeta.TaskKind.NARRATE:
+                chapter += " (narration)"
+        elif category or story:
+            chapter = f"{category}/{story}"
+        else:
             chapter = f"task {task_id}"
         reason = " ".join(str(record.get("reason") or "no reason.json").split())
         if len(reason) > REASON_CHARS:
