@@ -60,6 +60,7 @@ class LinkSink(Protocol):
 
     def submit(self, asset: RawAsset) -> None: ...
     def busy(self) -> bool: ...
+    def take_finished(self) -> int: ...
     def crawling(self) -> list[Path]: ...
     def close(self) -> None: ...
 
@@ -125,6 +126,8 @@ class Ingestor:
     def run_pass(self) -> int:
         """One look over raw/: ingest what is stable. Returns how many files were handled."""
         handled = self._collect_finished()
+        if self.links is not None:
+            handled += self.links.take_finished()  # crawled links filed their chunks
         for path in self._candidates():
             handled += self._guarded(path)
         return handled

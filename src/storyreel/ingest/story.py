@@ -149,6 +149,7 @@ class LinkProcessor:
         self._queued: dict[tuple[str, str], dict[str, RawAsset]] = {}
         self._active: set[tuple[str, str]] = set()
         self._known: set[Path] = set()
+        self._finished = 0  # link files crawled (filed or rejected) since take_finished
         self._closed = False
 
     def submit(self, asset: RawAsset) -> None:
@@ -169,6 +170,12 @@ class LinkProcessor:
         """True while any link file is queued or being crawled."""
         with self._lock:
             return bool(self._active)
+
+    def take_finished(self) -> int:
+        """How many link files were crawled since the last call (their chunks are filed)."""
+        with self._lock:
+            done, self._finished = self._finished, 0
+        return done
 
     def crawling(self) -> list[Path]:
         """The link files queued or being crawled now."""
@@ -210,6 +217,7 @@ class LinkProcessor:
             finally:
                 with self._lock:
                     self._known.discard(asset.path)
+                    self._finished += 1
 
     def process(self, asset: RawAsset) -> Path | None:
         """Crawl one link file now. Returns where it went, or None when it stays in raw/."""
