@@ -16,7 +16,7 @@ from storyreel import fsops, voicerecord
 from storyreel.errors import BadUpload, Unacceptable
 from storyreel.ingest.filing import _PLACING, reject, rel
 from storyreel.ingest.voice import SUPERSEDED, check_voice
-from storyreel.layout import Layout
+from storyreel.layout import VOICE_NAME, Layout
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.project import Project
 from storyreel.protocol import NarrationReport
@@ -50,9 +50,10 @@ def file_narration(project: Project, meta: NarrateMeta, part: Path, words: Path,
         fsops.copy_into_place(words, Layout.voice_words(voice))
         voicerecord.write(voice, duration, made, measured=part)  # a kill after this leaves no operator-looking voice
         fsops.move(part, voice)
-    log.info("Moved file %s → %s (narrated by %s with %s, voice %s: %.1f s)", rel(project, part),
+    sent = f"{rel(project, part.parent)}/{VOICE_NAME}"  # the node's voice.mp3, as it arrived
+    log.info("Moved file %s → %s (narrated by %s with %s, voice %s: %.1f s)", sent,
              rel(project, voice), node, report.engine, report.voice, duration)
-    project.events.emit(Event.INGESTED, path=rel(project, part), dest=rel(project, voice), kind="narration",
+    project.events.emit(Event.INGESTED, path=sent, dest=rel(project, voice), kind="narration",
                         duration=round(duration, 3), engine=report.engine, voice=report.voice,
                         task_id=meta.task_id)
     return voice

@@ -15,6 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from storyreel.errors import StoryreelError
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.node.client import CoordinatorClient
 from storyreel.node.limits import Limits
@@ -45,9 +46,11 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
     holder: list[Node] = []
     _on_signals(give_up, holder)  # a signal while still waiting for the coordinator ends the wait
     client = CoordinatorClient(server, token, node_id, halt=give_up, verify=client_context(ca_file))
-    client.narrators = engines() if narrate else []
     try:
         config = NodeConfig.from_register(client.register(socket.gethostname(), encoders))
+        if narrate:  # probing the engines takes seconds: renders are claimed meanwhile
+            threading.Thread(target=_advertise_narrators, args=(client, encoders), name="narrators",
+                             daemon=True).start()
         if work_dir is None:
             work_dir = scratch = Path(tempfile.mkdtemp(prefix=f"storyreel-{node_id}-"))
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -55,15 +58,30 @@ def run_node(server: str, token: str, *, node_id: str | None = None, work_dir: P
         node = Node(client, config, work_dir, halt=give_up, encoders=encoders, copy_inputs=copy_inputs,
                     encoder=encoder, progress_bar=progress_bar, limits=limits)
         holder.append(node)
-        log.info("Render node %s serving %s (encoders %s%s, work dir %s)", node_id, server,
-                 ", ".join(encoders), f"; narrates with {', '.join(client.narrators)}" if client.narrators else "",
-                 work_dir)
+        log.info("Render node %s serving %s (encoders %s, work dir %s)", node_id, server,
+                 ", ".join(encoders), work_dir)
         node.run()
         log.info("Render node %s stopped", node_id)
     finally:
         client.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _advertise_narrators(client: CoordinatorClient, encoders: list[str]) -> None:
+    """Probe the narration engines this machine runs and register again with them, so the
+    coordinator hands this node narrate tasks too."""
+    found = engines()
+    if not found:
+        log.info("Render node %s takes no narrate tasks: no narration engine runs here", client.node)
+        return
+    client.narrators = found
+    try:
+        client.register(socket.gethostname(), encoders)
+    except StoryreelError as exc:  # the next registration (after a coordinator restart) tells it
+        log.warning("Cannot tell the coordinator this node narrates: %s", exc)
+        return
+    log.info("Render node %s narrates with %s", client.node, ", ".join(found))
 
 
 def _on_signals(give_up: threading.Event, holder: list[Node]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +54,14 @@ def narrate_task(task_dir: Path, work: Path, *, cancel: threading.Event | None =
             raise RenderError(task_dir, f"{meta.narration.text_file} is not the text the task was planned with")
         work.mkdir(parents=True, exist_ok=True)
 
+        started = time.monotonic()
+
         def progress(fraction: float) -> None:
+            # In percent of the text: its rate gives the ETA (the bar shows no × realtime).
             if on_progress is not None:
-                on_progress(Progress(out_seconds=100.0 * fraction, total_seconds=100.0, speed=None))
+                elapsed = time.monotonic() - started
+                rate = 100.0 * fraction / elapsed if fraction > 0 and elapsed > 0 else None
+                on_progress(Progress(out_seconds=100.0 * fraction, total_seconds=100.0, speed=rate))
 
         result = narrate(text, work, engine=meta.narration.engine, voice=meta.narration.voice,
                          cancel=cancel, on_progress=progress)

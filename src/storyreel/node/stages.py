@@ -102,7 +102,8 @@ class Stages:
         assert job.inputs is not None
         narrating = job.kind == TaskKind.NARRATE
         log.info("%s task %s", "Narrating" if narrating else "Rendering", job.label)
-        report = ProgressReport(job.label, interactive=self.progress_bar)
+        report = ProgressReport(job.label, interactive=self.progress_bar,
+                                verb="narrate" if narrating else "render")
 
         def on_progress(progress: Progress) -> None:
             job.progress = progress  # sent with the next heartbeat

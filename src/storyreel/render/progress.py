@@ -71,8 +71,10 @@ class ProgressReport:
     """A rich progress bar on a terminal, else a log line every few seconds. While the bar
     is drawn, log lines are printed through its console, each on a line of its own above it."""
 
-    def __init__(self, task_id: str, interactive: bool) -> None:
+    def __init__(self, task_id: str, interactive: bool, *, verb: str = "render") -> None:
+        """`verb`: what the task does, "render" (its speed shown as × realtime) or "narrate"."""
         self.task_id = task_id
+        self.verb = verb
         self._last_log = 0.0
         self._bar = None
         if interactive:
@@ -80,7 +82,7 @@ class ProgressReport:
             from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
             from rich.progress import Progress as Bar
 
-            self._bar = Bar(TextColumn("render {task.description}"), BarColumn(),
+            self._bar = Bar(TextColumn(f"{verb} {{task.description}}"), BarColumn(),
                             TextColumn("{task.percentage:>5.1f}%  {task.fields[speed]}"),
                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
             self._bar.start()
@@ -88,7 +90,7 @@ class ProgressReport:
             print_console_through(self._print_line)
 
     def __call__(self, progress: Progress) -> None:
-        speed = f"{progress.speed:.2f}x" if progress.speed else "…"
+        speed = f"{progress.speed:.2f}x" if progress.speed and self.verb == "render" else "…"
         if self._bar is not None:
             self._bar.update(self._row, completed=progress.percent, speed=speed)
             return
@@ -96,7 +98,10 @@ class ProgressReport:
         if now - self._last_log >= PROGRESS_LOG_SECONDS or progress.percent >= 100:
             self._last_log = now
             eta = f"{progress.eta_seconds:.0f} s" if progress.eta_seconds is not None else "unknown"
-            log.info("Rendering %s: %.1f%% at %s, ETA %s", self.task_id, progress.percent, speed, eta)
+            if self.verb == "render":
+                log.info("Rendering %s: %.1f%% at %s, ETA %s", self.task_id, progress.percent, speed, eta)
+            else:
+                log.info("%sing %s: %.1f%%, ETA %s", self.verb.capitalize()[:-1], self.task_id, progress.percent, eta)
 
     def _print_line(self, line: str) -> None:
         """One log line above the bar, as it is: no markup, no colours, no wrapping added."""
