@@ -17,6 +17,8 @@ from storyreel.layout import METADATA_NAME, TaskState
 from storyreel.lifecycle import ChapterIndex, TaskKey
 
 CHAPTER = "scanned/story/default/keeper/voice/chapter_0001.mp3"
+QUEUED_ID = "11111111-1111-4111-8111-111111111111"
+DONE_ID = "22222222-2222-4222-8222-222222222222"
 
 
 def _run(project, tmp_path) -> subprocess.CompletedProcess:
@@ -59,16 +61,16 @@ def test_an_operator_voice_supersedes_the_narration_and_the_old_video_stays(proj
 
 def test_a_superseded_chapter_s_queued_task_gives_way_and_is_planned_again(project):
     layout = project.layout
-    for state, task_id in ((TaskState.QUEUED, "q1"), (TaskState.DONE, "d1")):
+    for state, task_id in ((TaskState.QUEUED, QUEUED_ID), (TaskState.DONE, DONE_ID)):
         folder = layout.task_dir(task_id, state)
         folder.mkdir(parents=True)
         (folder / METADATA_NAME).write_text(json.dumps({"task_id": task_id, "chapter": CHAPTER,
-                                                        "profile": "main" if task_id == "q1" else "shorts"}))
+                                                        "profile": "main" if task_id == QUEUED_ID else "shorts"}))
     index = ChapterIndex(layout)
     assert set(index.tasks()) == {TaskKey(CHAPTER, "main"), TaskKey(CHAPTER, "shorts")}
     gone = lifecycle.supersede_chapter(layout, CHAPTER)
-    assert sorted(gone) == ["d1", "q1"]
+    assert sorted(gone) == [QUEUED_ID, DONE_ID]
     assert index.tasks() == {} and ChapterIndex(layout).tasks() == {}
-    failed = lifecycle.failure_reason(layout, "q1")
+    failed = lifecycle.failure_reason(layout, QUEUED_ID)
     assert failed is not None and failed["reason"] == lifecycle.SUPERSEDED_REASON and failed["replan"] is True
-    assert layout.task_dir("d1", TaskState.DONE).is_dir()  # the video stays published
+    assert layout.task_dir(DONE_ID, TaskState.DONE).is_dir()  # the video stays published
