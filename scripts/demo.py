@@ -7,6 +7,11 @@ The chapter is rendered twice, through two profiles of its category: the 16:9 ma
 (`main`, [render] as written) and a 9:16 short (`shorts`: 1080x1920, captions a few words
 at a time, clips cropped to fill the frame).
 
+A second story comes from a link alone: a small story site on this machine serves it,
+storyreel crawls it into a chunk, a render node narrates it (piper when the
+`storyreel[narration]` extra is installed, else espeak-ng), and the chapter renders
+captioned with the engine's own word timings, in both profiles too.
+
 The master renders at 1280x720 with the veryfast preset so the demo finishes in a few
 minutes on a laptop; the product's default is SPEC §5's 3840x2160 (set in storyreel.toml).
 """
@@ -14,11 +19,14 @@ minutes on a laptop; the product's default is SPEC §5's 3840x2160 (set in story
 from __future__ import annotations
 
 import atexit
+import html
 import json
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,6 +53,16 @@ NARRATION = (
     "back to the ground. But today the air was warm, and the valley was quiet. Ember spread "
     "her wings, leaned into the breeze, and for the first time, she flew over the hills, "
     "past the old stone bridge, all the way to the edge of the sea."
+)
+LINKED_STORY = "lighthouse_keeper"
+LINKED_TITLE = "The Lighthouse Keeper"
+LINKED_TEXT = (
+    "The lighthouse keeper counted the ships every night. Nobody had asked him to, but the "
+    "numbers kept him company through the long winter.\n\n"
+    "One evening a ship came that was not on any chart. Its lamps burned green, and it made no "
+    "sound at all as it slipped past the rocks and out into the fog.\n\n"
+    "He wrote it down anyway. Number four hundred and twelve, he said to the empty room, and "
+    "climbed the stairs to light the lamp again."
 )
 CLIPS = [  # name, width, height, fps, seconds, audio, lavfi source: deliberately unlike each other
     ("harbour", 1280, 720, 30, 6.0, True, "testsrc2"),
@@ -79,11 +97,47 @@ def add_story_text(root: Path) -> None:
     print(f"   text  {chunk.relative_to(root)}  (the narration's words: captions)")
 
 
+def serve_story_site() -> str:
+    """A one-page story site on this machine (loopback), as a link's target; its URL."""
+    paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in LINKED_TEXT.split("\n\n"))
+    page = (f"<!doctype html><html><head><title>{LINKED_TITLE}</title></head><body>"
+            f"<nav><a href='/'>Stories</a> · <a href='/about'>About</a></nav>"
+            f"<article><h1>{LINKED_TITLE}</h1>{paragraphs}</article>"
+            "<footer>A story site for the storyreel demo.</footer></body></html>").encode()
+
+    class Site(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/lighthouse-keeper"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(page)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    atexit.register(server.shutdown)
+    return f"http://127.0.0.1:{server.server_address[1]}/lighthouse-keeper"
+
+
+def add_story_link(raw: Path, url: str) -> None:
+    link = raw / "story" / CATEGORY / LINKED_STORY / "link" / "story.txt"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.write_text(url + "\n", encoding="utf-8")
+    print(f"   link  {link.relative_to(raw.parent)}  → {url} (no voice: it is narrated)")
+
+
 def configure(root: Path) -> None:
     cfg = root / "storyreel.toml"
     text = cfg.read_text(encoding="utf-8")
     for key, value in (("resolution", f'"{DEMO_SIZE}"'), ("preset", '"veryfast"'),
-                       ("logo", '"brand/logo.png"'), ("stable_seconds", "0.5")):
+                       ("logo", '"brand/logo.png"'), ("stable_seconds", "0.5"),
+                       # the demo's story site runs on this machine, and nobody records a voice
+                       ("allow_private_networks", "true"), ("mode", '"missing"'), ("wait_seconds", "0.0")):
         text = text.replace(next(ln for ln in text.splitlines() if ln.startswith(f"{key} = ")),
                             f"{key} = {value}", 1)
     cfg.write_text(text + profiles_toml(), encoding="utf-8")
@@ -137,9 +191,11 @@ def main() -> int:
     configure(ROOT)
     print(f"   output size {DEMO_SIZE}, preset veryfast: smaller and faster than the 3840x2160 default")
     print(f"   category {CATEGORY}: profiles main ({DEMO_SIZE}) and shorts ({SHORT_SIZE}, captions word by word)")
+    print("   [narration] mode missing, wait 0 s: a story without a voice is narrated at once")
     say("Making sample assets in raw/")
     make_assets(ROOT / "raw")
     add_story_text(ROOT)
+    add_story_link(ROOT / "raw", serve_story_site())
     say("Running: storyreel run demo/root --until-idle")
     start_dashboard(storyreel)
     started = time.monotonic()
@@ -158,7 +214,7 @@ def main() -> int:
     for final, meta in sorted(outputs(layout), key=lambda item: PROFILES.index(item[1].get("profile", "main"))):
         info = probe(final)
         video, audio = info.first_video, info.first_audio
-        print(f"   {final}  (profile {meta.get('profile', 'main')})")
+        print(f"   {final}  ({meta.get('story_name')}, profile {meta.get('profile', 'main')})")
         print(f"   {video.codec} {video.width}x{video.height} @ {video.fps:g} fps, {audio.codec} "
               f"{audio.sample_rate} Hz {audio.channels} ch, {info.duration:.2f} s, "
               f"{info.size / 1e6:.1f} MB")
@@ -175,7 +231,23 @@ def main() -> int:
         shape = probe(thumbnail).first_video if thumbnail.is_file() else None
         print(f"   picture: fill {render.get('fill')}; thumbnail "
               + (f"{thumbnail.name} {shape.width}x{shape.height}" if shape else "missing"))
-    return 0 if len(finished) == len(PROFILES) and not failed else 1
+    report_narration(layout)
+    return 0 if len(finished) == 2 * len(PROFILES) and not failed else 1
+
+
+def report_narration(layout) -> None:
+    """How the linked story's chapter was narrated (its voice's record)."""
+    from storyreel import voicerecord
+
+    voice = layout.scanned_voice(CATEGORY, LINKED_STORY, "chapter_0001.mp3")
+    made = voicerecord.narration(voice)
+    if made is None:
+        print(f"   {LINKED_STORY}: not narrated (see the log above)")
+        return
+    record = voicerecord.read(voice)
+    seconds = f"{record.duration:.1f} s" if record else "?"
+    print(f"   {LINKED_STORY}: crawled from its link and narrated by {made.node} with {made.engine} "
+          f"(voice {made.voice}), {seconds}: {voice.relative_to(layout.root)}")
 
 
 if __name__ == "__main__":
