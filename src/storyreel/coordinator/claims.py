@@ -29,6 +29,10 @@ from storyreel.taskmeta import TaskKind
 
 log = get_logger(MAIN_WORKER)
 
+# A node tells its narration engines once it has probed them, a few seconds after it
+# registered: no narrate task is said to lack an engine before a node had this long (s).
+NARRATOR_PROBE_SECONDS = 60.0
+
 
 class Claims:
     """Hands out queued tasks. Not thread-safe: the coordinator calls it under its lock."""
@@ -86,9 +90,11 @@ class Claims:
             engine = narration_engine(metadata)
             if (engine == "auto" and info.narrators) or engine in info.narrators:
                 return True
-            if not self.nodes.has_narrator(engine):
-                self._warn_once(task_id, f"Narrate task {task_id} needs the narration engine {engine}, "
-                                         "which no registered node runs")
+            if not self.nodes.has_narrator(engine) and self.nodes.settled(self.clock(), NARRATOR_PROBE_SECONDS):
+                needs = "a narration engine, and no registered node runs one" if engine == "auto" else \
+                    f"the narration engine {engine}, which no registered node runs"
+                self._warn_once(task_id, f"Narrate task {task_id} needs {needs} (piper: pip install "
+                                         "'storyreel[narration]' on a node; espeak-ng: apt-get install espeak-ng)")
             return False
         forced = forced_encoder(metadata)
         if forced and forced not in info.encoders:

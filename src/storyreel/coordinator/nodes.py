@@ -165,6 +165,11 @@ class NodeTable:
             return any((engine == "auto" and n.narrators) or engine in n.narrators
                        for n in self._nodes.values() if not n.lost)
 
+    def settled(self, now: float, seconds: float) -> bool:
+        """True when a node that is not lost registered at least `seconds` ago."""
+        with self._lock:
+            return any(now - n.registered_at >= seconds for n in self._nodes.values() if not n.lost)
+
     def note_lost(self, now: float) -> list[NodeInfo]:
         """Mark the nodes unheard for too long as lost; returns those newly lost."""
         with self._lock:
