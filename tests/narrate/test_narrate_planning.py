@@ -107,3 +107,16 @@ def test_auto_goes_to_any_node_with_an_engine(project):
     assert co.claim("renders-only") is None
     grant = co.claim("espeak")
     assert grant is not None and grant.lease.task_id == task_id
+
+
+def test_a_narrate_task_is_handed_out_before_older_renders(project):
+    project = narrating(project)
+    older = project.layout.task_dir("33333333-3333-4333-8333-333333333333", TaskState.QUEUED)
+    older.mkdir(parents=True)
+    (older / METADATA_NAME).write_text(json.dumps({"task_id": older.name, "created_at": "2000-01-01T00:00:00Z",
+                                                   "chapter": "scanned/story/default/other/voice/chapter_0001.mp3"}))
+    chunk(project)
+    [task_id] = _planner(project).plan_pending()
+    co = Coordinator(project)
+    co.register("n", "h", ["libx264"], "1", narrators=["espeak-ng"])
+    assert [co.claim("n").lease.task_id, co.claim("n").lease.task_id] == [task_id, older.name]

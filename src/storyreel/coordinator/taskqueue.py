@@ -28,7 +28,7 @@ RESCAN_SECONDS = 5.0
 
 
 class QueueIndex:
-    """Queued task ids ordered by (metadata created_at, id). Not thread-safe: the
+    """Queued task ids ordered by (narrate tasks first, metadata created_at, id). Not thread-safe: the
     coordinator calls it under its own lock, except `list_folder`, which only reads the disk."""
 
     def __init__(self, layout: Layout, *, monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -131,5 +131,12 @@ class QueueIndex:
 
 
 def _created_at(task_dir: Path) -> str:
-    value = (taskmeta.read_raw(task_dir) or {}).get("created_at")
-    return str(value or "")
+    """The task's place in the queue: narrate tasks first (each one unblocks a chapter's
+    renders), then by metadata created_at ("" when unreadable, which sorts it first)."""
+    meta = taskmeta.read_raw(task_dir) or {}
+    rank = NARRATE_RANK if taskmeta.kind_of(meta) == taskmeta.TaskKind.NARRATE else RENDER_RANK
+    return rank + str(meta.get("created_at") or "")
+
+
+# Prefixes of the queue's sort key (see _created_at).
+NARRATE_RANK, RENDER_RANK = "0", "1"
