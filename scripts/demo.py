@@ -220,7 +220,10 @@ def main() -> int:
               f"{info.size / 1e6:.1f} MB")
         sidecars = [p.name for p in sorted(final.parent.iterdir()) if p.suffix in (".srt", ".vtt")]
         quality = meta.get("captions_quality")
-        if quality:
+        if quality and (meta.get("captions") or {}).get("words_file"):
+            print(f"   captions burned in: {quality['words']} words timed by the narration engine itself "
+                  f"(no alignment); sidecars {', '.join(sidecars)}, words.json")
+        elif quality:
             print(f"   captions burned in: {quality['aligned']} of {quality['words']} words aligned "
                   f"(confidence {quality['confidence']:.2f}); sidecars {', '.join(sidecars)}, words.json")
         render, loudness = meta.get("render", {}), meta.get("loudness")
