@@ -26,6 +26,7 @@ import coord_bench  # noqa: E402
 import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import mainworker_bench  # noqa: E402
+import narration_farm_bench  # noqa: E402
 import node_bench  # noqa: E402
 import picture_bench  # noqa: E402
 import render_bench  # noqa: E402
@@ -44,6 +45,7 @@ BENCHMARKS = {
     "picture": picture_bench,
     "mainworker": mainworker_bench,
     "sound": sound_bench,
+    "narration-farm": narration_farm_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

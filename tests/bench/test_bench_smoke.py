@@ -46,6 +46,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "7. Captions",
         "8. Picture and sound",
         "9. Main worker and per-task cost",
+        "12. Narrate and render sharing nodes",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
