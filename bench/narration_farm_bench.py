@@ -32,9 +32,8 @@ from storyreel.layout import AssetKind, TaskState
 from storyreel.logs import read_events
 from storyreel.project import Project
 
-FULL = {"chapters": 4, "words": 150, "nodes": 2, "engine": "auto"}
-SMOKE = {"chapters": 1, "words": 15, "nodes": 1, "engine": "espeak-ng"}
-RESOLUTION = "640x360"
+FULL = {"chapters": 4, "words": 150, "nodes": 2, "engine": "auto", "size": (640, 360)}
+SMOKE = {"chapters": 1, "words": 15, "nodes": 1, "engine": "espeak-ng", "size": (160, 90)}
 CATEGORY = "default"
 RUN_TIMEOUT = 3600.0
 
@@ -49,17 +48,18 @@ def _text(words: int, number: int) -> str:
 def _project(root: Path, sizes: dict, *, narrate: bool) -> Project:
     subprocess.run(farm.storyreel("init", str(root)), check=True, capture_output=True)
     cfg = root / "storyreel.toml"
-    farm.set_options(cfg, "render", {"resolution": RESOLUTION, "preset": "ultrafast", "encoder": "libx264"})
+    width, height = sizes["size"]
+    farm.set_options(cfg, "render", {"resolution": f"{width}x{height}", "preset": "ultrafast", "encoder": "libx264"})
     farm.set_options(cfg, "ingest", {"stable_seconds": 0.0})
     farm.set_options(cfg, "narration", {"mode": "missing" if narrate else "off", "wait_seconds": 0.0,
                                         "engine": sizes["engine"]})
     return Project.open(root)
 
 
-def _assets(project: Project, work: Path, seconds: float) -> None:
+def _assets(project: Project, work: Path, seconds: float, size: tuple[int, int]) -> None:
     layout = project.layout
-    clip = media.clip(work, media.ClipSpec("testsrc2", 640, 360, 30, round(seconds, 1)))
-    dst = layout.scanned_clip(AssetKind.VIDEO, CATEGORY, 640, 360, media.duration(clip), "bench")
+    clip = media.clip(work, media.ClipSpec("testsrc2", *size, 30, round(seconds, 1)))
+    dst = layout.scanned_clip(AssetKind.VIDEO, CATEGORY, *size, media.duration(clip), "bench")
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(clip, dst)
     music = media.music(work, 20.0)
@@ -113,7 +113,7 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:
             root = work / f"{'text' if narrate else 'voices'}-{attempt}"
             shutil.rmtree(root, ignore_errors=True)
             project = _project(root, sizes, narrate=narrate)
-            _assets(project, work / "media", longest + 2.0)
+            _assets(project, work / "media", longest + 2.0, sizes["size"])
             for number, (text, voice) in enumerate(zip(texts, voices, strict=True), start=1):
                 story = f"story{number}"
                 project.layout.scanned_chunk(CATEGORY, story, 1).parent.mkdir(parents=True, exist_ok=True)
@@ -138,7 +138,8 @@ def _section(sizes: dict, given: list[dict], spoken: list[dict], seconds: float)
                             "narration_speed": speed, "engine": sizes["engine"]})
     section.add(
         f"{sizes['chapters']} chapters of {sizes['words']} words (about {seconds:.0f} s of speech each), "
-        f"`storyreel run --until-idle --nodes {sizes['nodes']}`, {RESOLUTION} ultrafast renders; engine "
+        f"`storyreel run --until-idle --nodes {sizes['nodes']}`, {sizes['size'][0]}x{sizes['size'][1]} "
+        f"ultrafast renders; engine "
         f"`{sizes['engine']}`. Spans from the first claim to the last completed task (event log), medians "
         f"of {len(given)} run(s) of each, interleaved.",
         "",
