@@ -104,7 +104,9 @@ class Ingestor:
         self.pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="ingest")
         self.in_flight: dict[Path, Future[Checked]] = {}
         self.holds = Holds(clock)
-        self.links = open_link_processor(project)
+        # The crawler (and trafilatura with it) is loaded when the first story link shows up.
+        self.links: LinkSink | None = None
+        self._crawler_opened = False
         self.links_seen: dict[Path, Signature] = {}  # handed to the crawler, or parked without one
         self.watcher: RawWatcher | None = None
         self._walk_every_pass = True  # until events are watched, every pass walks raw/
@@ -266,6 +268,9 @@ class Ingestor:
             return self._reject_now(path, sig, found.reason)
         if found.role is RawRole.LINK:
             self.links_seen[path] = sig
+            if not self._crawler_opened:
+                self._crawler_opened = True
+                self.links = open_link_processor(self.project)
             if self.links is not None:
                 self.links.submit(found)
             return 0
