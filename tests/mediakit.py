@@ -86,3 +86,16 @@ def logo_png(path: Path, *, width: int = 32, height: int = 16, color: str = "red
     _run(BASE + ["-f", "lavfi", "-i", f"color=c={color}:s={width}x{height}:d=1", "-frames:v", "1",
                  f"file:{path}"])
     return path
+
+
+def scanned_backdrop(layout, work: Path, category: str, width: int, height: int, seconds: float) -> None:
+    """One black clip and one 3 s hum in `category` of scanned/, filed as ingest would."""
+    from storyreel.layout import AssetKind
+
+    target = layout.scanned_clip(AssetKind.VIDEO, category, width, height, seconds, "black")
+    clip(work / "black.mp4", width=width, height=height, seconds=seconds, fps=10, audio=False, source="color")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (work / "black.mp4").rename(target)
+    music = layout.scanned_music(category, 3.0, "hum")
+    music.parent.mkdir(parents=True, exist_ok=True)
+    _run(BASE + ["-f", "lavfi", "-i", "sine=frequency=220:duration=3", "-c:a", "libmp3lame", f"file:{music}"])

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import mediakit
 
-from storyreel.layout import AssetKind
 from storyreel.media.tools import ffmpeg
 from storyreel.project import Project
 
@@ -45,15 +44,7 @@ def narrated_story(project: Project, work: Path, *, text: bool = True, category:
     subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-y", "-i", str(narration.wav),
                     "-c:a", "libmp3lame", "-b:a", "64k", str(voice)], check=True)
     seconds = narration.seconds + 1.0
-    clip = layout.scanned_clip(AssetKind.VIDEO, category, WIDTH, HEIGHT, seconds, "black")
-    mediakit.clip(work / "black.mp4", width=WIDTH, height=HEIGHT, seconds=seconds, fps=10,
-                  audio=False, source="color")
-    clip.parent.mkdir(parents=True, exist_ok=True)
-    (work / "black.mp4").rename(clip)
-    music = layout.scanned_music(category, 3.0, "hum")
-    music.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-                    "sine=frequency=220:duration=3", "-c:a", "libmp3lame", str(music)], check=True)
+    mediakit.scanned_backdrop(layout, work, category, WIDTH, HEIGHT, seconds)
     if text:
         for number, chunk in enumerate(chunks or [TEXT], start=1):
             layout.scanned_chunk(category, story, number).write_text(chunk + "\n", encoding="utf-8")

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import mediakit
 
-from storyreel.layout import AssetKind
-from storyreel.media.tools import ffmpeg
 from storyreel.project import Project
 
 WIDTH, HEIGHT = 320, 180
@@ -40,16 +37,7 @@ def narrating(project: Project, *, wait_seconds: float = 0.0, engine: str = "esp
 
 def assets(project: Project, work: Path, *, category: str = "default", seconds: float = 40.0) -> None:
     """One black clip and one hum in `category`, filed as ingest would."""
-    layout = project.layout
-    clip = layout.scanned_clip(AssetKind.VIDEO, category, WIDTH, HEIGHT, seconds, "black")
-    mediakit.clip(work / "black.mp4", width=WIDTH, height=HEIGHT, seconds=seconds, fps=10,
-                  audio=False, source="color")
-    clip.parent.mkdir(parents=True, exist_ok=True)
-    (work / "black.mp4").rename(clip)
-    music = layout.scanned_music(category, 3.0, "hum")
-    music.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([ffmpeg(), "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
-                    "sine=frequency=220:duration=3", "-c:a", "libmp3lame", str(music)], check=True)
+    mediakit.scanned_backdrop(project.layout, work, category, WIDTH, HEIGHT, seconds)
 
 
 def chunk(project: Project, text: str = STORY, *, category: str = "default", story: str = "keeper",
