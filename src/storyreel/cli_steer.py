@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 
 from storyreel.errors import StoryreelError
-from storyreel.protocol import SteerAction
 
 RootArg = Annotated[Path, typer.Argument(help="The project root (the folder holding raw/, scanned/, tasks/ …).")]
 TaskArg = Annotated[str | None, typer.Argument(
@@ -25,12 +24,15 @@ CaFile = Annotated[Path | None, typer.Option(help=(
 _NEEDS_WORKER = "Needs the project's running main worker ('storyreel main' or 'run'), which does the move."
 
 
-def _steer(root: Path, action: SteerAction, target: str, ca_file: Path | None) -> None:
+def _steer(root: Path, action: str, target: str, ca_file: Path | None) -> None:
+    """Ask the main worker for `action` (a protocol.SteerAction value: the wire models load
+    only here, so every other command starts without them)."""
     from storyreel.project import Project
+    from storyreel.protocol import SteerAction
     from storyreel.steerclient import Steerer
 
     try:
-        reply = Steerer(Project.open(root), ca_file=ca_file).act(action, target)
+        reply = Steerer(Project.open(root), ca_file=ca_file).act(SteerAction(action), target)
     except StoryreelError as exc:
         _usage(str(exc))
     typer.echo(reply.message)
@@ -44,7 +46,7 @@ def register(app: typer.Typer) -> None:
         """Cancel a task: a queued one goes to trash/failed/ as cancelled; a rendering one
         too, its node told at its next heartbeat to stop (its upload is refused).
         Needs the project's running main worker ('storyreel main' or 'run'), which does the move."""
-        _steer(root, SteerAction.CANCEL, _required(task, "cancel"), ca_file)
+        _steer(root, "cancel", _required(task, "cancel"), ca_file)
 
     @app.command()
     def retry(
@@ -58,16 +60,16 @@ def register(app: typer.Typer) -> None:
         if failed == (task is not None):
             _usage("give either TASK or --failed")
         if failed:
-            _steer(root, SteerAction.RETRY_FAILED, "", ca_file)
+            _steer(root, "retry-failed", "", ca_file)
         else:
-            _steer(root, SteerAction.RETRY, _required(task, "retry"), ca_file)
+            _steer(root, "retry", _required(task, "retry"), ca_file)
 
     @app.command()
     def replan(root: RootArg, task: TaskArg = None, ca_file: CaFile = None) -> None:
         """Build a queued task again with today's settings (the old one is kept in
         trash/failed/); a task being rendered is refused: cancel it first.
         Needs the project's running main worker ('storyreel main' or 'run'), which does the move."""
-        _steer(root, SteerAction.REPLAN, _required(task, "replan"), ca_file)
+        _steer(root, "replan", _required(task, "replan"), ca_file)
 
     node_app = typer.Typer(help=(
         "Pause, resume or drain a render node. A paused node claims nothing and hands back "
@@ -75,16 +77,16 @@ def register(app: typer.Typer) -> None:
         + _NEEDS_WORKER), no_args_is_help=True)
     app.add_typer(node_app, name="node")
 
-    def node_command(action: SteerAction, doc: str) -> None:
+    def node_command(action: str, doc: str) -> None:
         def command(root: RootArg, name: NodeArg, ca_file: CaFile = None) -> None:
             _steer(root, action, name, ca_file)
 
         command.__doc__ = doc
-        node_app.command(str(action))(command)
+        node_app.command(action)(command)
 
-    node_command(SteerAction.PAUSE, "Stop a node claiming tasks; the tasks it holds go back to the queue.")
-    node_command(SteerAction.RESUME, "Let a paused or draining node claim tasks again.")
-    node_command(SteerAction.DRAIN, "Let a node finish the tasks it holds, and claim no new ones.")
+    node_command("pause", "Stop a node claiming tasks; the tasks it holds go back to the queue.")
+    node_command("resume", "Let a paused or draining node claim tasks again.")
+    node_command("drain", "Let a node finish the tasks it holds, and claim no new ones.")
 
 
 def _required(task: str | None, verb: str) -> str:
