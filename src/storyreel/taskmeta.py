@@ -158,9 +158,14 @@ def read(task_dir: Path) -> TaskMeta:
         raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
 
 
+def dump(meta: TaskMeta) -> str:
+    """metadata.json's text."""
+    return meta.model_dump_json(indent=2) + "\n"
+
+
 def write(task_dir: Path, meta: TaskMeta) -> Path:
     """Write metadata.json atomically."""
-    return fsops.write_atomic(Path(task_dir) / METADATA_NAME, meta.model_dump_json(indent=2) + "\n")
+    return fsops.write_atomic(Path(task_dir) / METADATA_NAME, dump(meta))
 
 
 def read_raw(task_dir: Path) -> dict[str, object] | None:
