@@ -230,15 +230,21 @@ class NewFolder:
         """A file of the folder with these bytes (text as UTF-8, as `write_atomic`)."""
         raw = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
         path = self.path / name
-        path.write_bytes(raw)
+        try:
+            path.write_bytes(raw)
+        except OSError as exc:
+            raise FilesystemError("write", path, None, _reason(exc)) from exc
         self._written.append(path)
         return path
 
     def copy(self, name: str, src: Path) -> Path:
         """A copy of `src` (bytes and times) as a file of the folder."""
         path = self.path / name
-        shutil.copyfile(src, path)
-        shutil.copystat(src, path, follow_symlinks=True)
+        try:
+            shutil.copyfile(src, path)
+            shutil.copystat(src, path, follow_symlinks=True)
+        except OSError as exc:
+            raise FilesystemError("copy", src, path, _reason(exc)) from exc
         self._written.append(path)
         return path
 

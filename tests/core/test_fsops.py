@@ -166,3 +166,23 @@ def test_a_new_folder_that_fails_leaves_nothing_and_never_replaces_a_folder(tmp_
         folder.copy("logo.png", Path(__file__))
         folder.publish()
     assert list(final.parent.iterdir()) == [final] and list(final.iterdir()) == []
+
+
+def test_a_new_folder_on_a_full_disk_says_so_and_leaves_nothing(tmp_path: Path):
+    from diskkit import small_disk_at
+
+    with small_disk_at(tmp_path / "disk", "256k") as disk:
+        final = disk.root / "tasks" / "t"
+        disk.fill()
+        with pytest.raises(FilesystemError) as err, fsops.NewFolder(final) as folder:
+            folder.write("metadata.json", "x" * 65536)
+        assert str(err.value).startswith("cannot write ") and str(err.value).endswith(": disk full")
+        assert not final.exists() and list(final.parent.iterdir()) == []
+        disk.free()
+        source = tmp_path / "logo.png"
+        source.write_bytes(b"\x89PNG" * 30000)
+        disk.fill(leave=8192)
+        with pytest.raises(FilesystemError, match=r"^cannot copy .*logo\.png → .*: disk full$"), \
+                fsops.NewFolder(final) as folder:
+            folder.copy("logo.png", source)
+        assert list(final.parent.iterdir()) == []
