@@ -198,3 +198,78 @@ def sha256_file(path: Path) -> str:
 def free_bytes(path: Path) -> int:
     """Free space available to us on the filesystem holding `path`."""
     return shutil.disk_usage(path).free
+
+
+class NewFolder:
+    """A folder built under a hidden temp name beside its final name, then renamed into
+    place whole: readers see all of it or nothing.
+
+    Its files are written plainly (no temp name or fsync each: no one looks inside the
+    temp folder) and made durable together by `publish`: every file's data, the folder's
+    entries once, the rename, and the parent folder once. A kill before the rename leaves
+    only the temp folder, which `sweep` removes at the next start; a crash after it leaves
+    the folder under its temp name (swept) or whole under its final name, never a final
+    folder with an empty or missing file. Used as a context manager, a failure inside the
+    block removes the temp folder.
+    """
+
+    def __init__(self, final: Path) -> None:
+        self.final = Path(final)
+        self.path = temp_path(self.final.parent, self.final.name)
+        self._written: list[Path] = []
+
+    def __enter__(self) -> NewFolder:
+        self.path.mkdir(parents=True)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def write(self, name: str, data: bytes | str) -> Path:
+        """A file of the folder with these bytes (text as UTF-8, as `write_atomic`)."""
+        raw = data.encode("utf-8", "backslashreplace") if isinstance(data, str) else data
+        path = self.path / name
+        try:
+            path.write_bytes(raw)
+        except OSError as exc:
+            raise FilesystemError("write", path, None, _reason(exc)) from exc
+        self._written.append(path)
+        return path
+
+    def copy(self, name: str, src: Path) -> Path:
+        """A copy of `src` (bytes and times) as a file of the folder."""
+        path = self.path / name
+        try:
+            shutil.copyfile(src, path)
+            shutil.copystat(src, path, follow_symlinks=True)
+        except OSError as exc:
+            raise FilesystemError("copy", src, path, _reason(exc)) from exc
+        self._written.append(path)
+        return path
+
+    def symlink(self, name: str, target: Path) -> None:
+        """A relative symlink to `target`, relative to the folder's final place."""
+        os.symlink(os.path.relpath(target, self.final), self.path / name)
+
+    def publish(self) -> Path:
+        """Make the files and entries durable, then rename the folder into place."""
+        try:
+            for path in self._written:  # all written first: one journal commit covers their entries
+                _fsync_file(path)
+            fsync_dir(self.path)
+            if self.final.exists() or self.final.is_symlink():
+                raise FilesystemError("move", self.path, self.final, "destination already exists")
+            os.replace(self.path, self.final)
+        except OSError as exc:
+            raise FilesystemError("move", self.path, self.final, _reason(exc)) from exc
+        fsync_dir(self.final.parent)
+        return self.final
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -16,7 +16,6 @@ ingest filed something, when the earliest waiting chunk's time is up, and every
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -26,12 +25,12 @@ from storyreel import fsops
 from storyreel.captions.script import read_script
 from storyreel.errors import StoryreelError
 from storyreel.ingest.pending import NOTHING_PENDING, Pending
-from storyreel.layout import CHUNK_RE, Layout, TaskState
+from storyreel.layout import CHUNK_RE, METADATA_NAME, Layout, TaskState
 from storyreel.lifecycle import ChapterIndex, narrate_key
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.project import Project
 from storyreel.rescans import Rescan
-from storyreel.taskmeta import NARRATION_TEXT_NAME, NarrateMeta, NarrationSpec, story_title, write
+from storyreel.taskmeta import NARRATION_TEXT_NAME, NarrateMeta, NarrationSpec, dump, story_title
 from storyreel.units import duration_text
 from storyreel.waiting import Waiting, WaitReason, drop_settling
 
@@ -139,16 +138,10 @@ class NarrationPlanner:
                              words=len(read_script(text)))
         meta = NarrateMeta(task_id=task_id, category=category, story_name=story, chapter=chapter,
                            narration=spec, created_at=iso_utc(), title=story_title(story))
-        final = self.layout.task_dir(task_id, TaskState.QUEUED)
-        tmp = fsops.temp_path(self.layout.tasks, task_id)
-        tmp.mkdir(parents=True)
-        try:
-            fsops.write_atomic(tmp / NARRATION_TEXT_NAME, text)
-            write(tmp, meta)
-            fsops.move(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        with fsops.NewFolder(self.layout.task_dir(task_id, TaskState.QUEUED)) as folder:
+            folder.write(NARRATION_TEXT_NAME, text)
+            folder.write(METADATA_NAME, dump(meta))
+            folder.publish()
         self._failed.discard(chapter)
         self.index.note_key(task_id, narrate_key(chapter))
         engine = settings.engine if settings.engine != "auto" else "the best engine a node has"

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from storyreel.ingest.pending import NOTHING_PENDING, Pending
 from storyreel.layout import (
     CHAPTER_RE,
     FRAME_NAME,
+    METADATA_NAME,
     MUSIC_NAME,
     VIDEO_LIST_NAME,
     VOICE_NAME,
@@ -49,8 +49,8 @@ from storyreel.taskmeta import (
     CaptionSpec,
     RenderSpec,
     TaskMeta,
+    dump,
     story_title,
-    write,
 )
 from storyreel.units import plural
 from storyreel.waiting import Waiting, WaitReason, categories_text, disk_low_text, drop_settling
@@ -260,28 +260,22 @@ class Planner:
         profile: str = MAIN_PROFILE,
     ) -> Path:
         layout = self.layout
-        final = layout.task_dir(task_id, TaskState.QUEUED)
-        tmp = fsops.temp_path(layout.tasks, task_id)
-        tmp.mkdir(parents=True)
-        try:
-            def link(name: str, target: Path) -> None:
-                os.symlink(os.path.relpath(target, final), tmp / name)
-
-            link(VOICE_NAME, voice)
-            link(MUSIC_NAME, music)
+        with fsops.NewFolder(layout.task_dir(task_id, TaskState.QUEUED)) as folder:
+            folder.symlink(VOICE_NAME, voice)
+            folder.symlink(MUSIC_NAME, music)
             if frame is not None:
-                link(FRAME_NAME, frame)
+                folder.symlink(FRAME_NAME, frame)
             names: dict[Path, str] = {}
             for clip in picked:
                 if clip.path not in names:
                     names[clip.path] = Layout.video_part_name(len(names) + 1)
-                    link(names[clip.path], clip.path)
+                    folder.symlink(names[clip.path], clip.path)
             order = [names[c.path] for c in picked]
-            fsops.write_atomic(tmp / VIDEO_LIST_NAME, video_list_text(order))
+            folder.write(VIDEO_LIST_NAME, video_list_text(order))
             logo_name = ""
             if logo is not None:
                 logo_name = LOGO_STEM + logo.suffix.lower()
-                fsops.copy_into_place(logo, tmp / logo_name)
+                folder.copy(logo_name, logo)
             meta = TaskMeta(
                 task_id=task_id, category=category, story_name=story, voice_file=VOICE_NAME,
                 voice_duration=round(voice_seconds, 6), music_file=MUSIC_NAME,
@@ -290,37 +284,33 @@ class Planner:
                 chapter=chapter, profile=profile, created_at=iso_utc(),
                 music_source=layout.relative(music),
                 video_sources=[layout.relative(c.path) for c in picked],
-                captions=self._copy_captions(captions, tmp, profile),
+                captions=self._copy_captions(captions, folder, profile),
                 title=story_title(story),
                 frame_file=FRAME_NAME if frame is not None else "",
                 frame_source=layout.relative(frame) if frame is not None else "",
             )
-            write(tmp, meta)
-            fsops.move(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return final
+            folder.write(METADATA_NAME, dump(meta))
+            return folder.publish()
 
-    def _copy_captions(self, captions: CaptionSource | None, tmp: Path,
+    def _copy_captions(self, captions: CaptionSource | None, folder: fsops.NewFolder,
                        profile: str = MAIN_PROFILE) -> CaptionSpec | None:
         """Copy the chapter's text and font into the task folder; its metadata block."""
         if captions is None:
             return None
-        fsops.copy_into_place(captions.text, tmp / CAPTIONS_TEXT_NAME)
+        folder.copy(CAPTIONS_TEXT_NAME, captions.text)
         story_file = CAPTIONS_TEXT_NAME
         if captions.chunks != [captions.text]:
             story_file = CAPTIONS_STORY_NAME
             whole = "\n".join(c.read_text(encoding="utf-8", errors="replace") for c in captions.chunks)
-            fsops.write_atomic(tmp / story_file, whole)
+            folder.write(story_file, whole)
         names = []
         for face in captions.faces:
             names.append(FONT_PREFIX + face.name)
-            fsops.copy_into_place(face, tmp / names[-1])
+            folder.copy(names[-1], face)
         words_file = ""
         if captions.words is not None:
             words_file = NARRATION_WORDS_NAME
-            fsops.copy_into_place(captions.words, tmp / words_file)
+            folder.copy(words_file, captions.words)
         resolved = self.project.settings.profile(profile).captions.resolved().model_dump()
         return CaptionSpec.model_validate({**resolved, "source": self.layout.relative(captions.text),
                                            "font_files": names, "story_file": story_file,

@@ -232,9 +232,14 @@ def read(task_dir: Path) -> TaskMeta:
         raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
 
 
+def dump(meta: TaskMeta | NarrateMeta) -> str:
+    """metadata.json's text."""
+    return meta.model_dump_json(indent=2) + "\n"
+
+
 def write(task_dir: Path, meta: TaskMeta | NarrateMeta) -> Path:
     """Write metadata.json atomically."""
-    return fsops.write_atomic(Path(task_dir) / METADATA_NAME, meta.model_dump_json(indent=2) + "\n")
+    return fsops.write_atomic(Path(task_dir) / METADATA_NAME, dump(meta))
 
 
 def read_raw(task_dir: Path) -> dict[str, object] | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -109,9 +110,16 @@ def test_status_watch_into_a_pipe_prints_one_document_per_interval(tmp_path: Pat
     proc = subprocess.Popen([sys.executable, "-m", "storyreel.cli", "status", str(root), "--watch",
                              "--interval", "0.3"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL)
-    time.sleep(4.0)
-    proc.terminate()
+    watchdog = threading.Timer(60.0, proc.kill)  # a watch that never prints ends the read below
+    watchdog.start()
+    read = b""
+    try:
+        while read.count(b"storyreel farm at") < 2 and (line := proc.stdout.readline()):
+            read += line
+    finally:
+        watchdog.cancel()
+        proc.terminate()
     out, _ = proc.communicate(timeout=10)
-    text = out.decode("utf-8", errors="replace")
+    text = (read + out).decode("utf-8", errors="replace")
     assert text.count("storyreel farm at") >= 2
     assert "\x1b[" not in text  # no cursor moves or colours into a pipe

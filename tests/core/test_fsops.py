@@ -110,3 +110,79 @@ def test_temp_names_stay_within_255_bytes(tmp_path: Path, char: str):
 def test_text_with_a_name_that_is_not_utf8_is_written_escaped(tmp_path: Path):
     fsops.write_json(tmp_path / "r.json", {"file": os.fsdecode(b"bad\xff.mp4")})
     assert (tmp_path / "r.json").read_text(encoding="utf-8") == '{\n  "file": "bad\\udcff.mp4"\n}\n'
+
+
+# Builds a task-like folder in a child process and kills itself (SIGKILL) at the named
+# step: what a kill at that step leaves on disk.
+KILLED_BUILD = """
+import os, signal, sys
+from pathlib import Path
+from storyreel import fsops
+final, step = Path(sys.argv[1]), sys.argv[2]
+with fsops.NewFolder(final) as folder:
+    folder.symlink("voice.mp3", final.parent.parent / "voice.mp3")
+    folder.write("video_list.txt", "ffconcat version 1.0\\n")
+    if step == "writing":
+        os.kill(os.getpid(), signal.SIGKILL)
+    folder.write("metadata.json", '{"task_id": "t"}\\n')
+    if step == "before-publish":
+        os.kill(os.getpid(), signal.SIGKILL)
+    folder.publish()
+"""
+
+
+@pytest.mark.parametrize("step", ["writing", "before-publish", "never"])
+def test_a_new_folder_killed_while_built_is_swept_and_a_published_one_is_whole(tmp_path: Path, step: str):
+    import subprocess
+    import sys
+
+    layout = Layout(tmp_path)
+    (tmp_path / "voice.mp3").write_bytes(b"ID3")
+    final = layout.tasks / "t"
+    layout.tasks.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-c", KILLED_BUILD, str(final), step], capture_output=True, text=True)
+    leftovers = [p for p in layout.tasks.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    if step == "never":
+        assert done.returncode == 0, done.stderr
+        assert not leftovers
+        assert sorted(p.name for p in final.iterdir()) == ["metadata.json", "video_list.txt", "voice.mp3"]
+        assert (final / "metadata.json").read_text() == '{"task_id": "t"}\n'
+        assert (final / "voice.mp3").read_bytes() == b"ID3"  # the link is relative to the final place
+        return
+    assert done.returncode == -9
+    assert not final.exists() and len(leftovers) == 1
+    assert fsops.sweep(layout) == leftovers
+    assert list(layout.tasks.iterdir()) == []
+
+
+def test_a_new_folder_that_fails_leaves_nothing_and_never_replaces_a_folder(tmp_path: Path):
+    final = tmp_path / "tasks" / "t"
+    with pytest.raises(ValueError), fsops.NewFolder(final) as folder:
+        folder.write("metadata.json", "{}")
+        raise ValueError("metadata cannot be built")
+    assert list((tmp_path / "tasks").iterdir()) == []
+    final.mkdir(parents=True)
+    with pytest.raises(FilesystemError, match="already exists"), fsops.NewFolder(final) as folder:
+        folder.copy("logo.png", Path(__file__))
+        folder.publish()
+    assert list(final.parent.iterdir()) == [final] and list(final.iterdir()) == []
+
+
+def test_a_new_folder_on_a_full_disk_says_so_and_leaves_nothing(tmp_path: Path):
+    from diskkit import small_disk_at
+
+    with small_disk_at(tmp_path / "disk", "256k") as disk:
+        final = disk.root / "tasks" / "t"
+        disk.fill()
+        with pytest.raises(FilesystemError) as err, fsops.NewFolder(final) as folder:
+            folder.write("metadata.json", "x" * 65536)
+        assert str(err.value).startswith("cannot write ") and str(err.value).endswith(": disk full")
+        assert not final.exists() and list(final.parent.iterdir()) == []
+        disk.free()
+        source = tmp_path / "logo.png"
+        source.write_bytes(b"\x89PNG" * 30000)
+        disk.fill(leave=8192)
+        with pytest.raises(FilesystemError, match=r"^cannot copy .*logo\.png → .*: disk full$"), \
+                fsops.NewFolder(final) as folder:
+            folder.copy("logo.png", source)
+        assert list(final.parent.iterdir()) == []

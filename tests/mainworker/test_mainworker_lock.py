@@ -46,8 +46,11 @@ class Serving:
         assert recorded["pid"] == self.farm.main.pid and recorded["port"] == self.farm.port
 
 
-@pytest.fixture()
-def serving(tmp_path: Path, media) -> Iterator[Serving]:
+@pytest.fixture(scope="module")
+def serving(tmp_path_factory: pytest.TempPathFactory, media) -> Iterator[Serving]:
+    """One serving main worker for every refused mode: each refusal must leave it as it was,
+    so each test also checks that the refusals before it touched nothing."""
+    tmp_path = tmp_path_factory.mktemp("serving")
     project = farm_project(tmp_path / "root", media, tasks=2, lease=600.0, heartbeat=5.0)
     farm = Farm(project, tmp_path)
     farm.start_main()

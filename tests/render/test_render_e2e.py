@@ -140,6 +140,11 @@ def test_clip_that_fails_to_decode_is_set_aside_and_the_chapter_rendered_with_th
 
 def test_restart_between_planning_and_rendering_makes_no_second_task(project, media):
     project = configure(project, media)
+    # The killed render's task waits out one lease from the restart before it is queued again.
+    cfg = project.layout.config_file
+    cfg.write_text(cfg.read_text().replace("lease_seconds = 60.0", "lease_seconds = 3.0")
+                   .replace("heartbeat_seconds = 5.0", "heartbeat_seconds = 0.5"))
+    assert "lease_seconds = 3.0" in cfg.read_text()
     _copy(media.speech(), project.layout.raw / "story/fantasy/dragon/voice/chapter_0001.mp3")
     _copy(media.tone(seconds=2.0), project.layout.raw / "music/fantasy/calm.mp3")
     _copy(media.clip(seconds=2.0), project.layout.raw / "video/fantasy/wide.mp4")
