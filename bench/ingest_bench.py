@@ -56,6 +56,10 @@ STABLE_SECONDS = 3.0
 SMOKE_STABLE_SECONDS = 0.5
 # The running main worker gets this long after start-up before the drop (watchers armed).
 SETTLE_SECONDS = 1.0
+# After the burst, this many clips arrive alone, one after another: the latency of a file
+# that finds the ingest idle.
+LONE_FILES = 3
+LONE_PREFIX = "lone_"
 # A drop not handled in this long counts as a failed run.
 HANDLE_TIMEOUT = 900.0
 # The git ref whose code the drop is also given to, for a side-by-side figure.
@@ -186,24 +190,45 @@ def _one_run(work: Path, index: int, sizes: dict, sources, stable: float, src: P
             for staged, dest in pairs:
                 os.rename(staged, dest)
             _wait_handled(project, len(pairs), main)
+            burst_end = time.time()
         main.sample()
         cpu = main.cpu - cpu0
+        lone = _lone_latencies(project, root, sources[0][0], len(pairs), stable, main)
     finally:
         main.stop()
-    events = list(read_events(project.layout.events_file))
+    events = [e for e in read_events(project.layout.events_file) if LONE_PREFIX not in str(e.get("path"))]
     ingested = [e for e in events if e.get("event") == Event.INGESTED]
     rejected = [e for e in events if e.get("event") == Event.REJECTED]
     calls = []
     if calls_log.exists():
         for line in calls_log.read_text().splitlines():
             kind, start, end, _rc = line.split()
-            calls.append((kind, float(start), float(end)))
+            if float(start) <= burst_end:  # the lone clips' calls are not the burst's
+                calls.append((kind, float(start), float(end)))
     return _figures(pairs, ingested, rejected, calls, dropped, stable) | {
         "cpu": cpu,
         "peak_rss": main.peak_rss,
         "tree_rss": tree.peak,
         "workers": project.settings.ingest.workers,
+        "lone_latency": median(lone),
     }
+
+
+def _lone_latencies(project: Project, root: Path, clip: Path, handled: int, stable: float,
+                    main: farm.Proc) -> list[float]:
+    """Drop clips one at a time into an idle main worker; each one's time in scanned/ after
+    its own window."""
+    latencies = []
+    for index in range(LONE_FILES):
+        staged = root / f".{LONE_PREFIX}{index}.mp4"  # hidden: ignored until renamed
+        shutil.copyfile(clip, staged)
+        name = f"{LONE_PREFIX}{index}_{uuid.uuid4().hex}.mp4"
+        dropped = time.time()
+        os.rename(staged, root / "raw" / "video" / "bench" / name)
+        _wait_handled(project, handled + index + 1, main)
+        (done,) = [e for e in read_events(project.layout.events_file) if name in str(e.get("path"))]
+        latencies.append(done["ts"] - dropped - stable)
+    return latencies
 
 
 def _figures(pairs, ingested, rejected, calls, dropped: float, stable: float) -> dict:
@@ -293,6 +318,8 @@ def _rows(now: dict, base: dict | None, total: int) -> list[list[str]]:
         row("last file in scanned/, after drop", "span", "{:.2f} s"),
         row("first file in scanned/, after the window", "first_latency", "{:.2f} s"),
         row("median file in scanned/, after the window (queueing included)", "latency_p50", "{:.2f} s"),
+        row(f"a clip arriving alone after the burst, after its window (median of {LONE_FILES})",
+            "lone_latency", "{:.2f} s"),
         row("worker time per file (mean)", "worker_seconds_per_file", "{:.3f} s"),
         row("ffprobe calls per file (mean)", "ffprobe_calls", "{:.2f}", 1 / total),
         row("ffmpeg calls per file (mean)", "ffmpeg_calls", "{:.2f}", 1 / total),
