@@ -2,7 +2,9 @@
 
 A pass reads like the SPEC: notice files in raw/, wait until each is completely
 written, classify it by place and name, validate it by content (in worker
-threads), and file it into scanned/ or reject it into trash/invalid/.
+threads), and file it into scanned/ or reject it into trash/invalid/. While raw/ is
+watched, a file is also noticed the moment an event names it and taken the moment its
+window ends, between passes (ingest.settle).
 
 No error while handling one file stops the pass: an unexpected one sends that file
 to trash/invalid/ with the error as its reason, or, when even that fails, leaves it
@@ -16,6 +18,7 @@ import functools
 import os
 import queue
 import stat
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,6 +32,7 @@ from storyreel.ingest.filing import reject, rel
 from storyreel.ingest.holds import UNSEEN, HeldFile, Holds
 from storyreel.ingest.music import ingest_music
 from storyreel.ingest.pending import Pending
+from storyreel.ingest.settle import Settler
 from storyreel.ingest.video import ingest_clip
 from storyreel.ingest.voice import ingest_voice
 from storyreel.ingest.watch import (
@@ -109,6 +113,9 @@ class Ingestor:
         self._crawler_opened = False
         self.links_seen: dict[Path, Signature] = {}  # handed to the crawler, or parked without one
         self.watcher: RawWatcher | None = None
+        self.settler: Settler | None = None  # takes files between passes while raw/ is watched
+        self._lock = threading.RLock()  # the state above, shared by the loop and the settler
+        self._between = 0  # files the settler handled since the last pass
         self._walk_every_pass = True  # until events are watched, every pass walks raw/
         # Chapters whose synthesized voice an operator's just replaced, for the main worker
         # to plan again (filled by the checking threads).
@@ -119,19 +126,27 @@ class Ingestor:
 
     # -- the pass ----------------------------------------------------------
     def watch(self) -> None:
-        """React to filesystem events between the periodic walks of raw/."""
+        """React to filesystem events between the periodic walks of raw/, and take each file
+        the moment its window ends."""
         self._walk_every_pass = False
-        watcher = RawWatcher(self.raw)
+        self.settler = Settler(self._next_due, self._take_due, self.clock)
+        watcher = RawWatcher(self.raw, on_change=self.settler.poke)
         if watcher.start():
             self.watcher = watcher
+        self.settler.start()
 
     def run_pass(self) -> int:
-        """One look over raw/: ingest what is stable. Returns how many files were handled."""
-        handled = self._collect_finished()
-        if self.links is not None:
-            handled += self.links.take_finished()  # crawled links filed their chunks
-        for path in self._candidates():
-            handled += self._guarded(path)
+        """One look over raw/: ingest what is stable. Returns how many files were handled
+        (with those the settler took since the last pass)."""
+        if self.settler is not None and self.settler.failure is not None:
+            raise self.settler.failure
+        with self._lock:
+            handled = self._collect_finished() + self._between
+            self._between = 0
+            if self.links is not None:
+                handled += self.links.take_finished()  # crawled links filed their chunks
+            for path in self._candidates():
+                handled += self._guarded(path)
         return handled
 
     def take_superseded(self) -> list[str]:
@@ -143,11 +158,14 @@ class Ingestor:
 
     def pending(self) -> bool:
         """True while raw/ holds files that are not yet stable or are still being processed."""
-        return bool(self.in_flight or self.tracker.waiting() or (self.links is not None and self.links.busy()))
+        with self._lock:
+            settling = bool(self.in_flight or self.tracker.waiting())
+        return settling or (self.links is not None and self.links.busy())
 
     def pending_files(self) -> Pending:
         """The files `pending` is about, by category: settling, being checked, being crawled."""
-        paths = [*self.tracker.waiting(), *self.in_flight]
+        with self._lock:
+            paths = [*self.tracker.waiting(), *self.in_flight]
         if self.links is not None:
             paths += self.links.crawling()
         return Pending.of(self.raw, paths)
@@ -155,14 +173,16 @@ class Ingestor:
     def held(self) -> list[HeldFile]:
         """Files that stay in raw/ without new input: those in the pause after an error, and
         story links the crawler left there (or that wait for a crawler to be installed)."""
-        held = self.holds.held()
+        with self._lock:
+            held = self.holds.held()
+            seen = sorted(self.links_seen)
         if self.links is None:
             parked = "the story-link crawler is not available (see the log)"
         elif self.links.busy():
             return held  # a link is still being crawled: none is known to be left over yet
         else:
             parked = "its crawl filed nothing (see the log); it is crawled again once it changes"
-        held += [HeldFile(path, parked, None) for path in sorted(self.links_seen) if os.path.lexists(path)]
+        held += [HeldFile(path, parked, None) for path in seen if os.path.lexists(path)]
         return held
 
     def walk_next_pass(self) -> None:
@@ -171,15 +191,45 @@ class Ingestor:
 
     def close(self) -> None:
         """Finish the files being checked, drop queued ones, stop watching and crawling."""
+        if self.settler is not None:
+            self.settler.stop()
+            self.settler = None
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
         self.pool.shutdown(wait=True, cancel_futures=True)
-        self._collect_finished()
+        with self._lock:
+            self._collect_finished()
         if self.links is not None:
             self.links.close()
 
+    # -- between passes (the settler's thread) ---------------------------------
+    def _next_due(self) -> float | None:
+        with self._lock:
+            return self.tracker.next_due()
+
+    def _take_due(self) -> None:
+        """Look at what events named and at every file whose window has ended."""
+        with self._lock:
+            changed: set[Path] = set()
+            if self.watcher is not None:
+                changed, overflow = self.watcher.drain()
+                if overflow:
+                    self.walk_next_pass()  # too many to list: the next pass walks raw/
+            for path in sorted({*self.tracker.due(), *self._named(changed)}):
+                self._between += self._guarded(path)
+
     # -- stages ------------------------------------------------------------
+    def _named(self, changed: set[Path]) -> set[Path]:
+        """The files under the paths events named (a folder stands for what it holds)."""
+        paths: set[Path] = set()
+        for path in changed:
+            if os.path.isdir(path) and not os.path.islink(path) and visible(self.raw, path):
+                paths.update(walk_raw(path))
+            elif visible(self.raw, path):
+                paths.add(path)
+        return paths
+
     def _candidates(self) -> list[Path]:
         """Paths worth a look: everything on a walk, else what events named and what is settling."""
         now = self.clock()
@@ -196,13 +246,7 @@ class Ingestor:
             for path in [p for p in self.links_seen if p not in present]:
                 del self.links_seen[path]
             return found
-        paths = set(self.tracker.waiting())
-        for path in changed:
-            if os.path.isdir(path) and not os.path.islink(path) and visible(self.raw, path):
-                paths.update(walk_raw(path))
-            elif visible(self.raw, path):
-                paths.add(path)
-        return sorted(paths)
+        return sorted({*self.tracker.waiting(), *self._named(changed)})
 
     def _guarded(self, path: Path) -> int:
         """The per-file fault barrier around `_consider`: whatever goes wrong, the pass goes on."""

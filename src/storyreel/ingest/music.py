@@ -10,7 +10,8 @@ from storyreel.ingest.filing import file_into, reject, rel
 from storyreel.ingest.validate import mp3_audio, positive_duration, probed, unreadable
 from storyreel.ingest.watch import Signature
 from storyreel.layout import AssetKind, RawAsset
-from storyreel.media.audio import LoudnessTarget, measure_loudness, normalise_loudness
+from storyreel.media import gain
+from storyreel.media.audio import LoudnessTarget
 from storyreel.project import Project
 
 
@@ -20,7 +21,9 @@ def loudness_target(project: Project) -> LoudnessTarget:
 
 
 def ingest_music(project: Project, asset: RawAsset, expect: Signature) -> Path:
-    """Check codec and length, then write a normalised copy under the scanned name.
+    """Check codec and length, then write a normalised copy under the scanned name: one
+    ebur128 pass measures it, one encode applies the gain (and a limiter where the peak
+    needs it; media.gain).
 
     The copy is written to a temp name beside its final name and takes that name
     only once complete; the raw original leaves raw/ in the same step.
@@ -37,18 +40,19 @@ def ingest_music(project: Project, asset: RawAsset, expect: Signature) -> Path:
                       duplicate_of=rel(project, dst))
     target = loudness_target(project)
     try:
-        measured = measure_loudness(asset.path, target)
+        measured = gain.measure(asset.path)
     except MediaError as exc:
         raise unreadable(exc, "cannot measure loudness") from exc
-    if measured.integrated == float("-inf"):
+    if measured.silent:
         raise Unacceptable("silent: no measurable loudness")
     dst.parent.mkdir(parents=True, exist_ok=True)
     prepared = fsops.temp_path(dst.parent, dst.name)
     try:
-        normalise_loudness(asset.path, prepared, target, sample_rate=audio.sample_rate, measured=measured)
+        applied = gain.normalise(asset.path, prepared, target, measured, sample_rate=audio.sample_rate)
         return file_into(
             project, asset.path, dst, kind=str(AssetKind.MUSIC), expect=expect, prepared=prepared,
             duration=round(duration, 3), input_lufs=measured.integrated, target_lufs=target.integrated,
+            gain_db=round(applied.gain_db, 2), method=str(applied.method),
         )
     finally:
         prepared.unlink(missing_ok=True)

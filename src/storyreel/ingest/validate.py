@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from storyreel.errors import MediaError, Unacceptable
+from storyreel.media.checks import Decoded, probe_decoding
 from storyreel.media.probe import AudioStream, MediaInfo, probe
+
+Probe = TypeVar("Probe", MediaInfo, Decoded)
 
 
 def unreadable(exc: MediaError, what: str = "cannot read the file") -> Unacceptable:
@@ -16,6 +21,16 @@ def unreadable(exc: MediaError, what: str = "cannot read the file") -> Unaccepta
 
 def probed(path: Path) -> MediaInfo:
     """ffprobe's view of a raw file; Unacceptable (with ffprobe's error) when it has none."""
+    return _probed_by(probe, path)
+
+
+def probed_decoding(path: Path) -> Decoded:
+    """As `probed`, with every frame of the picture decoded by the same ffprobe process;
+    what the decode found is for the caller to judge (`Decoded.damage`), after the headers."""
+    return _probed_by(probe_decoding, path)
+
+
+def _probed_by(how: Callable[[Path], Probe], path: Path) -> Probe:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -23,7 +38,7 @@ def probed(path: Path) -> MediaInfo:
     if size == 0:
         raise Unacceptable("empty file (0 bytes)")
     try:
-        return probe(path)
+        return how(path)
     except MediaError as exc:
         raise unreadable(exc, "unreadable media (ffprobe)") from exc
 

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storyreel.errors import MediaError, Unacceptable
+from storyreel.errors import Unacceptable
 from storyreel.ingest.filing import file_into
-from storyreel.ingest.validate import positive_duration, probed, unreadable
+from storyreel.ingest.validate import positive_duration, probed_decoding, unreadable
 from storyreel.ingest.watch import Signature
 from storyreel.layout import AssetKind, RawAsset
-from storyreel.media.checks import check_decodes
 from storyreel.project import Project
 
 
 def ingest_clip(project: Project, asset: RawAsset, expect: Signature) -> Path:
-    """Probe, decode the whole video stream, and file the clip under its size and duration."""
-    info = probed(asset.path)
+    """Probe and decode the whole video stream (one ffprobe run), check the headers, then
+    the decode, and file the clip under its size and duration."""
+    decoded = probed_decoding(asset.path)
+    info = decoded.info
     if "mp4" not in info.format_name.split(","):
         raise Unacceptable(f"not an MP4 file: ffprobe found {info.format_name}")
     stream = info.first_video
@@ -25,10 +26,8 @@ def ingest_clip(project: Project, asset: RawAsset, expect: Signature) -> Path:
     if width <= 0 or height <= 0:
         raise Unacceptable(f"video stream has no picture size ({width}x{height})")
     duration = positive_duration(info)
-    try:
-        check_decodes(asset.path, duration, stream=f"0:{stream.index}")
-    except MediaError as exc:
-        raise unreadable(exc, "corrupt video") from exc
+    if (damage := decoded.damage()) is not None:
+        raise unreadable(damage, "corrupt video")
     kind = AssetKind(str(asset.role))
     dst = project.layout.scanned_clip(kind, asset.category, width, height, duration, asset.stem)
     return file_into(

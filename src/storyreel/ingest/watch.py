@@ -95,6 +95,16 @@ class StabilityTracker:
     def forget(self, path: Path) -> None:
         self._seen.pop(path, None)
 
+    def next_due(self) -> float | None:
+        """When the earliest window ends (clock time), or None when nothing settles."""
+        earliest = min((seen.since for seen in self._seen.values()), default=None)
+        return None if earliest is None else earliest + self.window
+
+    def due(self) -> list[Path]:
+        """Files whose window has ended since they last changed (to be looked at again)."""
+        now = self.clock()
+        return [path for path, seen in self._seen.items() if now - seen.since >= self.window]
+
     def waiting(self) -> list[Path]:
         """Files seen but not yet taken."""
         return list(self._seen)
@@ -118,8 +128,9 @@ class _Collector(FileSystemEventHandler):
 class RawWatcher:
     """Collects paths under raw/ that filesystem events say changed."""
 
-    def __init__(self, raw: Path) -> None:
+    def __init__(self, raw: Path, on_change: Callable[[], None] | None = None) -> None:
         self.raw = raw
+        self.on_change = on_change  # told of every event, from the watching thread
         self._lock = threading.Lock()
         self._paths: set[Path] = set()
         self._overflow = False
@@ -143,6 +154,8 @@ class RawWatcher:
                 self._overflow = True
             else:
                 self._paths.add(path)
+        if self.on_change is not None:
+            self.on_change()
 
     def drain(self) -> tuple[set[Path], bool]:
         """Paths changed since the last call, and whether too many changed to list."""

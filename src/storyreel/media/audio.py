@@ -3,7 +3,8 @@
 - `measure_loudness`: EBU R128 integrated loudness, true peak and range (loudnorm's
   measuring pass, printed as JSON).
 - `normalise_loudness`: the second loudnorm pass, fed the first pass's figures, so the
-  gain is linear where the true-peak ceiling allows it.
+  gain is linear where the true-peak ceiling allows it. Ingest uses the two passes only
+  for music whose loudness range is wider than the target's (media.gain does the rest).
 - `speech_seconds`: how much of a file is louder than a silence floor (silencedetect).
 """
 

@@ -3,9 +3,11 @@
 
 - `meter(peak=..., dualmono=...)`: the filter text of one meter, for any audio chain;
 - `parse_meters(stderr)`: what each meter of a pass measured, in the order of the graph;
-- `measure_file(path)`: the integrated loudness and true peak of a file's first audio stream.
+- `measure_file(path)`: the integrated loudness and true peak of a file's first audio stream;
+- `limiter(limit_db)`: a sample-peak limiter that changes nothing under its ceiling.
 
-(`media/audio.py` keeps loudnorm's two passes, used on music at ingest.)
+(`media/gain.py` brings music to its loudness at ingest with these; `media/audio.py` keeps
+loudnorm's pass for music whose loudness range is wider than the target's.)
 """
 
 from __future__ import annotations
@@ -79,9 +81,19 @@ def parse_meters(stderr: str, *, path: Path | str = "", count: int = 1) -> list[
     return [found[index] for index in sorted(found)]
 
 
-def measure_file(path: Path | str) -> Level:
+def measure_file(path: Path | str, *, dualmono: bool = True) -> Level:
     """Integrated loudness and true peak of the first audio stream of `path`."""
+    return parse_meters(meter_file(path, dualmono=dualmono), path=path)[0]
+
+
+def meter_file(path: Path | str, *, dualmono: bool = True) -> str:
+    """ffmpeg's stderr after one true-peak meter over the first audio stream of `path`."""
     argv = [ffmpeg(), "-hide_banner", "-nostdin", "-nostats", "-i", media_arg(path),
-            "-map", "0:a:0", "-af", meter(peak="true", dualmono=True), "-f", "null", "-"]
-    done = runner.run(argv, verb="measure the loudness of", path=path, timeout=AUDIO_TIMEOUT)
-    return parse_meters(done.stderr, path=path)[0]
+            "-map", "0:a:0", "-af", meter(peak="true", dualmono=dualmono), "-f", "null", "-"]
+    return runner.run(argv, verb="measure the loudness of", path=path, timeout=AUDIO_TIMEOUT).stderr
+
+
+def limiter(limit_db: float) -> str:
+    """A sample-peak limiter at `limit_db` dBFS. level=0: no automatic gain; latency=1: its
+    look-ahead delay is taken back, so the sound keeps its place in time."""
+    return f"alimiter=limit={10 ** (limit_db / 20):.6f}:level=0:latency=1"
