@@ -123,18 +123,25 @@ class EspeakSpeaker:
         return self._samples, self._spans(tokens)
 
     def _spans(self, tokens: list[str]) -> list[tuple[int, int]]:
-        """Each token's [start, end): the first word event inside it (an event between two
-        tokens belongs to the one after), its end where the sound stops before the next."""
-        ends, at = [], 0
-        for token in tokens:
-            at += len(token)
-            ends.append(at)
-            at += 1
+        """Each token's [start, end): its word event's sample, its end where the sound
+        stops before the next token's. With one event per token they pair in order
+        (libespeak-ng keeps their order but misplaces some positions: "most of" reports
+        "of" inside "most"); else by position, an event between two tokens belonging to
+        the one after."""
+        events = [max(0, min(sample, len(self._samples))) for _, sample in self._events]
         starts: list[int | None] = [None] * len(tokens)
-        for position, sample in self._events:
-            owner = bisect.bisect_right(ends, position - 1)
-            if owner < len(tokens) and starts[owner] is None:
-                starts[owner] = max(0, min(sample, len(self._samples)))
+        if len(events) == len(tokens):
+            starts = list(events)
+        else:
+            ends, at = [], 0
+            for token in tokens:
+                at += len(token)
+                ends.append(at)
+                at += 1
+            for (position, _), sample in zip(self._events, events, strict=True):
+                owner = bisect.bisect_right(ends, position - 1)
+                if owner < len(tokens) and starts[owner] is None:
+                    starts[owner] = sample
         return _close(starts, len(self._samples), self.sample_rate, self._samples)
 
 

@@ -25,7 +25,7 @@ MAX_TOKENS = 40
 # 5,000-letter "word", and an engine would spell it out for minutes.
 MAX_TOKEN_CHARS = 40
 
-_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n")
+_PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 
 
 @dataclass(frozen=True)
