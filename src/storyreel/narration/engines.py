@@ -42,8 +42,9 @@ def engine_command(engine: str, *args: str) -> list[str]:
     return [sys.executable, "-m", ENGINE_MODULES[engine], *args]
 
 
+@functools.cache
 def _probe(engine: str) -> Ready | str:
-    """The engine's Ready, or why it cannot run here."""
+    """The engine's Ready, or why it cannot run here (asked once per process)."""
     try:
         done = subprocess.run([*die_with_parent(), *engine_command(engine, "--probe")], stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False)
@@ -59,14 +60,13 @@ def _probe(engine: str) -> Ready | str:
     return event if isinstance(event, Ready) else "its probe printed no voice"
 
 
-@functools.cache
-def probes() -> dict[str, Ready | str]:
-    """Every engine's probe (run side by side, once per process)."""
-    with ThreadPoolExecutor(max_workers=len(ENGINES)) as pool:
-        found = dict(zip(ENGINES, pool.map(_probe, ENGINES), strict=True))
+def probes(engines: tuple[str, ...] = ENGINES) -> dict[str, Ready | str]:
+    """The probes of `engines` (side by side; each one once per process)."""
+    with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+        found = dict(zip(engines, pool.map(_probe, engines), strict=True))
     for engine, result in found.items():
         if isinstance(result, str):
-            log.info("Narration engine %s is not available: %s", engine, result)
+            log.debug("Narration engine %s is not available: %s", engine, result)
     return found
 
 
@@ -93,7 +93,7 @@ def resolve(engine: str, voice: str) -> tuple[str, str]:
     if engine != AUTO and engine not in ENGINES:
         raise NarrationError(f"unknown narration engine {engine!r}: expected {AUTO}, "
                              + " or ".join(ENGINES))
-    found = probes()
+    found = probes(ENGINES if engine == AUTO else (engine,))
     if engine == AUTO:
         engine = next((name for name in ENGINES if isinstance(found[name], Ready)), "")
         if not engine:
