@@ -18,24 +18,27 @@ from storyreel.narration.protocol import Ready
 
 DEFAULT_VOICE = "en-us"
 # espeak-ng's API constants (speak_lib.h).
-_SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: the callback gets every buffer
+SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: the callback gets every buffer
 _POS_CHARACTER = 1
-_CHARS_UTF8 = 1
-_EVENT_LIST_END = 0
-_EVENT_WORD = 1
+CHARS_UTF8 = 1
+EVENT_LIST_END = 0
+EVENT_WORD = 1
 _OK = 0
 
 
-class _EventId(ctypes.Union):
+class EventId(ctypes.Union):
     _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
 
 
-class _Event(ctypes.Structure):
+class Event(ctypes.Structure):
+    """espeak_EVENT: a word event's text_position counts characters from 1; sample is
+    the output sample (of this synthesis call) where the word starts."""
+
     _fields_ = [
         ("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
         ("text_position", ctypes.c_int), ("length", ctypes.c_int),
         ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p), ("id", _EventId),
+        ("user_data", ctypes.c_void_p), ("id", EventId),
     ]
 
 
@@ -47,8 +50,8 @@ class _Voice(ctypes.Structure):
     ]
 
 
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
+SYNTH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
+                                  ctypes.POINTER(Event))
 
 
 def _library() -> tuple[ctypes.CDLL, int]:
@@ -58,7 +61,7 @@ def _library() -> tuple[ctypes.CDLL, int]:
         lib = ctypes.CDLL(name)
     except OSError as exc:
         raise EngineFailure(f"libespeak-ng cannot be loaded ({exc}): install espeak-ng") from exc
-    rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, None, 0)
+    rate = lib.espeak_Initialize(SYNCHRONOUS, 0, None, 0)
     if rate <= 0:
         raise EngineFailure("libespeak-ng did not initialise (is espeak-ng-data installed?)")
     lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
@@ -99,15 +102,15 @@ class EspeakSpeaker:
             raise EngineFailure(f"espeak-ng has no voice {self.voice!r} (espeak-ng --voices lists them)")
         self._samples = array("h")
         self._events: list[tuple[int, int]] = []  # (character position from 1, sample)
-        self._callback = _CALLBACK(self._collect)  # kept: libespeak-ng holds only a pointer
+        self._callback = SYNTH_CALLBACK(self._collect)  # kept: libespeak-ng holds only a pointer
         self.lib.espeak_SetSynthCallback(self._callback)
 
     def _collect(self, samples, count, events) -> int:  # noqa: ANN001 (ctypes callback)
         if count > 0:
             self._samples.frombytes(ctypes.string_at(samples, count * 2))
         index = 0
-        while events[index].type != _EVENT_LIST_END:
-            if events[index].type == _EVENT_WORD:
+        while events[index].type != EVENT_LIST_END:
+            if events[index].type == EVENT_WORD:
                 self._events.append((events[index].text_position, events[index].sample))
             index += 1
         return 0
@@ -116,7 +119,7 @@ class EspeakSpeaker:
         self._samples, self._events = array("h"), []
         text = " ".join(tokens)
         raw = text.encode("utf-8")
-        status = self.lib.espeak_Synth(raw, len(raw) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8,
+        status = self.lib.espeak_Synth(raw, len(raw) + 1, 0, _POS_CHARACTER, 0, CHARS_UTF8,
                                        None, None)
         if status != _OK or self.lib.espeak_Synchronize() != _OK:
             raise EngineFailure(f"libespeak-ng failed on a sentence (error {status})")

@@ -68,16 +68,13 @@ def _timings(script: sentences.Script, run: EngineRun, duration: float) -> Align
 
 def _encode(wav: Path, mp3: Path, sample_rate: int) -> float:
     """`wav` into `mp3` at the voice loudness; its duration in seconds."""
-    tmp = mp3.with_name(f".{mp3.name}.tmp")
     try:
-        encode_voice(wav, tmp, sample_rate)
-        duration = probe(tmp).duration
+        encode_voice(wav, mp3, sample_rate)
+        duration = probe(mp3).duration
     except MediaError as exc:
-        tmp.unlink(missing_ok=True)
         raise NarrationError(f"the voice cannot be encoded: {exc}", path=mp3.parent) from exc
     if not duration:
         raise NarrationError("the encoded voice has no duration", path=mp3.parent)
-    tmp.replace(mp3)
     return duration
 
 
@@ -104,10 +101,12 @@ def narrate(text: str, folder: Path | str, *, engine: str = "auto", voice: str =
         job = Job(voice=voice, wav=str(work / "speech.wav"),
                   sentences=[SentenceJob(tokens=list(s.tokens), pause=s.pause) for s in script.sentences])
         run = run_engine(engine, job, work / "job.json", cancel=cancel, on_sentence=spoken)
-        duration = _encode(Path(job.wav), folder / "voice.mp3", run.sample_rate)
+        duration = _encode(Path(job.wav), work / "voice.mp3", run.sample_rate)
+        alignment = _timings(script, run, duration)
         if cancel is not None and cancel.is_set():
             raise NarrationError("cancelled", path=folder)
-        words = write_words(_timings(script, run, duration), folder / "words.json")
+        (work / "voice.mp3").replace(folder / "voice.mp3")
+        words = write_words(alignment, folder / "words.json")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if on_progress is not None:
