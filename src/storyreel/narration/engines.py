@@ -46,8 +46,9 @@ def engine_command(engine: str, *args: str) -> list[str]:
 def _probe(engine: str) -> Ready | str:
     """The engine's Ready, or why it cannot run here (asked once per process)."""
     try:
-        done = subprocess.run([*die_with_parent(), *engine_command(engine, "--probe")], stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=PROBE_TIMEOUT, check=False)
+        done = subprocess.run([*die_with_parent(), *engine_command(engine, "--probe")],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=PROBE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"its probe did not finish ({exc})"
     try:
