@@ -28,7 +28,7 @@ deps:
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,narration]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -13,29 +13,15 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
-# espeak-ng's API constants (speak_lib.h).
-_SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: the callback gets every buffer
-_CHARS_UTF8 = 1
+from storyreel.narration.espeak_engine import (
+    CHARS_UTF8,
+    EVENT_LIST_END,
+    EVENT_WORD,
+    SYNCHRONOUS,
+    SYNTH_CALLBACK,
+)
+
 _END_PAUSE = 0x1000  # a sentence's pause after the last word, as the espeak-ng program adds
-_EVENT_LIST_END = 0
-_EVENT_WORD = 1
-
-
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):
-    _fields_ = [
-        ("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p), ("id", _EventId),
-    ]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
 
 
 @dataclass(frozen=True)
@@ -62,7 +48,7 @@ def _library() -> ctypes.CDLL:
 def narrate(text: str, wav: Path, *, voice: str = "en-us", words_per_minute: int = 175) -> Narration:
     """Speak `text` into `wav` (mono s16) and return each word's reference start."""
     lib = _library()
-    rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, None, 0)
+    rate = lib.espeak_Initialize(SYNCHRONOUS, 0, None, 0)
     if rate <= 0:
         raise OSError("libespeak-ng did not initialise")
     lib.espeak_SetVoiceByName(voice.encode())
@@ -75,16 +61,16 @@ def narrate(text: str, wav: Path, *, voice: str = "en-us", words_per_minute: int
         if count > 0:
             chunks.append(ctypes.string_at(samples, count * 2))
         index = 0
-        while event_list[index].type != _EVENT_LIST_END:
+        while event_list[index].type != EVENT_LIST_END:
             event = event_list[index]
-            if event.type == _EVENT_WORD:
+            if event.type == EVENT_WORD:
                 events.append((event.text_position, event.length, event.sample))
             index += 1
         return 0
 
-    callback = _CALLBACK(collect)
+    callback = SYNTH_CALLBACK(collect)
     lib.espeak_SetSynthCallback(callback)
-    lib.espeak_Synth(ctypes.c_char_p(raw), len(raw) + 1, 0, 0, 0, _CHARS_UTF8 | _END_PAUSE, None, None)
+    lib.espeak_Synth(ctypes.c_char_p(raw), len(raw) + 1, 0, 0, 0, CHARS_UTF8 | _END_PAUSE, None, None)
     lib.espeak_Synchronize()
     pcm = b"".join(chunks)
     with wave.open(str(wav), "wb") as out:

@@ -38,9 +38,10 @@ and reads as a sentence: "cannot move raw/video/a.mp4 → trash/invalid: disk fu
     │       └── NotRegistered  428: register again
     ├── NodeProcessError       a local render node process could not start or died
     ├── SteerError             an operator's command could not reach or was refused by the main worker
-    └── CaptionError           captions cannot be made for a narration
-        ├── FontMissing        the caption font family is not installed (fontconfig)
-        └── AlignmentError     the narration could not be aligned to its text at all
+    ├── CaptionError           captions cannot be made for a narration
+    │   ├── FontMissing        the caption font family is not installed (fontconfig)
+    │   └── AlignmentError     the narration could not be aligned to its text at all
+    └── NarrationError         a text cannot be narrated (engine or voice unavailable, engine failed, cancelled)
 """
 
 from __future__ import annotations
@@ -312,3 +313,14 @@ class FontMissing(CaptionError):
 
 class AlignmentError(CaptionError):
     """The narration could not be aligned to its text at all (no usable speech)."""
+
+
+class NarrationError(StoryreelError):
+    """A text cannot be narrated: "cannot narrate into tasks/x: engine 'piper' is not
+    installed here (pip install 'storyreel[narration]')"."""
+
+    def __init__(self, reason: str, *, path: Path | str | None = None) -> None:
+        self.reason = reason
+        self.path = Path(path) if path is not None else None
+        where = f" into {self.path}" if self.path is not None else ""
+        super().__init__(f"cannot narrate{where}: {reason}")

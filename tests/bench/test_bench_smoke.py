@@ -46,6 +46,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "7. Captions",
         "8. Picture and sound",
         "9. Main worker and per-task cost",
+        "10. Narration",
         "12. Narrate and render sharing nodes",
     ):
         assert f"## {title}" in text
@@ -59,6 +60,9 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     ingest = figures["sections"]["4. Ingest"]
     assert ingest["ingested"] + ingest["rejected"] == ingest["files"]
     assert ingest["files_per_second"] > 0
+    narration = figures["sections"]["10. Narration"]["espeak-ng"]
+    assert narration["seconds"] > 0 and narration["engine_realtime"] > 1
+    assert text.index("## 9. Main worker") < text.index("## 10. Narration")
     assert text.index("## 5. Memory") < text.index("## 6. Fleet")
     fleet = figures["sections"]["6. Fleet"]
     assert fleet["fleet_beats_sent"] > 0
