@@ -26,8 +26,8 @@ import coord_bench  # noqa: E402
 import fleet_bench  # noqa: E402
 import ingest_bench  # noqa: E402
 import mainworker_bench  # noqa: E402
-import narration_farm_bench  # noqa: E402
 import narration_bench  # noqa: E402
+import narration_farm_bench  # noqa: E402
 import node_bench  # noqa: E402
 import picture_bench  # noqa: E402
 import render_bench  # noqa: E402
