@@ -20,9 +20,9 @@ from storyreel.layout import Layout
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media import fonts
 from storyreel.media.probe import probe
+from storyreel.render import segments
 from storyreel.render.fill import ClipShape
 from storyreel.render.picture import PictureInputs
-from storyreel.render import segments
 from storyreel.taskmeta import TaskMeta
 
 log = get_logger(RENDER_WORKER)

@@ -48,6 +48,10 @@ GROUP_SECONDS = 6.0
 # fast to make, so the last pass's frames match a one-pass render's.
 INTERMEDIATE_ARGS = ["-c:v", "libx264", "-preset", "superfast", "-crf", "12"]
 INTERMEDIATE_PIX_FMT = "format=yuv420p"
+# A segment shorter than this joins the one before: an encoder's first frames are held
+# back for reordering (B-frames), and the joined stream's timing stays even only when every
+# part is held back alike, which a part of a frame or two is not.
+MIN_SEGMENT_FRAMES = 16
 # A float frame count this close to a whole number is that number.
 FRAME_TOLERANCE = 1e-6
 
@@ -97,14 +101,16 @@ def plan(inputs: RenderInputs, spec: RenderSpec) -> list[Segment] | None:
     total = frame_count(inputs.duration, spec.frame_rate)
     bounds = [round(t * spec.frame_rate) for t in starts]
     used = [k for k in range(count) if bounds[k] < total] or [0]
-    segments = []
+    spans: list[tuple[list[int], int, int]] = []  # clips, first frame, frames
     for group in _groups(used, lengths):
-        first, after = group[0], group[-1] + 1
+        after = group[-1] + 1
         end = bounds[after] if after < count and after in used else total
-        if end <= bounds[first]:
-            continue  # clips shorter than a frame: nothing of them is seen
-        segments.append(_segment(group, bounds[first], end - bounds[first], lengths, fades))
-    return segments
+        frames = end - bounds[group[0]]
+        if spans and frames < MIN_SEGMENT_FRAMES:
+            clips, start, before = spans.pop()
+            group, frames = clips + group, before + frames
+        spans.append((group, bounds[group[0]], frames))
+    return [_segment(group, start, frames, lengths, fades) for group, start, frames in spans if frames > 0]
 
 
 def _groups(used: list[int], lengths: list[float]) -> list[list[int]]:
@@ -163,9 +169,12 @@ def segment_argv(segment: Segment, inputs: RenderInputs, enc: EncoderSetup, grap
     return argv + ["-f", "mp4", "-progress", "pipe:1", "-nostats", _arg(output)]
 
 
-def concat_list(parts: list[Path]) -> str:
-    """The concat demuxer's list of the segment files (plain names beside the list)."""
-    return "ffconcat version 1.0\n" + "".join(f"file '{p.name}'\n" for p in parts)
+def concat_list(parts: list[Path], segments: list[Segment], rate: int) -> str:
+    """The concat demuxer's list of the segment files (plain names beside the list), each
+    with its exact length: the demuxer then starts each one exactly where the last ends."""
+    lines = [f"file '{path.name}'\nduration {seconds_text(part.frames / rate)}\n"
+             for path, part in zip(parts, segments, strict=True)]
+    return "ffconcat version 1.0\n" + "".join(lines)
 
 
 def final_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> str:
