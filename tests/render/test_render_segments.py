@@ -196,3 +196,49 @@ def test_a_clip_that_fails_to_decode_in_a_segment_is_named(tmp_path, sources):
         render_task(folder, out)
     assert caught.value.bad_input == "video_0005.mp4"
     assert list(out.parent.iterdir()) == []
+
+
+def _many(tmp_path: Path, **picture) -> RenderInputs:
+    from storyreel.render.fill import ClipShape
+    from storyreel.render.picture import PictureInputs
+    shapes = [ClipShape(1920, 1080, 2.0)] * 12
+    return RenderInputs(videos=[tmp_path / f"video_{i:04d}.mp4" for i in range(12)],
+                        music=tmp_path / "m.mp3", voice=tmp_path / "v.mp3", logo=tmp_path / "logo.png",
+                        duration=20.0, captions="ass=filename=c.ass",
+                        picture=PictureInputs(shapes=shapes, title="Dragon", **picture))
+
+
+def test_each_segment_draws_the_title_captions_and_logo_of_its_own_stretch(tmp_path):
+    from storyreel.taskmeta import RenderSpec
+    spec = RenderSpec.model_validate({"resolution": "1920x1080", "logo": "logo.png", "title_seconds": 2,
+                                      "transition": "fade", "transition_seconds": 0.5})
+    inputs, enc = _many(tmp_path), encoders.setup("libx264")
+    parts = segments.plan(inputs, spec)
+    assert parts is not None and len(parts) >= 3
+    first, later = (segments.segment_graph(p, inputs, spec, enc) for p in (parts[0], parts[1]))
+    assert "drawtext" in first and "setpts=PTS+" not in first  # the title, at the start
+    assert "drawtext" not in later  # the title is over by then
+    shift = f"setpts=PTS+{parts[1].start / 30:g}/TB"
+    assert later.index(shift) < later.index("overlay=20:20") < later.index("ass=filename=c.ass")
+    argv = segments.segment_argv(parts[1], inputs, enc, tmp_path / "g.txt", tmp_path / "s.mp4")
+    lead = argv.index(f"file:{inputs.videos[parts[1].lead]}")
+    assert argv[lead - 3:lead - 1] == ["-ss", "1.5"]  # the fade into it starts 0.5 s before the lead's end
+    assert "-filter_complex" not in argv and argv[argv.index("-filter_complex_script") + 1] == str(tmp_path / "g.txt")
+    final = segments.final_argv(inputs, spec, enc, tmp_path / "l.ffconcat", tmp_path / "f.txt", tmp_path / "o.mp4")
+    assert final[final.index("-c:v") + 1] == "copy" and "[vout]" not in segments.final_graph(inputs, spec, enc)
+
+
+def test_with_a_frame_clip_the_last_pass_draws_every_layer(tmp_path):
+    from storyreel.taskmeta import RenderSpec
+    spec = RenderSpec.model_validate({"resolution": "1920x1080", "logo": "logo.png", "title_seconds": 2})
+    inputs, enc = _many(tmp_path, frame=tmp_path / "frame.mp4"), encoders.setup("libx264")
+    parts = segments.plan(inputs, spec)
+    assert parts is not None
+    graph = segments.segment_graph(parts[0], inputs, spec, enc)
+    assert "drawtext" not in graph and "overlay=20:20" not in graph and "ass=" not in graph
+    argv = segments.segment_argv(parts[0], inputs, enc, tmp_path / "g.txt", tmp_path / "s.mp4")
+    at = argv.index("-c:v")
+    assert argv[at:at + len(segments.INTERMEDIATE_ARGS)] == segments.INTERMEDIATE_ARGS
+    final = segments.final_graph(inputs, spec, enc)
+    assert "[4:v]setpts" in final and "drawtext" in final and "ass=filename=c.ass" in final
+    assert "[0:v]format=gbrp" in final and final.endswith("format=yuv420p[vout]")
