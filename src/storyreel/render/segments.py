@@ -5,8 +5,10 @@ One ffmpeg with every clip as an input holds a decoder and filter buffers per cl
 at once (about 50 MiB a clip at 720p): a render of many clips is instead cut into
 segments of at most GROUP_CLIPS clips, encoded two at a time, so its memory no longer
 grows with the clip count. Each segment is cut to the exact frames it contributes: its
-first frame is where its first clip starts in the whole picture, rounded to a frame, so
-rounding never adds up along the picture, and the parts total exactly the voice's frames.
+first frame is the one its first clip starts at in the one-pass picture (with cuts, each
+clip before it adds its length in frames, rounded to the nearest; with fades, its fade's
+time, rounded), so each clip keeps its length within half a frame, every segment starts
+where the one before ends, and the parts total exactly the voice's frames.
 
 - cuts: a segment is the concat of its clips, as in the one-pass graph;
 - fades: a segment begins with the cross-fade into its first clip, so it also reads the
@@ -95,11 +97,8 @@ def plan(inputs: RenderInputs, spec: RenderSpec) -> list[Segment] | None:
         return None
     lengths = [s.seconds or 0.0 for s in shapes]
     fades = fade_lengths(shapes, spec.transition_seconds) if spec.transition == "fade" else None
-    starts = [0.0]
-    for k in range(1, count):
-        starts.append(starts[-1] + lengths[k - 1] - (fades[k - 1] if fades else 0.0))
     total = frame_count(inputs.duration, spec.frame_rate)
-    bounds = [round(t * spec.frame_rate) for t in starts]
+    bounds = _bounds(lengths, fades, spec.frame_rate)
     used = [k for k in range(count) if bounds[k] < total] or [0]
     spans: list[tuple[list[int], int, int]] = []  # clips, first frame, frames
     for group in _groups(used, lengths):
@@ -111,6 +110,22 @@ def plan(inputs: RenderInputs, spec: RenderSpec) -> list[Segment] | None:
             group, frames = clips + group, before + frames
         spans.append((group, bounds[group[0]], frames))
     return [_segment(group, start, frames, lengths, fades) for group, start, frames in spans if frames > 0]
+
+
+def _bounds(lengths: list[float], fades: list[float] | None, rate: int) -> list[int]:
+    """The frame each clip starts at in the whole picture, as the one-pass graph places it:
+    with cuts each clip adds the frames its rate conversion makes of it (its length in
+    frames, rounded to the nearest); with fades each starts at its fade's time, rounded."""
+    bounds = [0]
+    if fades is None:
+        for length in lengths[:-1]:
+            bounds.append(bounds[-1] + math.floor(length * rate + 0.5))
+        return bounds
+    start = 0.0
+    for k in range(1, len(lengths)):
+        start += lengths[k - 1] - fades[k - 1]
+        bounds.append(math.floor(start * rate + 0.5))
+    return bounds
 
 
 def _groups(used: list[int], lengths: list[float]) -> list[list[int]]:
