@@ -47,6 +47,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "8. Picture and sound",
         "9. Main worker and per-task cost",
         "10. Narration",
+        "11. Memory and clip count",
         "12. Narrate and render sharing nodes",
     ):
         assert f"## {title}" in text
@@ -88,3 +89,10 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     sound = figures["sections"]["8. Picture and sound"]["sound"]
     assert sound["cost"]["ratio"] > 1.0  # the loudness pass and the check cost something
     assert sound["chapters"] and all(abs(c["output"] - -14.0) <= 1.0 for c in sound["chapters"])
+    clips = figures["sections"]["11. Memory and clip count"]
+    for count in clips["counts"]:
+        ours, one = clips["checks"][str(count)]["frames"]
+        assert ours == one > 0  # the segments add up to exactly the one pass's frames
+        assert clips["checks"][str(count)]["psnr"][0] >= 35
+        assert clips["variants"][f"{count} ours"]["rss"] > 0
+    assert text.index("## 9. Main worker") < text.index("## 11. Memory and clip count")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,26 +24,23 @@ from storyreel.captions import AlignmentQuality
 from storyreel.errors import MediaError, RenderError, StoryreelError
 from storyreel.layout import VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
-from storyreel.media import run as runner
-from storyreel.media.checks import check_decodes
 from storyreel.media.loudness import SILENT_LUFS, Level, measure_file
 from storyreel.media.probe import probe
 from storyreel.media.tools import ffmpeg
 from storyreel.render import audio as sound
-from storyreel.render import captioning, encoders, verify
+from storyreel.render import captioning, encoders, ffjob, segmented, segments, verify
 from storyreel.render.audio import Mix
-from storyreel.render.culprit import failing_input, input_urls
+from storyreel.render.ffjob import ffmpeg_complaint
 from storyreel.render.graph import RenderInputs, build_argv
 from storyreel.render.picture_inputs import picture_inputs
-from storyreel.render.progress import Progress, ProgressReader
+from storyreel.render.progress import Progress
 from storyreel.taskmeta import RenderSpec, TaskMeta, read
 
-__all__ = ["Progress", "RenderError", "RenderResult", "check_output", "read_video_list", "render_task"]
+__all__ = ["Progress", "RenderError", "RenderResult", "check_output", "ffmpeg_complaint", "read_video_list",
+           "render_task"]
 
 log = get_logger(RENDER_WORKER)
 
-# How often a cancel request is looked at while ffmpeg runs (s).
-CANCEL_POLL_SECONDS = 0.2
 # Channel counts kept per node process (file versions); far more than its tasks share.
 CHANNELS_KEPT = 4096
 _CHANNELS: dict[tuple[str, int, int], int] = {}  # (real path, size, mtime) → channels
@@ -159,7 +155,7 @@ def render_task(
     tmp = fsops.temp_path(output.parent, output.name)
     started = time.monotonic()
     try:
-        inputs = dataclasses.replace(inputs, sound=_plan_sound(task_dir, inputs, spec, tool, cancel))
+        inputs = dataclasses.replace(inputs, sound=_plan_sound(task_dir, inputs, spec, tool, cancel, tmp.parent))
         stderr = _encode(task_dir, inputs, spec, name, enc, tmp, tool, on_progress, cancel)
         loudness = check_output(tmp, task_dir, meta, stderr)
         fsops.move(tmp, output)
@@ -191,8 +187,9 @@ def _encode(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, name: str,
             on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None) -> str:
     """Run the render's ffmpeg into `tmp`; its stderr. A GPU decode that fails is tried
     once more with CPU decoding."""
+    job = segmented.Job(task_dir, inputs, spec, enc, tool, on_progress, cancel)
     try:
-        return _run(build_argv(inputs, spec, enc, tmp, ffmpeg=tool), task_dir, inputs, on_progress, cancel)
+        return _picture(job, tmp)
     except RenderError as exc:
         if not enc.gpu_scale or (cancel is not None and cancel.is_set()):
             raise
@@ -200,17 +197,27 @@ def _encode(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, name: str,
         log.warning("GPU decoding failed for %s (%s); rendering again with CPU decoding",
                     task_dir.name, exc.reason)
         enc = encoders.setup(name, spec.preset, spec.quality, hw_decode=False)
-        return _run(build_argv(inputs, spec, enc, tmp, ffmpeg=tool), task_dir, inputs, on_progress, cancel)
+        return _picture(dataclasses.replace(job, enc=enc), tmp)
+
+
+def _picture(job: segmented.Job, tmp: Path) -> str:
+    """One pass over every clip, or (many clips) the render in segments."""
+    parts = segments.plan(job.inputs, job.spec)
+    if parts is not None:
+        return segmented.render(parts, job, tmp)
+    argv = build_argv(job.inputs, job.spec, job.enc, tmp, ffmpeg=job.tool)
+    return ffjob.run_scripted(argv, tmp.parent, job.task_dir, seconds=job.inputs.duration,
+                              on_progress=job.on_progress, cancel=job.cancel, clips=job.inputs.videos)
 
 
 def _plan_sound(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, tool: str,
-                cancel: threading.Event | None) -> Mix:
+                cancel: threading.Event | None, work: Path) -> Mix:
     """The loudness pass: two audio-only ffmpeg runs (about a second of CPU per minute of
     audio), cancelled like the render; progress is reported by the render that follows."""
     started = time.monotonic()
 
     def run(argv: list[str]) -> str:
-        return _run(argv, task_dir, inputs, None, cancel, clips_are_inputs=False)
+        return ffjob.run_scripted(argv, work, task_dir, seconds=inputs.duration, cancel=cancel)
 
     try:
         mix = sound.plan_mix(inputs, spec, run, tool)
@@ -227,83 +234,9 @@ def _plan_sound(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, tool: st
     return mix
 
 
-def _run(
-    argv: list[str], task_dir: Path, inputs: RenderInputs,
-    on_progress: Callable[[Progress], None] | None, cancel: threading.Event | None,
-    *, clips_are_inputs: bool = True,
-) -> str:
-    """Run ffmpeg, stopped when `cancel` is set; its stderr. `clips_are_inputs`: inputs
-    0..n-1 are the clips, so a failure can name the clip to blame (not in the loudness pass)."""
-    reader = ProgressReader(inputs.duration)
-    job = runner.Streaming(argv, verb="render", path=task_dir)
-    finished = threading.Event()
-    cancelled = threading.Event()
-
-    def watch() -> None:
-        while True:
-            if cancel is not None and cancel.is_set():
-                cancelled.set()
-                job.stop()
-                return
-            if finished.wait(CANCEL_POLL_SECONDS):
-                return
-
-    watcher = threading.Thread(target=watch, name="render-cancel", daemon=True)
-    if cancel is not None:
-        watcher.start()
-    try:
-        for line in job.lines():
-            progress = reader.feed(line)
-            if progress is not None and on_progress is not None:
-                on_progress(progress)
-    finally:
-        finished.set()
-        job.stop()
-        done = job.wait(check=False)
-        if cancel is not None:
-            watcher.join()
-    if cancelled.is_set() or (cancel is not None and cancel.is_set() and done.returncode != 0):
-        raise RenderError(task_dir, "cancelled", stderr=done.stderr, returncode=done.returncode)
-    if done.returncode != 0:
-        raise RenderError(task_dir, f"ffmpeg exited with code {done.returncode}: {ffmpeg_complaint(done.stderr)}",
-                          stderr=done.stderr, returncode=done.returncode,
-                          bad_input=_bad_clip(done.stderr, argv, inputs) if clips_are_inputs else None)
-    return done.stderr
-
-
 def _bad_clip(stderr: str, argv: list[str], inputs: RenderInputs) -> str | None:
-    """The task-folder name of the clip ffmpeg blames (clips are inputs 0..n-1), or None when
-    it blames one that is not a clip (music, voice, logo). When its stderr names no input
-    (ffmpeg 5 stops on a decoder's error without saying whose), each clip is decoded alone
-    and the first that does not decode is the one."""
-    index = failing_input(stderr, input_urls(argv))
-    if index is None:
-        return _first_undecodable(inputs.videos)
-    return inputs.videos[index].name if index < len(inputs.videos) else None
-
-
-def _first_undecodable(clips: list[Path]) -> str | None:
-    for clip in dict.fromkeys(clips):
-        try:
-            check_decodes(clip, probe(clip).duration or 0.0)
-        except MediaError as exc:
-            log.info("Clip %s of %s does not decode: %s", clip.name, clip.parent.name, exc.reason)
-            return clip.name
-    return None
-
-
-# ffmpeg's closing words, which say nothing about the cause.
-_GENERIC = ("Conversion failed!", "Exiting normally", "received signal")
-_CAUSE_RE = re.compile(r"error|invalid|no such|cannot|unable|not found|failed|corrupt", re.IGNORECASE)
-
-
-def ffmpeg_complaint(stderr: str) -> str:
-    """The stderr line that best says why ffmpeg failed."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    causes = [ln for ln in lines if _CAUSE_RE.search(ln) and not ln.startswith(_GENERIC)]
-    if causes:
-        return causes[-1]
-    return lines[-1] if lines else "no error message"
+    """The clip a one-pass render's ffmpeg blames (ffjob.bad_clip over its clips)."""
+    return ffjob.bad_clip(stderr, argv, inputs.videos)
 
 
 def check_output(path: Path, task_dir: Path, meta: TaskMeta, stderr: str = "") -> Level:

@@ -54,11 +54,28 @@ def video_graph(
     shapes = picture.shapes if len(picture.shapes) == count else [ClipShape()] * count
     parts = [clip_chain(i, spec, enc, shapes[i]) for i in range(count)]
     parts += _joined(count, spec, shapes)
-    video = "[base]"
+    layered, video = layers("[base]", spec, picture, logo=logo, frame=frame, captions=captions)
+    parts += layered
+    parts.append(f"{video}trim=duration={duration},{enc.pix_fmt_filter}[vout]")
+    return parts
+
+
+def layers(
+    video: str, spec: RenderSpec, picture: PictureInputs, *, logo: int | None, frame: int | None,
+    captions: str, shift: float = 0.0,
+) -> tuple[list[str], str]:
+    """The frame clip, title card, logo and captions drawn over `video` (a label); the
+    filters and the label they end in. `shift`: the time (s) of `video`'s first frame in
+    the whole picture, so a part of it gets the title and captions of its own stretch."""
+    parts: list[str] = []
     if frame is not None:
-        parts += _frame_layer(frame, spec)
+        parts += _frame_layer(frame, spec, video)
         video = "[framed]"
-    if spec.title_seconds > 0 and picture.title:
+    timed = (spec.title_seconds > shift and bool(picture.title)) or bool(captions)
+    if shift and timed:
+        parts.append(f"{video}setpts=PTS+{seconds_text(shift)}/TB[shifted]")
+        video = "[shifted]"
+    if spec.title_seconds > shift and picture.title:
         parts.append(f"{video}{title_card(picture.title, picture.font, spec)}[titled]")
         video = "[titled]"
     if logo is not None:
@@ -66,10 +83,11 @@ def video_graph(
         parts.append(f"[{logo}:v]format=rgba{scale}[logo]")
         parts.append(f"{video}[logo]overlay={spec.logo_x}:{spec.logo_y}:eof_action=repeat[withlogo]")
         video = "[withlogo]"
-    # Captions are drawn over the logo, in the same graph: the video is encoded once.
-    drawn = f"{captions}," if captions else ""
-    parts.append(f"{video}{drawn}trim=duration={duration},{enc.pix_fmt_filter}[vout]")
-    return parts
+    if captions:
+        # Captions are drawn over the logo, in the same graph: the video is encoded once.
+        parts.append(f"{video}{captions}[captioned]")
+        video = "[captioned]"
+    return parts, video
 
 
 def fade_lengths(shapes: list[ClipShape], seconds: float) -> list[float] | None:
@@ -83,13 +101,21 @@ def fade_lengths(shapes: list[ClipShape], seconds: float) -> list[float] | None:
 
 def _joined(count: int, spec: RenderSpec, shapes: list[ClipShape]) -> list[str]:
     """`[c0]…[cN]` joined into `[base]`, which holds its last frame for ever (trimmed later)."""
-    hold = "tpad=stop_mode=clone:stop=-1[base]"
     fades = fade_lengths(shapes, spec.transition_seconds) if spec.transition == "fade" else None
     if count < 2 or fades is None:
-        joined = "".join(f"[c{i}]" for i in range(count))
-        return [f"{joined}concat=n={count}:v=1:a=0,{hold}"]
+        return joined(count, None, None)
+    return joined(count, [s.seconds or 0.0 for s in shapes], fades)
+
+
+def joined(count: int, lengths: list[float] | None, fades: list[float] | None) -> list[str]:
+    """`[c0]…[cN]` joined by cuts (`fades` None) or by cross-fades (fade k between clips
+    k-1 and k, each clip held or cut to `lengths`) into `[base]`, which holds its last
+    frame for ever (trimmed later)."""
+    hold = "tpad=stop_mode=clone:stop=-1[base]"
+    if count < 2 or fades is None or lengths is None:
+        labels = "".join(f"[c{i}]" for i in range(count))
+        return [f"{labels}concat=n={count}:v=1:a=0,{hold}"]
     # Each clip lasts exactly its known length: held if it ends early, cut if it runs on.
-    lengths = [s.seconds or 0.0 for s in shapes]
     parts = []
     for i, length in enumerate(lengths):
         text = seconds_text(length)
@@ -105,8 +131,8 @@ def _joined(count: int, spec: RenderSpec, shapes: list[ClipShape]) -> list[str]:
     return parts
 
 
-def _frame_layer(frame: int, spec: RenderSpec) -> list[str]:
-    """`[base]` with the frame clip over it → `[framed]`. The frame clip is decoded on the
+def _frame_layer(frame: int, spec: RenderSpec, video: str = "[base]") -> list[str]:
+    """`video` with the frame clip over it → `[framed]`. The frame clip is decoded on the
     CPU (it is not one of the GPU-decoded clips) and stretched to the output size: a border
     drawn for the frame stays at its edges."""
     width, height = spec.size
@@ -115,9 +141,9 @@ def _frame_layer(frame: int, spec: RenderSpec) -> list[str]:
     if spec.frame_key_color:
         key = spec.frame_key_color.replace("#", "0x")
         return [f"{chain},colorkey={key}:{KEY_SIMILARITY}:{KEY_BLEND}[frame]",
-                "[base][frame]overlay=0:0[framed]"]
+                f"{video}[frame]overlay=0:0[framed]"]
     # Screen blending is defined on RGB: both layers are blended as planar RGB.
-    return [f"{chain},format=gbrp[frame]", "[base]format=gbrp[basergb]",
+    return [f"{chain},format=gbrp[frame]", f"{video}format=gbrp[basergb]",
             "[basergb][frame]blend=all_mode=screen,format=yuv420p[framed]"]
 
 

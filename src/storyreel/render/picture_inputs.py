@@ -4,7 +4,8 @@ The clips' shapes and lengths come from the scanned names metadata.json records
 (`mp4_w<W>_h<H>/<seconds>_<name>.mp4`: no decoding); a clip without one (a task made by
 hand, a play order edited after planning) is probed, once per distinct file. They are
 read only when the render uses them: the blur fill (a clip of the output's shape needs no
-background) and fades (each cross-fade starts at a known time). A scanned name carries the
+background), fades (each cross-fade starts at a known time) and a render in segments
+(each is cut to the frames its clips contribute). A scanned name carries the
 size as shown but not a non-square pixel aspect: an anamorphic clip whose stored size has
 the output's shape is cropped to fill rather than blurred (probing every clip instead
 costs about 0.1 s each).
@@ -19,6 +20,7 @@ from storyreel.layout import Layout
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media import fonts
 from storyreel.media.probe import probe
+from storyreel.render import segments
 from storyreel.render.fill import ClipShape
 from storyreel.render.picture import PictureInputs
 from storyreel.taskmeta import TaskMeta
@@ -32,7 +34,9 @@ FALLBACK_FONT = "DejaVu Sans"
 def picture_inputs(task_dir: Path, meta: TaskMeta, names: list[str]) -> PictureInputs:
     """The shapes of the clips `names` (in play order), the frame clip and the title card."""
     spec = meta.render
-    needs_shapes = spec.fill == "blur" or (spec.transition == "fade" and len(names) > 1)
+    # A render of many clips runs in segments, each cut to the frames its clips contribute.
+    needs_shapes = (spec.fill == "blur" or (spec.transition == "fade" and len(names) > 1)
+                    or len(names) > segments.ONE_PASS_CLIPS)
     title = meta.story_title if spec.title_seconds > 0 else ""
     return PictureInputs(
         shapes=clip_shapes(task_dir, meta, names) if needs_shapes else [],
