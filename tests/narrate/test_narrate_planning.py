@@ -120,3 +120,14 @@ def test_a_narrate_task_is_handed_out_before_older_renders(project):
     co = Coordinator(project)
     co.register("n", "h", ["libx264"], "1", narrators=["espeak-ng"])
     assert [co.claim("n").lease.task_id, co.claim("n").lease.task_id] == [task_id, older.name]
+
+
+def test_registering_again_with_its_engines_keeps_a_node_s_run_of_failures():
+    from storyreel.coordinator.nodes import NodeInfo, NodeTable
+
+    nodes = NodeTable(5.0)
+    nodes.register(NodeInfo("a", "h", ["libx264"], "1", 0.0, 0.0))
+    assert not nodes.failed("a", "t1", 2)
+    nodes.register(NodeInfo("a", "h", ["libx264"], "1", 3.0, 3.0, narrators=["espeak-ng"]))  # probed
+    assert nodes.failed("a", "t2", 2)  # the second different failure in a row pauses it
+    assert nodes.get("a").narrators == ["espeak-ng"]

@@ -80,12 +80,14 @@ class NodeTable:
         self._lock = threading.Lock()
 
     def register(self, info: NodeInfo) -> None:
-        """Add a node, or renew one registering again (a restart): its pause stays."""
+        """Add a node, or renew one registering again (a restart, or the same node telling
+        its narration engines once it probed them): its pause and its run of failed tasks stay."""
         check_node_id(info.node)
         with self._lock:
             known = self._nodes.get(info.node)
             if known is not None:
                 info.steering, info.steer_reason = known.steering, known.steer_reason
+                info.failed_streak = known.failed_streak
             self._nodes[info.node] = info
 
     def get(self, node: str) -> NodeInfo | None:
