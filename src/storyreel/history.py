@@ -78,6 +78,7 @@ class Outcome:
     attempt: int
     media_seconds: float = 0.0
     reason: str = ""
+    kind: str = "render"  # the task's kind: "narrate" made a chapter's voice, not a video
 
 
 @dataclass
@@ -160,7 +161,7 @@ def _outcome(record: dict[str, Any], ts: float) -> Outcome:
     return Outcome(
         ts=ts, task_id=str(record.get("task_id", "")), node=str(record.get("node", "") or ""),
         attempt=int(_num(record.get("attempt"))), media_seconds=_num(record.get("media_seconds")),
-        reason=str(record.get("reason") or ""),
+        reason=str(record.get("reason") or ""), kind=str(record.get("kind") or "render"),
     )
 
 

@@ -9,8 +9,8 @@ Definitions (each figure is given for a span: "since start" or a recent window):
   (the farm's figure is the sum of render time over the sum of wall time). A
   finished render is counted from its `rendered` event; one still going counts up to
   now when the coordinator reports its progress and ETA.
-- **avg_render_time** is the mean render seconds of the attempts that produced an
-  output; per output minute it is those seconds over the minutes of video made.
+- **avg_render_time** is the mean render seconds of the attempts that produced an output video
+  (a narrate task makes none); per output minute it is those seconds over the minutes of video made.
 - **task_throughput** is completed tasks per hour while at least one node was up.
 - **io_overhead** is download + upload seconds per completed task; the *exposed*
   part is the share of those seconds when the same node was not rendering, that
@@ -99,6 +99,10 @@ def _ratio(part: float, whole: float, scale: float = 1.0) -> float | None:
     return part / whole * scale if whole > 0 else None
 
 
+# The COMPLETED event's `kind` of a narrate task (taskmeta.TaskKind.NARRATE).
+NARRATE_KIND = "narrate"
+
+
 class _Span:
     """The stretch of time [lo, hi] one set of figures covers, with its task outcomes."""
 
@@ -157,7 +161,7 @@ def _per_output(h: History, done: list[Outcome]) -> _PerOutput:
     cost = _PerOutput([], 0.0, 0.0, 0.0)
     for outcome in done:
         renders = h.matching(Event.RENDERED, outcome)
-        if renders:
+        if renders and outcome.kind != NARRATE_KIND:  # a narration makes no output video
             cost.render_times.append(sum(s.seconds for s in renders))
             cost.media += outcome.media_seconds or max(s.media_seconds for s in renders)
         for kind in (Event.DOWNLOADED, Event.UPLOADED):

@@ -221,3 +221,14 @@ def test_interval_arithmetic():
     assert intersect(busy, [(1, 6), (11, 21)]) == [(1, 2), (5, 6), (11, 12), (20, 21)]
     assert clip_sorted(busy, 1, 22) == [(1, 2), (5, 12), (20, 22)]
     assert clip_sorted(busy, 12, 20) == []
+
+
+def test_a_narration_counts_as_a_completed_task_but_not_as_an_output_video(event_file: Path):
+    narrated = [_ev(1150, "task_created", task_id="N1", chapter="a/b/voice/chapter_0004.mp3", kind="narrate"),
+                _ev(1150, "claimed", task_id="N1", node="A", attempt=1),
+                _stage("rendered", "N1", "A", 1150, 1190, media_seconds=20, encoder="piper"),
+                _ev(1195, "completed", task_id="N1", node="A", attempt=1, media_seconds=20, kind="narrate")]
+    f = compute(iter([*EVENTS, *narrated]), now=T0 + 1200, window=100).since_start
+    assert f.tasks_completed == 3
+    assert f.avg_render_time == pytest.approx(60.0)  # the two videos' renders only
+    assert f.render_seconds_per_output_minute == pytest.approx(120.0)
