@@ -366,14 +366,22 @@ def supersede(layout: Layout, task_id: str, state: TaskState, **details: Any) ->
     _replanning(layout, task_id)
 
 
+def render_tasks_of(layout: Layout, chapter: str) -> list[tuple[str, TaskState]]:
+    """Every render task made from `chapter`, in any state, with the state it is in now."""
+    found = []
+    for key, task_id in ChapterIndex(layout).tasks().items():
+        where = layout.find_task(task_id) if key.chapter == chapter and key.kind == TaskKind.RENDER else None
+        if where is not None:
+            found.append((task_id, where[0]))
+    return found
+
+
 def supersede_chapter(layout: Layout, chapter: str) -> list[str]:
     """Every render task of `chapter` gives way (see `supersede`) when no coordinator holds
     any; returns their ids."""
-    found = [(task_id, layout.find_task(task_id)) for key, task_id in ChapterIndex(layout).tasks().items()
-             if key.chapter == chapter and key.kind == TaskKind.RENDER]
-    for task_id, where in found:
-        if where is not None:
-            supersede(layout, task_id, where[0])
+    found = render_tasks_of(layout, chapter)
+    for task_id, state in found:
+        supersede(layout, task_id, state)
     return [task_id for task_id, _ in found]
 
 
@@ -383,8 +391,7 @@ def finish_narration(layout: Layout, task_id: str) -> None:
     folder = layout.task_dir(task_id, TaskState.PROCESSING)
     if folder.is_dir():
         shutil.rmtree(folder)
-    for index in list(_INDEXES.get(layout.root, ())):
-        index._replanning(task_id)
+    _replanning(layout, task_id)
 
 
 def has_task_for(layout: Layout, chapter: str, profile: str = MAIN_PROFILE) -> str | None:

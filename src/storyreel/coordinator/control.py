@@ -38,7 +38,6 @@ from storyreel.protocol import (
     SteerRequest,
     SteerTask,
 )
-from storyreel.taskmeta import TaskKind
 
 if TYPE_CHECKING:
     from storyreel.coordinator.service import Coordinator
@@ -158,26 +157,17 @@ class Control:
         gives way (lifecycle.supersede; a held one's node is told as for a cancel). Returns
         their ids."""
         co = self.co
-        gone = []
         with co._lock, co.holds.lock:
-            for key, task_id in lifecycle.ChapterIndex(self.layout).tasks().items():
-                found = self.layout.find_task(task_id)
-                if key.chapter != chapter or key.kind != TaskKind.RENDER or found is None:
-                    continue
+            found = lifecycle.render_tasks_of(self.layout, chapter)
+            for task_id, state in found:
                 details = {}
-                if found[0] == TaskState.PROCESSING:
+                if state == TaskState.PROCESSING:
                     hold = co.holds.load(task_id)
                     details = {"node": hold.node, "attempt": hold.attempt} if hold else {}
                     co.holds.end(task_id, Outcome.CANCELLED)
-                lifecycle.supersede(self.layout, task_id, found[0], **details)
+                lifecycle.supersede(self.layout, task_id, state, **details)  # tells the chapter indexes
                 co.queue.discard(task_id)
-                gone.append(task_id)
-        self._on_retry_all(gone)
-        return gone
-
-    def _on_retry_all(self, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            self._on_retry(task_id)
+        return [task_id for task_id, _ in found]
 
     # -- nodes -----------------------------------------------------------------------------
     def steer_node(self, node: str, action: SteerAction, reason: str = "by the operator") -> SteerReply:
