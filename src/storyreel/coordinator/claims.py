@@ -88,7 +88,7 @@ class Claims:
         render that forces an encoder only to a node that has it."""
         if taskmeta.kind_of(metadata) == TaskKind.NARRATE:
             engine = narration_engine(metadata)
-            if (engine == "auto" and info.narrators) or engine in info.narrators:
+            if info.runs(engine):
                 return True
             if not self.nodes.has_narrator(engine) and self.nodes.settled(self.clock(), NARRATOR_PROBE_SECONDS):
                 needs = "a narration engine, and no registered node runs one" if engine == "auto" else \

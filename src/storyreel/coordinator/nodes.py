@@ -50,6 +50,10 @@ class NodeInfo:
     failed_streak: list[str] = field(default_factory=list)  # different tasks failed in a row
     narrators: list[str] = field(default_factory=list)  # narration engines it runs
 
+    def runs(self, engine: str) -> bool:
+        """True when the node runs narration `engine` ("auto": any engine at all)."""
+        return bool(self.narrators) if engine == "auto" else engine in self.narrators
+
     def state(self, busy: bool) -> str:
         if self.lost:
             return "lost"
@@ -63,7 +67,8 @@ class NodeInfo:
         rendering = [t for t in current if t["stage"] == RENDERING_STAGE]
         return {
             "node": self.node, "host": self.host, "address": self.address, "encoders": list(self.encoders),
-            "narrators": list(self.narrators), "version": self.version, "registered_at": self.registered_at, "last_seen": self.last_seen,
+            "narrators": list(self.narrators), "version": self.version, "registered_at": self.registered_at,
+            "last_seen": self.last_seen,
             "state": self.state(bool(current)), "steer_reason": self.steer_reason,
             "current_tasks": current,
             "progress": rendering[0]["progress"] if rendering else None,
@@ -164,8 +169,7 @@ class NodeTable:
     def has_narrator(self, engine: str) -> bool:
         """True when a node that is not lost runs narration `engine` ("auto": any engine)."""
         with self._lock:
-            return any((engine == "auto" and n.narrators) or engine in n.narrators
-                       for n in self._nodes.values() if not n.lost)
+            return any(n.runs(engine) for n in self._nodes.values() if not n.lost)
 
     def settled(self, now: float, seconds: float) -> bool:
         """True when a node that is not lost registered at least `seconds` ago."""

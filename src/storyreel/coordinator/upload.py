@@ -121,7 +121,8 @@ def check_announced(task_id: str, receipt: Receipt, size: int | None, sha256: st
 def verify(task_id: str, task_dir: Path, part: Path) -> MediaInfo:
     """ffprobe the upload: a video and an audio stream lasting the voice (a narrate task's:
     audio alone, which ingest/narrated.py checks further). Returns what it found."""
-    narration = taskmeta.kind_of(taskmeta.read_raw(task_dir)) == taskmeta.TaskKind.NARRATE
+    meta = taskmeta.read_raw(task_dir) or {}
+    narration = taskmeta.kind_of(meta) == taskmeta.TaskKind.NARRATE
     try:
         info = probe(part)
     except MediaError as exc:
@@ -133,7 +134,7 @@ def verify(task_id: str, task_dir: Path, part: Path) -> MediaInfo:
         return info
     if not info.video or not info.audio:
         raise BadUpload(f"upload of task {task_id} lacks a video or an audio stream")
-    expected = (taskmeta.read_raw(task_dir) or {}).get("voice_duration")
+    expected = meta.get("voice_duration")
     if isinstance(expected, int | float) and info.duration is not None \
             and abs(info.duration - expected) > DURATION_TOLERANCE:
         raise BadUpload(f"upload of task {task_id} lasts {info.duration:.2f} s, "

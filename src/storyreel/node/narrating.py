@@ -18,7 +18,6 @@ from pathlib import Path
 
 from storyreel import fsops
 from storyreel.errors import RenderError, StoryreelError
-from storyreel.layout import VOICE_NAME
 from storyreel.protocol import NARRATION_REPORT_NAME, NarrationReport
 from storyreel.render.progress import Progress
 from storyreel.taskmeta import read_narrate
@@ -26,7 +25,8 @@ from storyreel.taskmeta import read_narrate
 
 @dataclass(frozen=True)
 class Narrated:
-    voice: Path  # work/voice.mp3
+    """A narration made in the work folder (voice.mp3, words.json, narration.json)."""
+
     seconds: float  # of speech
     engine: str
     voice_name: str
@@ -68,10 +68,8 @@ def narrate_task(task_dir: Path, work: Path, *, cancel: threading.Event | None =
         report = NarrationReport(engine=result.engine, voice=result.voice, duration=result.duration,
                                  text_sha256=digest, cpu_seconds=round(result.cpu_seconds, 3))
         fsops.write_atomic(work / NARRATION_REPORT_NAME, report.model_dump_json() + "\n")
-        if result.audio != work / VOICE_NAME:
-            fsops.move(result.audio, work / VOICE_NAME)
     except RenderError:
         raise
     except (StoryreelError, OSError, UnicodeDecodeError) as exc:
         raise RenderError(task_dir, f"narration failed: {exc}", stderr=getattr(exc, "stderr", "")) from exc
-    return Narrated(work / VOICE_NAME, result.duration, result.engine, result.voice)
+    return Narrated(result.duration, result.engine, result.voice)
