@@ -21,13 +21,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from storyreel import lifecycle, taskmeta
+from storyreel import lifecycle
 from storyreel.config import validation_problems
 from storyreel.coordinator import badclip, upload
 from storyreel.coordinator.claims import Claims
@@ -40,29 +39,12 @@ from storyreel.coordinator.reaper import Reaper
 from storyreel.coordinator.stagefence import StageFence
 from storyreel.coordinator.taskqueue import QueueIndex
 from storyreel.diskspace import GB, DiskWatcher
-from storyreel.errors import (
-    BadEvent,
-    BadUpload,
-    CoordinatorError,
-    Revoked,
-    TaskMetaError,
-    UnknownTask,
-    UnregisteredNode,
-)
+from storyreel.errors import BadEvent, CoordinatorError, Revoked, UnknownTask, UnregisteredNode
 from storyreel.ingest import narrated
 from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
-from storyreel.protocol import (
-    EVENT_BODY,
-    NARRATION_REPORT_NAME,
-    WORDS_NAME,
-    FarmSettings,
-    NarrationReport,
-    StageEvent,
-    TaskFile,
-    TaskProgress,
-)
+from storyreel.protocol import EVENT_BODY, FarmSettings, StageEvent, TaskFile, TaskProgress
 
 log = get_logger(MAIN_WORKER)
 
@@ -70,22 +52,6 @@ log = get_logger(MAIN_WORKER)
 RENDER_STAGE = "render"
 # A refused event's reason is cut here: a hostile body must not make a log line huge.
 MAX_REFUSAL_CHARS = 500
-
-
-@dataclass(frozen=True)
-class Narration:
-    """A narrate task's voice that passed its checks, and what filing it needs."""
-
-    project: Project
-    meta: taskmeta.NarrateMeta
-    part: Path
-    words: Path
-    report: NarrationReport
-    duration: float
-
-    def file(self, node: str) -> Path:
-        return narrated.file_narration(self.project, self.meta, self.part, self.words, self.report,
-                                       self.duration, node)
 
 
 class Coordinator:
@@ -239,7 +205,7 @@ class Coordinator:
             info = upload.verify(task_id, processing, part)  # ffprobe: no lock held
             media_seconds = info.duration
             sidecars = upload.sidecars(task_id, processing, attempt)
-            narration = self._narration(task_id, processing, part, sidecars)  # decodes it: no lock held
+            narration = narrated.prepare(self.project, task_id, processing, part, sidecars)  # decodes it: no lock held
             facts = {"loudness": loud} if (loud := upload.loudness_record(info)) else {}
             with self._lock, self.holds.lock:
                 self.holds.held(task_id, node, attempt)
@@ -266,22 +232,6 @@ class Coordinator:
         if narration is not None:
             self._on_filed()
         return final
-
-    def _narration(self, task_id: str, processing: Path, part: Path,
-                   sidecars: dict[str, Path]) -> Narration | None:
-        """A narrate task's checked voice, ready to file; None for a render."""
-        meta = taskmeta.read_raw(processing)
-        if taskmeta.kind_of(meta) != taskmeta.TaskKind.NARRATE:
-            return None
-        try:
-            narrate = taskmeta.read_narrate(processing)
-            report = NarrationReport.model_validate_json(sidecars[NARRATION_REPORT_NAME].read_text(encoding="utf-8"))
-        except (TaskMetaError, ValidationError, OSError) as exc:
-            raise BadUpload(f"narration of task {task_id} cannot be filed: {exc}") from exc
-        if report.text_sha256 != narrate.narration.text_sha256:
-            raise BadUpload(f"narration of task {task_id} speaks another text than the task's")
-        duration = narrated.checked(self.project, task_id, part)
-        return Narration(self.project, narrate, part, sidecars[WORDS_NAME], report, duration)
 
     def discard_upload(self, task_id: str, part: Path) -> None:
         """Remove a refused or broken upload, wherever its task folder has moved since."""

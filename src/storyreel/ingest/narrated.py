@@ -10,28 +10,58 @@ narration goes to trash/invalid/ as "superseded".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from storyreel import fsops, voicerecord
-from storyreel.errors import BadUpload, Unacceptable
+from pydantic import ValidationError
+
+from storyreel import fsops, taskmeta, voicerecord
+from storyreel.errors import BadUpload, TaskMetaError, Unacceptable
 from storyreel.ingest.filing import _PLACING, reject, rel
 from storyreel.ingest.voice import SUPERSEDED, check_voice
 from storyreel.layout import VOICE_NAME, Layout
 from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
 from storyreel.project import Project
-from storyreel.protocol import NarrationReport
+from storyreel.protocol import NARRATION_REPORT_NAME, WORDS_NAME, NarrationReport
 from storyreel.taskmeta import NarrateMeta
 
 log = get_logger(MAIN_WORKER)
 
 
-def checked(project: Project, task_id: str, part: Path) -> float:
-    """The voice's duration once it passed an operator's voice's checks; BadUpload otherwise."""
+@dataclass(frozen=True)
+class Narration:
+    """A narrate task's uploaded voice that passed its checks, and what filing it needs."""
+
+    project: Project
+    meta: NarrateMeta
+    part: Path
+    words: Path
+    report: NarrationReport
+    duration: float
+
+    def file(self, node: str) -> Path:
+        return file_narration(self.project, self.meta, self.part, self.words, self.report, self.duration, node)
+
+
+def prepare(project: Project, task_id: str, processing: Path, part: Path,
+            sidecars: dict[str, Path]) -> Narration | None:
+    """A narrate task's uploaded voice checked and ready to file (it is decoded: the caller
+    holds no lock); None for a render task. BadUpload when it speaks another text than the
+    task's or fails an operator's voice's checks."""
+    if taskmeta.kind_of(taskmeta.read_raw(processing)) != taskmeta.TaskKind.NARRATE:
+        return None
+    try:
+        meta = taskmeta.read_narrate(processing)
+        report = NarrationReport.model_validate_json(sidecars[NARRATION_REPORT_NAME].read_text(encoding="utf-8"))
+    except (TaskMetaError, ValidationError, OSError) as exc:
+        raise BadUpload(f"narration of task {task_id} cannot be filed: {exc}") from exc
+    if report.text_sha256 != meta.narration.text_sha256:
+        raise BadUpload(f"narration of task {task_id} speaks another text than the task's")
     try:
         duration, _speech = check_voice(project, part)
     except Unacceptable as exc:
         raise BadUpload(f"narration of task {task_id} is not a usable voice: {exc.reason}") from exc
-    return duration
+    return Narration(project, meta, part, sidecars[WORDS_NAME], report, duration)
 
 
 def file_narration(project: Project, meta: NarrateMeta, part: Path, words: Path,
