@@ -344,8 +344,8 @@ class Planner:
             return Waiting(chapter, WaitReason.FONT_MISSING, f"the caption font {settings.font!r} "
                            f"([{profile_section(profile, 'captions')}] font) is not installed")
         self._warned.discard((chapter, f"font {profile}"))
-        words = Layout.voice_words(voice)
-        if voicerecord.narration(voice) is not None and words.is_file() and text.name == f"chunk_{found.group(1)}.txt":
+        made, words = voicerecord.narration(voice), Layout.voice_words(voice)
+        if made is not None and made.source == self.layout.relative(text) and words.is_file():
             return CaptionSource(text, sorted(faces), [text], words)  # spoken from this chunk, word by word
         return CaptionSource(text, sorted(faces), chunks)
 

@@ -37,7 +37,8 @@ def test_a_narrated_chapter_of_many_clips_is_captioned_in_every_segment(project,
     shutil.copy(made.audio, voice)
     shutil.copy(made.words, Layout.voice_words(voice))
     voicerecord.write(voice, made.duration, voicerecord.Narration(
-        engine=made.engine, voice=made.voice, text_sha256=made.text_sha256, task_id="t"))
+        engine=made.engine, voice=made.voice, text_sha256=made.text_sha256, task_id="t",
+        source="scanned/story/default/keeper/chunk_0001.txt"))
     for number in range(12):  # dark clips of 2.5 s: the chapter needs about ten of them
         path = layout.scanned_clip(AssetKind.VIDEO, "default", WIDTH, HEIGHT, 2.5, f"dark{number}")
         mediakit.clip(path, width=WIDTH, height=HEIGHT, seconds=2.5, fps=10, audio=False, source="color")
