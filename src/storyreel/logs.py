@@ -84,27 +84,32 @@ def parse_level(name: str) -> int:
 # While a progress bar is on the terminal, console lines go through its printer (see
 # `print_console_through`); None: straight to the console stream.
 _console_printer: Callable[[str], None] | None = None
+# Held while a console line is written and while a progress bar starts or stops, so a line
+# logged by another thread is never drawn over, erased by, or written beside a bar.
+console_lock = threading.RLock()
 
 
 def print_console_through(printer: Callable[[str], None] | None) -> None:
     """Send console log lines through `printer` (a progress bar's, which lifts the bar,
     prints the line on a line of its own and draws the bar again below); None: directly."""
     global _console_printer
-    _console_printer = printer
+    with console_lock:
+        _console_printer = printer
 
 
 class ConsoleHandler(logging.StreamHandler):
     """SPEC §9 lines on stderr, never on the same terminal line as a progress bar."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        printer = _console_printer
-        if printer is None:
-            super().emit(record)
-            return
-        try:
-            printer(self.format(record))
-        except Exception:
-            self.handleError(record)
+        with console_lock:
+            printer = _console_printer
+            if printer is None:
+                super().emit(record)
+                return
+            try:
+                printer(self.format(record))
+            except Exception:
+                self.handleError(record)
 
 
 def setup_logging(
@@ -170,11 +175,12 @@ class LogFileHandler(logging.Handler):
 
     def _to_console(self, line: str) -> None:
         try:
-            if (printer := _console_printer) is not None:
-                printer(line)
-                return
-            self.console.write(line + "\n")
-            self.console.flush()
+            with console_lock:
+                if (printer := _console_printer) is not None:
+                    printer(line)
+                    return
+                self.console.write(line + "\n")
+                self.console.flush()
         except (OSError, ValueError):
             pass  # the console is gone as well: there is nowhere left to say it
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from storyreel.logs import RENDER_WORKER, get_logger, print_console_through
+from storyreel.logs import RENDER_WORKER, console_lock, get_logger, print_console_through
 
 log = get_logger(RENDER_WORKER)
 
@@ -85,9 +85,10 @@ class ProgressReport:
             self._bar = Bar(TextColumn(f"{verb} {{task.description}}"), BarColumn(),
                             TextColumn("{task.percentage:>5.1f}%  {task.fields[speed]}"),
                             TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-            self._bar.start()
-            self._row = self._bar.add_task(task_id[:8], total=100.0, speed="")
-            print_console_through(self._print_line)
+            with console_lock:
+                self._bar.start()
+                self._row = self._bar.add_task(task_id[:8], total=100.0, speed="")
+                print_console_through(self._print_line)
 
     def __call__(self, progress: Progress) -> None:
         speed = f"{progress.speed:.2f}x" if progress.speed and self.verb == "render" else "…"
@@ -110,5 +111,6 @@ class ProgressReport:
 
     def close(self) -> None:
         if self._bar is not None:
-            print_console_through(None)
-            self._bar.stop()
+            with console_lock:
+                print_console_through(None)
+                self._bar.stop()
