@@ -1,0 +1,114 @@
+"""Splitting without HTTP: a long chapter's render task is split when a claim reaches it,
+its segment tasks go to idle nodes first, a part is filed into the render task, a kill
+while splitting is mended, and a segment that fails for good fails its chapter's render."""
+
+from __future__ import annotations
+
+import shutil
+
+from splitkit import FPS, planned, settle
+
+from storyreel.coordinator import Coordinator
+from storyreel.coordinator.upload import Receipt
+from storyreel.layout import SPLIT_NAME, Layout, TaskState
+from storyreel.lifecycle import failure_reason
+from storyreel.render.parts import render_part
+from storyreel.render.segments import frame_count
+from storyreel.taskmeta import TaskKind, kind_of, read_raw, read_segment, read_split
+
+
+def coordinator(project, *nodes: str) -> Coordinator:
+    coord = Coordinator(project)
+    for node in nodes:
+        coord.register(node, "test", ["libx264"], "t")
+    return coord
+
+
+def test_a_claim_splits_the_long_chapter_and_its_render_waits_for_every_part(project, media):
+    project = settle(project)
+    task_id = planned(project, media)
+    layout = project.layout
+    coord = coordinator(project, "n1", "n2")
+    first = coord.claim("n1")
+    record = read_split(layout.task_dir(task_id))
+    assert record is not None and len(record.segments) == 2
+    assert sum(record.frames) == frame_count(read_raw(layout.task_dir(task_id))["voice_duration"], FPS)
+    assert first.lease.task_id == record.segments[0]
+    assert kind_of(first.metadata) == TaskKind.SEGMENT
+    # n1 holds a task and n2 is idle: the second part waits for n2.
+    assert coord.claim("n1") is None
+    second = coord.claim("n2")
+    assert second.lease.task_id == record.segments[1]
+    assert coord.claim("n2") is None and coord.claim("n1") is None  # the render waits for its parts
+    # A segment task holds only what its part reads: its clips, never the music.
+    seg_dir = layout.task_dir(first.lease.task_id, TaskState.PROCESSING)
+    meta = read_segment(seg_dir)
+    names = sorted(p.name for p in seg_dir.iterdir() if p.name not in ("metadata.json", "lease.json"))
+    assert names == sorted(set(meta.video_files[k] for k in meta.segment.reads))
+    assert [f.name for f in first.files] == sorted([*names, "metadata.json"])
+
+
+def test_a_part_is_filed_into_its_render_task_which_is_then_claimed_to_join(project, media, tmp_path):
+    project = settle(project)
+    task_id = planned(project, media)
+    layout = project.layout
+    coord = coordinator(project, "n1")
+    grants = [coord.claim("n1"), coord.claim("n1")]  # one node alone takes both parts
+    record = read_split(layout.task_dir(task_id))
+    for grant in grants:
+        seg_id = grant.lease.task_id
+        out = render_part(layout.task_dir(seg_id, TaskState.PROCESSING), tmp_path / seg_id / "part.mp4")
+        part = layout.task_dir(seg_id, TaskState.PROCESSING) / ".upload"
+        shutil.copy(out.output, part)
+        receipt = Receipt(size=part.stat().st_size, sha256="")
+        coord.finish_upload(seg_id, "n1", grant.lease.attempt, part, receipt, expected_size=None,
+                            expected_sha256=None)
+        assert layout.find_task(seg_id) is None  # the segment task's folder is gone
+    folder = layout.task_dir(task_id)
+    assert [(folder / Layout.part_name(i)).is_file() for i in range(2)] == [True, True]
+    join = coord.claim("n1")
+    assert join.lease.task_id == task_id
+    names = {f.name for f in join.files}
+    assert {SPLIT_NAME, Layout.part_name(0), Layout.part_name(1), "voice.mp3", "music.mp3"} <= names
+    assert not [n for n in names if n.startswith("video_") and n.endswith(".mp4")], "the clips are not sent"
+    assert record is not None
+
+
+def test_a_segment_task_lost_to_a_kill_while_splitting_is_made_again(project, media):
+    project = settle(project)
+    task_id = planned(project, media)
+    layout = project.layout
+    coord = coordinator(project, "n1", "n2")
+    first = coord.claim("n1")
+    record = read_split(layout.task_dir(task_id))
+    shutil.rmtree(layout.task_dir(record.segments[1]))  # as if killed before its folder was written
+    coord.queue.discard(record.segments[1])
+    again = coord.claim("n2")  # this claim finds it missing, makes it again and hands it out
+    assert again.lease.task_id == record.segments[1]
+    assert layout.task_dir(record.segments[1], TaskState.PROCESSING).is_dir()
+    assert first.lease.task_id == record.segments[0]
+
+
+def test_a_segment_that_fails_for_good_fails_its_render_and_cancels_the_rest(project, media):
+    project = settle(project)
+    task_id = planned(project, media)
+    layout = project.layout
+    coord = coordinator(project, "n1", "n2")
+    first = coord.claim("n1")
+    record = read_split(layout.task_dir(task_id))
+    coord.fail(first.lease.task_id, "n1", first.lease.attempt, "upload failed 3 times", "",
+               {"stage": "upload"})
+    assert coord.claim("n2") is None
+    assert layout.find_task(task_id)[0] == TaskState.FAILED
+    reason = read_raw(layout.task_dir(task_id, TaskState.FAILED))  # metadata is kept
+    assert reason is not None
+    assert failure_reason(layout, task_id)["reason"].startswith("segment 1 of 2 failed: upload failed")
+    assert layout.find_task(record.segments[1])[0] == TaskState.FAILED  # cancelled, never rendered
+    assert layout.task_ids(TaskState.QUEUED) == []
+
+
+def test_a_frame_clip_or_a_short_chapter_is_not_split(project, media):
+    project = settle(project, "segment_seconds = 10.0")  # 12 s is less than two parts of 10 s
+    task_id = planned(project, media)
+    grant = coordinator(project, "n1").claim("n1")
+    assert grant.lease.task_id == task_id and read_split(project.layout.task_dir(task_id, TaskState.PROCESSING)) is None
