@@ -4,7 +4,10 @@ while splitting is mended, and a segment that fails for good fails its chapter's
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
+import uuid
 
 from splitkit import FPS, planned, settle
 
@@ -12,6 +15,8 @@ from storyreel.coordinator import Coordinator
 from storyreel.coordinator.upload import Receipt
 from storyreel.layout import SPLIT_NAME, Layout, TaskState
 from storyreel.lifecycle import failure_reason
+from storyreel.media.probe import probe
+from storyreel.render.job import render_task
 from storyreel.render.parts import render_part
 from storyreel.render.segments import frame_count
 from storyreel.taskmeta import TaskKind, kind_of, read_raw, read_segment, read_split
@@ -48,21 +53,19 @@ def test_a_claim_splits_the_long_chapter_and_its_render_waits_for_every_part(pro
     assert [f.name for f in first.files] == sorted([*names, "metadata.json"])
 
 
-def test_a_part_is_filed_into_its_render_task_which_is_then_claimed_to_join(project, media, tmp_path):
-    project = settle(project)
+def test_parts_filed_into_their_render_task_join_into_the_whole_render(project, media, tmp_path):
+    project = settle(project, 'transition = "fade"\ntitle_seconds = 1.0')
     task_id = planned(project, media)
     layout = project.layout
     coord = coordinator(project, "n1")
     grants = [coord.claim("n1"), coord.claim("n1")]  # one node alone takes both parts
-    record = read_split(layout.task_dir(task_id))
     for grant in grants:
         seg_id = grant.lease.task_id
         out = render_part(layout.task_dir(seg_id, TaskState.PROCESSING), tmp_path / seg_id / "part.mp4")
         part = layout.task_dir(seg_id, TaskState.PROCESSING) / ".upload"
         shutil.copy(out.output, part)
-        receipt = Receipt(size=part.stat().st_size, sha256="")
-        coord.finish_upload(seg_id, "n1", grant.lease.attempt, part, receipt, expected_size=None,
-                            expected_sha256=None)
+        coord.finish_upload(seg_id, "n1", grant.lease.attempt, part, Receipt(size=part.stat().st_size),
+                            expected_size=None, expected_sha256=None)
         assert layout.find_task(seg_id) is None  # the segment task's folder is gone
     folder = layout.task_dir(task_id)
     assert [(folder / Layout.part_name(i)).is_file() for i in range(2)] == [True, True]
@@ -71,7 +74,23 @@ def test_a_part_is_filed_into_its_render_task_which_is_then_claimed_to_join(proj
     names = {f.name for f in join.files}
     assert {SPLIT_NAME, Layout.part_name(0), Layout.part_name(1), "voice.mp3", "music.mp3"} <= names
     assert not [n for n in names if n.startswith("video_") and n.endswith(".mp4")], "the clips are not sent"
-    assert record is not None
+    # The joined video against the same task rendered whole, in one pass.
+    held = layout.task_dir(task_id, TaskState.PROCESSING)
+    whole_dir = layout.task_dir(str(uuid.uuid4()), TaskState.PROCESSING)
+    shutil.copytree(held, whole_dir, symlinks=True,
+                    ignore=shutil.ignore_patterns(SPLIT_NAME, "part_*.mp4", "lease.json"))
+    joined = render_task(held, tmp_path / "joined" / "final.mp4")
+    whole = render_task(whole_dir, tmp_path / "whole" / "final.mp4")
+    a, b = probe(joined.output), probe(whole.output)
+    assert a.first_video.frames == b.first_video.frames == frame_count(read_raw(held)["voice_duration"], FPS)
+    assert abs(joined.loudness.integrated - whole.loudness.integrated) < 0.5
+    assert psnr(whole.output, joined.output) > 35.0
+
+
+def psnr(a, b) -> float:
+    done = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i", f"file:{a}", "-i", f"file:{b}",
+                           "-lavfi", "[0:v][1:v]psnr", "-f", "null", "-"], capture_output=True, text=True)
+    return float(re.findall(r"average:([0-9.]+|inf)", done.stderr)[-1].replace("inf", "99"))
 
 
 def test_a_segment_task_lost_to_a_kill_while_splitting_is_made_again(project, media):
