@@ -13,8 +13,11 @@ import time
 import pytest
 from splitkit import FPS, scanned_story, settle
 
+from storyreel.history import history
 from storyreel.layout import TaskState
+from storyreel.logs import read_events
 from storyreel.media.probe import probe
+from storyreel.metrics import figures
 from storyreel.render.segments import frame_count
 
 # Upper bound for two nodes to start and the chapter to render on a loaded machine (s).
@@ -65,3 +68,9 @@ def test_a_long_chapter_renders_in_parts_on_two_nodes_and_is_published_once(proj
              if "claimed by" in line and any(s in line for s in segments)}
     assert len(segments) >= 2 and nodes == {"local-1", "local-2"}, "each node rendered a part"
     assert not any((layout.output / s).exists() for s in segments), "parts never land in output/"
+    # The parts' render time counts in the video's: the metrics see what the chapter cost.
+    events = list(read_events(layout.events_file))
+    parts = [e for e in events if e.get("event") == "completed" and e.get("kind") == "segment"]
+    assert {e["task_id"] for e in parts} == set(segments) and {e["parent"] for e in parts} == {task_id}
+    part_seconds = sum(e["seconds"] for e in events if e.get("event") == "rendered" and e["task_id"] in segments)
+    assert figures(history(events, time.time())).avg_render_time > part_seconds

@@ -233,7 +233,9 @@ class Coordinator:
         except BaseException:
             self.discard_upload(task_id, part)
             raise
-        kind = {"kind": "narrate"} if narration is not None else {"kind": "segment"} if segment else {}
+        kind = {"kind": "narrate"} if narration is not None else {}
+        if segment:
+            kind = {"kind": "segment", "parent": final.parent.name if final != processing else ""}
         self.project.events.emit(Event.COMPLETED, task_id=task_id, node=node, attempt=attempt,
                                  media_seconds=media_seconds, bytes=receipt.size, **kind)
         log.info("Task %s done: %s uploaded by %s (attempt %d)", task_id,
