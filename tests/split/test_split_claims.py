@@ -131,3 +131,17 @@ def test_a_frame_clip_or_a_short_chapter_is_not_split(project, media):
     task_id = planned(project, media)
     grant = coordinator(project, "n1").claim("n1")
     assert grant.lease.task_id == task_id and read_split(project.layout.task_dir(task_id, TaskState.PROCESSING)) is None
+
+
+def test_cancelling_a_split_chapter_cancels_its_parts_queued_and_held(project, media):
+    project = settle(project)
+    task_id = planned(project, media)
+    layout = project.layout
+    coord = coordinator(project, "n1", "n2")
+    held = coord.claim("n1")
+    record = read_split(layout.task_dir(task_id))
+    reply = coord.control.cancel(task_id[:8])
+    assert "2 unfinished part(s) are cancelled too" in reply.message
+    assert [layout.find_task(t)[0] for t in (task_id, *record.segments)] == [TaskState.FAILED] * 3
+    assert coord.holds.load(held.lease.task_id) is None  # its node is told at its next heartbeat
+    assert coord.claim("n2") is None

@@ -84,6 +84,13 @@ class Splits:
         log.info("Segment task %s cancelled: its render task %s no longer waits for it", task_id, parent)
         return False
 
+    def live_parts(self, task_dir: Path) -> list[tuple[str, TaskState]]:
+        """The segment tasks of a split render task that are still queued or held."""
+        record = taskmeta.read_split(task_dir)
+        found = [(seg_id, self.layout.find_task(seg_id)) for seg_id in (record.segments if record else [])]
+        return [(seg_id, where[0]) for seg_id, where in found
+                if where is not None and where[0] in (TaskState.QUEUED, TaskState.PROCESSING)]
+
     def grant_files(self, task_dir: Path, metadata: dict[str, Any], files: list[TaskFile]) -> list[TaskFile]:
         """The files a node fetches: a split render task's node joins the parts, so it is
         not sent the clips."""
