@@ -11,6 +11,7 @@ import uuid
 
 from splitkit import FPS, planned, settle
 
+from storyreel.chapters import ChapterName
 from storyreel.coordinator import Coordinator
 from storyreel.coordinator.upload import Receipt
 from storyreel.layout import SPLIT_NAME, Layout, TaskState
@@ -145,3 +146,10 @@ def test_cancelling_a_split_chapter_cancels_its_parts_queued_and_held(project, m
     assert [layout.find_task(t)[0] for t in (task_id, *record.segments)] == [TaskState.FAILED] * 3
     assert coord.holds.load(held.lease.task_id) is None  # its node is told at its next heartbeat
     assert coord.claim("n2") is None
+
+
+def test_a_part_is_named_by_its_chapter_and_its_place(project, media):
+    project = settle(project)
+    planned(project, media)
+    grant = coordinator(project, "n1").claim("n1")
+    assert ChapterName.of_metadata(grant.metadata).label == "fantasy/dragon chapter 1 (part 1 of 2)"
