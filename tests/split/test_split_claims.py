@@ -15,7 +15,7 @@ from storyreel.chapters import ChapterName
 from storyreel.coordinator import Coordinator
 from storyreel.coordinator.upload import Receipt
 from storyreel.layout import SPLIT_NAME, Layout, TaskState
-from storyreel.lifecycle import failure_reason
+from storyreel.lifecycle import REPLAN_KEY, ChapterIndex, TaskKey, failure_reason
 from storyreel.media.probe import probe
 from storyreel.render.job import render_task
 from storyreel.render.parts import render_part
@@ -153,3 +153,20 @@ def test_a_part_is_named_by_its_chapter_and_its_place(project, media):
     planned(project, media)
     grant = coordinator(project, "n1").claim("n1")
     assert ChapterName.of_metadata(grant.metadata).label == "fantasy/dragon chapter 1 (part 1 of 2)"
+
+
+def test_a_part_that_fails_on_a_bad_clip_plans_its_chapter_again_without_it(project, media):
+    project = settle(project)
+    task_id = planned(project, media)
+    layout = project.layout
+    coord = coordinator(project, "n1", "n2")
+    first = coord.claim("n1")
+    meta = read_segment(layout.task_dir(first.lease.task_id, TaskState.PROCESSING))
+    bad = meta.video_files[meta.segment.clips[0]]
+    coord.fail(first.lease.task_id, "n1", first.lease.attempt, "ffmpeg cannot decode the clip", "",
+               {"stage": "render"}, bad_input=bad)
+    assert coord.claim("n2") is None
+    assert failure_reason(layout, task_id)[REPLAN_KEY] is True
+    chapter = meta.chapter
+    assert TaskKey(chapter) not in ChapterIndex(layout).tasks()  # the planner makes it a new task
+    assert len(layout.task_ids(TaskState.FAILED)) == 3 and layout.task_ids(TaskState.QUEUED) == []

@@ -166,11 +166,14 @@ class Splits:
 
     def _fail(self, task_id: str, record: SplitRecord, index: int) -> None:
         """A segment task failed for good: its render task fails, its queued siblings are cancelled."""
-        why = (lifecycle.failure_reason(self.layout, record.segments[index]) or {}).get("reason", "it failed")
-        reason = f"segment {index + 1} of {len(record.segments)} failed: {why}"
-        lifecycle.fail(self.layout, task_id, reason, segment=record.segments[index])
+        failed = lifecycle.failure_reason(self.layout, record.segments[index]) or {}
+        reason = f"segment {index + 1} of {len(record.segments)} failed: {failed.get('reason', 'it failed')}"
+        # A part that failed on a clip it set aside plans the chapter again without that clip.
+        replan = failed.get(lifecycle.REPLAN_KEY) is True
+        lifecycle.fail(self.layout, task_id, reason, replan=replan, segment=record.segments[index])
         self.queue.discard(task_id)
-        log.error("Task %s failed: %s; moved to trash/failed/", task_id, reason)
+        log.error("Task %s failed: %s; moved to trash/failed/%s", task_id, reason,
+                  "; its chapter is planned again" if replan else "")
         self.events.emit(Event.FAILED, task_id=task_id, reason=reason)
         for seg_id in record.segments:
             found = self.layout.find_task(seg_id)
