@@ -23,6 +23,13 @@ from storyreel.render.segments import frame_count
 from storyreel.taskmeta import TaskKind, kind_of, read_raw, read_segment, read_split
 
 
+def split_farm(project, media, *nodes: str, render: str = "") -> tuple[str, Layout, Coordinator]:
+    """A project with one chapter to split, planned, and a coordinator with `nodes`."""
+    project = settle(project, render)
+    task_id = planned(project, media)
+    return task_id, project.layout, coordinator(project, *nodes)
+
+
 def coordinator(project, *nodes: str) -> Coordinator:
     coord = Coordinator(project)
     for node in nodes:
@@ -31,10 +38,7 @@ def coordinator(project, *nodes: str) -> Coordinator:
 
 
 def test_a_claim_splits_the_long_chapter_and_its_render_waits_for_every_part(project, media):
-    project = settle(project)
-    task_id = planned(project, media)
-    layout = project.layout
-    coord = coordinator(project, "n1", "n2")
+    task_id, layout, coord = split_farm(project, media, "n1", "n2")
     first = coord.claim("n1")
     record = read_split(layout.task_dir(task_id))
     assert record is not None and len(record.segments) == 2
@@ -55,10 +59,7 @@ def test_a_claim_splits_the_long_chapter_and_its_render_waits_for_every_part(pro
 
 
 def test_parts_filed_into_their_render_task_join_into_the_whole_render(project, media, tmp_path):
-    project = settle(project, 'transition = "fade"\ntitle_seconds = 1.0')
-    task_id = planned(project, media)
-    layout = project.layout
-    coord = coordinator(project, "n1")
+    task_id, layout, coord = split_farm(project, media, "n1", render='transition = "fade"\ntitle_seconds = 1.0')
     grants = [coord.claim("n1"), coord.claim("n1")]  # one node alone takes both parts
     for grant in grants:
         seg_id = grant.lease.task_id
@@ -95,10 +96,7 @@ def psnr(a, b) -> float:
 
 
 def test_a_segment_task_lost_to_a_kill_while_splitting_is_made_again(project, media):
-    project = settle(project)
-    task_id = planned(project, media)
-    layout = project.layout
-    coord = coordinator(project, "n1", "n2")
+    task_id, layout, coord = split_farm(project, media, "n1", "n2")
     first = coord.claim("n1")
     record = read_split(layout.task_dir(task_id))
     shutil.rmtree(layout.task_dir(record.segments[1]))  # as if killed before its folder was written
@@ -110,10 +108,7 @@ def test_a_segment_task_lost_to_a_kill_while_splitting_is_made_again(project, me
 
 
 def test_a_segment_that_fails_for_good_fails_its_render_and_cancels_the_rest(project, media):
-    project = settle(project)
-    task_id = planned(project, media)
-    layout = project.layout
-    coord = coordinator(project, "n1", "n2")
+    task_id, layout, coord = split_farm(project, media, "n1", "n2")
     first = coord.claim("n1")
     record = read_split(layout.task_dir(task_id))
     coord.fail(first.lease.task_id, "n1", first.lease.attempt, "upload failed 3 times", "",
@@ -135,10 +130,7 @@ def test_a_frame_clip_or_a_short_chapter_is_not_split(project, media):
 
 
 def test_cancelling_a_split_chapter_cancels_its_parts_queued_and_held(project, media):
-    project = settle(project)
-    task_id = planned(project, media)
-    layout = project.layout
-    coord = coordinator(project, "n1", "n2")
+    task_id, layout, coord = split_farm(project, media, "n1", "n2")
     held = coord.claim("n1")
     record = read_split(layout.task_dir(task_id))
     reply = coord.control.cancel(task_id[:8])
@@ -156,10 +148,7 @@ def test_a_part_is_named_by_its_chapter_and_its_place(project, media):
 
 
 def test_a_part_that_fails_on_a_bad_clip_plans_its_chapter_again_without_it(project, media):
-    project = settle(project)
-    task_id = planned(project, media)
-    layout = project.layout
-    coord = coordinator(project, "n1", "n2")
+    task_id, layout, coord = split_farm(project, media, "n1", "n2")
     first = coord.claim("n1")
     meta = read_segment(layout.task_dir(first.lease.task_id, TaskState.PROCESSING))
     bad = meta.video_files[meta.segment.clips[0]]
