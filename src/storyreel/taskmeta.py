@@ -221,6 +221,7 @@ class SplitRecord(BaseModel):
 
     segments: list[str] = Field(min_length=2)
     frames: list[int] = Field(min_length=2)
+    encoder: str = Field("", max_length=64)  # every part's, so they join by stream copy
 
 
 class NarrationSpec(BaseModel):

@@ -13,12 +13,14 @@ STORY = " ".join(["The dragon flew on over the quiet hills and the sleeping town
 
 
 def settle(project: Project, render: str = "") -> Project:
-    """Tiny renders split into parts of 5 s, with `render` lines added to [render]."""
+    """Tiny renders split into parts of 5 s; `render` lines (`key = value`) override or add
+    [render] settings."""
     cfg = project.layout.config_file
-    split = "" if "segment_seconds" in render else "segment_seconds = 5.0\n"
-    lines = (f'resolution = "{WIDTH}x{HEIGHT}"\nframe_rate = {FPS}\npreset = "ultrafast"\n'
-             f'encoder = "libx264"\n{split}{render.strip()}\n')
-    keys = tuple(ln.split(" = ")[0] + " = " for ln in lines.splitlines() if ln)
+    values = {"resolution": f'"{WIDTH}x{HEIGHT}"', "frame_rate": str(FPS), "preset": '"ultrafast"',
+              "encoder": '"libx264"', "segment_seconds": "5.0"}
+    values |= dict(line.split(" = ", 1) for line in render.strip().splitlines() if line)
+    lines = "".join(f"{key} = {value}\n" for key, value in values.items())
+    keys = tuple(f"{key} = " for key in values)
     text = "\n".join(ln for ln in cfg.read_text().splitlines() if not ln.startswith(keys)) + "\n"
     cfg.write_text(text.replace("[render]\n", "[render]\n" + lines, 1))
     return Project.open(project.layout.root)

@@ -159,3 +159,14 @@ def test_a_part_that_fails_on_a_bad_clip_plans_its_chapter_again_without_it(proj
     chapter = meta.chapter
     assert TaskKey(chapter) not in ChapterIndex(layout).tasks()  # the planner makes it a new task
     assert len(layout.task_ids(TaskState.FAILED)) == 3 and layout.task_ids(TaskState.QUEUED) == []
+
+
+def test_every_part_is_encoded_with_the_encoder_of_the_node_that_split_it(project, media):
+    task_id, layout, coord = split_farm(project, media, render='encoder = "auto"')
+    coord.register("gpu", "test", ["h264_nvenc", "libx264"], "t")
+    coord.register("cpu", "test", ["libx264"], "t")
+    first = coord.claim("gpu")
+    record = read_split(layout.task_dir(task_id))
+    assert record.encoder == "h264_nvenc" and first.metadata["render"]["encoder"] == "h264_nvenc"
+    assert coord.claim("cpu") is None  # its part needs NVENC: it waits for a node that has it
+    assert coord.claim("gpu").lease.task_id == record.segments[1]

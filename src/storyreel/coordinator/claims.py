@@ -109,15 +109,15 @@ class Claims:
         due while its render task waits for it (splits.py)."""
         kind = taskmeta.kind_of(metadata)
         if kind == TaskKind.SEGMENT:
-            return self.splits.wanted(task_id, metadata) and self._free_for_part(info.node)
-        return kind != TaskKind.RENDER or self.splits.ready(task_id, task_dir, metadata)
+            return self.splits.wanted(task_id, metadata) and self._free_for_part(info.node, metadata)
+        return kind != TaskKind.RENDER or self.splits.ready(task_id, task_dir, metadata, info.encoders)
 
-    def _free_for_part(self, node: str) -> bool:
+    def _free_for_part(self, node: str, metadata: dict[str, Any]) -> bool:
         """A node that holds a task already (it claims the next one while it renders) gets a
         segment task only when no other node is idle: parts of one chapter then render side
         by side, not one after another on the node that asked first."""
         busy = {hold.node for hold in self.holds.holds()}
-        return node not in busy or not self.nodes.idle_besides(node, busy)
+        return node not in busy or not self.nodes.idle_besides(node, busy, forced_encoder(metadata))
 
     def _warn_once(self, task_id: str, message: str) -> None:
         if task_id not in self._warned:

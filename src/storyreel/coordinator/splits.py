@@ -33,6 +33,7 @@ from storyreel.logs import MAIN_WORKER, Event, EventLog, get_logger
 from storyreel.media.probe import MediaInfo
 from storyreel.protocol import TaskFile
 from storyreel.render import farmsplit
+from storyreel.render.encoders import AUTO, ENCODER_ORDER
 from storyreel.render.picture_inputs import clip_shapes
 from storyreel.render.segments import Segment
 from storyreel.taskmeta import SegmentMeta, SegmentPart, SplitRecord, TaskKind, TaskMeta
@@ -53,16 +54,17 @@ class Splits:
         self.events = events
 
     # -- claims -----------------------------------------------------------------
-    def ready(self, task_id: str, task_dir: Path, metadata: dict[str, Any]) -> bool:
+    def ready(self, task_id: str, task_dir: Path, metadata: dict[str, Any], encoders: list[str]) -> bool:
         """True when the queued render task may be handed out: it is not to be split, or
-        every part is in. Otherwise it is split now, or its missing segment tasks are made
-        again, or (a segment failed) it fails; then False."""
+        every part is in. Otherwise it is split now (its parts encoded with the best of
+        `encoders`, the claiming node's, unless the task names one), or its missing segment
+        tasks are made again, or (a segment failed) it fails; then False."""
         render = metadata.get("render")
         if not isinstance(render, dict) or not render.get("segment_seconds"):
             return True
         record = taskmeta.read_split(task_dir)
         if record is None:
-            return not self._split(task_id, task_dir)
+            return not self._split(task_id, task_dir, encoders)
         missing = [i for i in range(len(record.segments)) if not (task_dir / Layout.part_name(i)).is_file()]
         if not missing:
             return True
@@ -100,17 +102,22 @@ class Splits:
         return [f for f in files if f.name not in clips]
 
     # -- splitting ------------------------------------------------------------------
-    def _split(self, task_id: str, task_dir: Path) -> bool:
-        """Split the task if its picture can be split; True when it was."""
+    def _split(self, task_id: str, task_dir: Path, encoders: list[str]) -> bool:
+        """Split the task if its picture can be split; True when it was. Every part is
+        encoded alike, so they join by stream copy: an "auto" encoder becomes the best one
+        the node that asked has, and its parts go only to nodes that have it too."""
         try:
             meta = taskmeta.read(task_dir)
+            best = next((e for e in ENCODER_ORDER if e in encoders), "libx264")
+            meta = _encoded_with(meta, best if meta.render.encoder == AUTO else meta.render.encoder)
             found = farmsplit.parts(meta, clip_shapes(task_dir, meta, meta.video_files)) \
                 if farmsplit.wanted(meta) else None
         except StoryreelError:
             return False  # its node says what is wrong with it
         if found is None:
             return False
-        record = SplitRecord(segments=[str(uuid.uuid4()) for _ in found], frames=[p.frames for p in found])
+        record = SplitRecord(segments=[str(uuid.uuid4()) for _ in found], frames=[p.frames for p in found],
+                             encoder=meta.render.encoder)
         try:
             fsops.write_atomic(task_dir / SPLIT_NAME, taskmeta.dump(record))  # the ids first
             for index, part in enumerate(found):
@@ -152,7 +159,8 @@ class Splits:
             found = self.layout.find_task(seg_id)
             if found is None:
                 try:
-                    self._make(task_dir, taskmeta.read(task_dir), record, index, _part_of(task_dir, record, index))
+                    meta = _encoded_with(taskmeta.read(task_dir), record.encoder)
+                    self._make(task_dir, meta, record, index, _part_of(task_dir, record, index))
                 except (StoryreelError, OSError) as exc:
                     log.error("Cannot make segment %d of task %s again: %s", index + 1, task_id, exc)
                     continue
@@ -213,6 +221,13 @@ class Splits:
         if all((parent_dir / Layout.part_name(i)).is_file() for i in range(count)):
             log.info("All %d parts of task %s are in: it is queued to be joined", count, parent)
         return filed
+
+def _encoded_with(meta: TaskMeta, encoder: str) -> TaskMeta:
+    """The task's metadata with its parts' encoder named ("" or "auto": as it is)."""
+    if encoder in ("", AUTO):
+        return meta
+    return meta.model_copy(update={"render": meta.render.model_copy(update={"encoder": encoder})})
+
 
 def _part_of(task_dir: Path, record: SplitRecord, index: int) -> Segment:
     """Part `index` of a split task, planned again from its metadata (the plan is pure)."""

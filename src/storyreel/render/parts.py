@@ -55,7 +55,9 @@ def render_part(
     try:
         meta = read_segment(task_dir)
         spec = meta.render
-        name = encoders.choose(encoder or spec.encoder)
+        # The split named the encoder: every part of the chapter is encoded alike, whatever
+        # the node would choose, so the parts join by stream copy.
+        name = encoders.choose(spec.encoder if spec.encoder != encoders.AUTO else encoder or spec.encoder)
         enc = encoders.setup(name, spec.preset, spec.quality)
         inputs = _inputs(task_dir, meta)
         burn = captioning.caption(task_dir, meta, Path(captions_dir or output.parent / "captions").absolute())
