@@ -33,6 +33,7 @@ import node_bench  # noqa: E402
 import picture_bench  # noqa: E402
 import render_bench  # noqa: E402
 import sound_bench  # noqa: E402
+import split_bench  # noqa: E402
 from harness import machine  # noqa: E402
 from report import Section, memory_section, merged, render_markdown  # noqa: E402
 
@@ -50,6 +51,7 @@ BENCHMARKS = {
     "narration": narration_bench,
     "clips": clips_bench,
     "narration-farm": narration_farm_bench,
+    "split": split_bench,
 }
 
 # The issue asks for medians of at least 3 runs.

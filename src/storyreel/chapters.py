@@ -63,10 +63,14 @@ class ChapterName(BaseModel):
     def of_metadata(cls, data: dict[str, Any]) -> ChapterName:
         """From a task's metadata.json read as plain JSON (taskmeta.read_raw)."""
         chapter = data.get("chapter")
+        profile = NARRATION_LABEL if data.get("kind") == "narrate" else str(data.get("profile") or "")
+        part = data.get("segment")
+        if data.get("kind") == "segment" and isinstance(part, dict):  # `… chapter 3 (part 2 of 4)`
+            shown = f"part {int(part.get('index') or 0) + 1} of {part.get('count')}"
+            profile = shown if profile in ("", MAIN_PROFILE) else f"{profile}, {shown}"
         return cls(
             category=str(data.get("category") or ""), story=str(data.get("story_name") or ""),
-            chapter=chapter_number(chapter) if isinstance(chapter, str) else None,
-            profile=NARRATION_LABEL if data.get("kind") == "narrate" else str(data.get("profile") or ""),
+            chapter=chapter_number(chapter) if isinstance(chapter, str) else None, profile=profile,
         )
 
 

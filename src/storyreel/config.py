@@ -72,6 +72,8 @@ class PlanSettings(_Section):
 # Fixed gains of earlier versions (SPEC §6's volume=0.25 and 1.0), replaced by the balance
 # in LU and the loudness target; their old defaults, which `storyreel init` used to write.
 RETIRED_GAINS = {"music_volume": 0.25, "voice_volume": 1.0}
+# A part shorter than this costs more in its own start-up and join than a node saves (s).
+MIN_SEGMENT_SECONDS = 5.0
 
 
 class RenderSettings(_Section):
@@ -123,6 +125,18 @@ class RenderSettings(_Section):
     title_seconds: float = Field(
         0.0, ge=0, le=30, description="Show the story's title over the first seconds, fading out; 0 for none (s)."
     )
+    segment_seconds: float = Field(
+        0.0, ge=0, le=3600,
+        description="Split a chapter at least twice this long into parts of about this length, rendered on "
+                    "several nodes at once and joined; 0 renders each chapter on one node (s).",
+    )
+
+    @field_validator("segment_seconds")
+    @classmethod
+    def _segment_floor(cls, value: float) -> float:
+        if 0 < value < MIN_SEGMENT_SECONDS:
+            raise ValueError(f"must be 0 (off) or at least {MIN_SEGMENT_SECONDS:g} s")
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -79,6 +79,7 @@ class Outcome:
     media_seconds: float = 0.0
     reason: str = ""
     kind: str = "render"  # the task's kind: "narrate" made a chapter's voice, not a video
+    parent: str = ""  # a segment task's: the render task its part was filed into
 
 
 @dataclass
@@ -162,6 +163,7 @@ def _outcome(record: dict[str, Any], ts: float) -> Outcome:
         ts=ts, task_id=str(record.get("task_id", "")), node=str(record.get("node", "") or ""),
         attempt=int(_num(record.get("attempt"))), media_seconds=_num(record.get("media_seconds")),
         reason=str(record.get("reason") or ""), kind=str(record.get("kind") or "render"),
+        parent=str(record.get("parent") or ""),
     )
 
 

@@ -40,6 +40,10 @@ VIDEO_LIST_NAME = "video_list.txt"
 FRAME_NAME = "frame.mp4"
 LEASE_NAME = "lease.json"
 FINAL_NAME = "final.mp4"
+# A render task split into segment tasks: their ids (taskmeta.SplitRecord), and each
+# finished part beside it (`Layout.part_name`); a segment task's render is PART_NAME.
+SPLIT_NAME = "split.json"
+PART_NAME = "part.mp4"
 STDERR_NAME = "stderr.log"
 FAILURE_REASON_NAME = "reason.json"
 
@@ -521,6 +525,11 @@ class Layout:
     @staticmethod
     def video_part_name(number: int) -> str:
         return f"video_{number:04d}.mp4"
+
+    @staticmethod
+    def part_name(index: int) -> str:
+        """A finished segment's file in its render task's folder (index from 0)."""
+        return f"part_{index + 1:04d}.mp4"
 
 
 def _subfolders(folder: str) -> list[str]:

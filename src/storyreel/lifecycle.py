@@ -226,6 +226,8 @@ def key_of(task_dir: Path) -> TaskKey | None:
         return None
     if taskmeta.kind_of(meta) == TaskKind.NARRATE:
         return narrate_key(chapter)
+    if taskmeta.kind_of(meta) == TaskKind.SEGMENT:
+        return None  # a part of its render task's picture, which is the chapter's task
     return TaskKey(chapter, profile if isinstance(profile, str) and profile else MAIN_PROFILE)
 
 

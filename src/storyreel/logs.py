@@ -201,6 +201,7 @@ class Event(StrEnum):
     FAILED = "failed"  # task_id, node, attempt, reason
     REQUEUED = "requeued"  # task_id, node, attempt (the new attempt), reason
     RELEASED = "released"  # task_id, node, attempt
+    SPLIT = "split"  # task_id, segments (the segment tasks its parts are rendered by)
 
 
 class EventLog:

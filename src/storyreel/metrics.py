@@ -99,8 +99,10 @@ def _ratio(part: float, whole: float, scale: float = 1.0) -> float | None:
     return part / whole * scale if whole > 0 else None
 
 
-# The COMPLETED event's `kind` of a narrate task (taskmeta.TaskKind.NARRATE).
+# The COMPLETED event's `kind` of a narrate task (taskmeta.TaskKind.NARRATE) and of a
+# segment task (a part of a long chapter's picture, taskmeta.TaskKind.SEGMENT).
 NARRATE_KIND = "narrate"
+SEGMENT_KIND = "segment"
 
 
 class _Span:
@@ -159,10 +161,16 @@ class _PerOutput:
 
 def _per_output(h: History, done: list[Outcome]) -> _PerOutput:
     cost = _PerOutput([], 0.0, 0.0, 0.0)
+    parts: dict[str, float] = {}  # render task → its parts' render seconds
+    for outcome in done:
+        if outcome.kind == SEGMENT_KIND:
+            parts[outcome.parent] = parts.get(outcome.parent, 0.0) + \
+                sum(s.seconds for s in h.matching(Event.RENDERED, outcome))
     for outcome in done:
         renders = h.matching(Event.RENDERED, outcome)
-        if renders and outcome.kind != NARRATE_KIND:  # a narration makes no output video
-            cost.render_times.append(sum(s.seconds for s in renders))
+        # A narration makes no video; a part's render counts in the video it was joined into.
+        if renders and outcome.kind not in (NARRATE_KIND, SEGMENT_KIND):
+            cost.render_times.append(sum(s.seconds for s in renders) + parts.get(outcome.task_id, 0.0))
             cost.media += outcome.media_seconds or max(s.media_seconds for s in renders)
         for kind in (Event.DOWNLOADED, Event.UPLOADED):
             for s in h.matching(kind, outcome):

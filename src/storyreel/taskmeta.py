@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -16,7 +16,7 @@ from storyreel import fsops
 from storyreel.captions.settings import CaptionSettings
 from storyreel.config import MAIN_PROFILE, RenderSettings, validation_problems
 from storyreel.errors import TaskMetaError
-from storyreel.layout import METADATA_NAME, name_problem
+from storyreel.layout import METADATA_NAME, SPLIT_NAME, name_problem
 
 
 def _plain_name(value: str) -> str:
@@ -32,13 +32,14 @@ class TaskKind(StrEnum):
 
     RENDER = "render"
     NARRATE = "narrate"
+    SEGMENT = "segment"  # one part of a long chapter's picture, joined by its render task
 
 
 def kind_of(metadata: dict[str, object] | None) -> TaskKind:
     """The kind of a task from its raw metadata.json: tasks made before narration existed
     (and anything unreadable) are renders."""
     value = (metadata or {}).get("kind")
-    return TaskKind.NARRATE if value == TaskKind.NARRATE else TaskKind.RENDER
+    return TaskKind(value) if value in (TaskKind.NARRATE, TaskKind.SEGMENT) else TaskKind.RENDER
 
 
 class RenderSpec(RenderSettings):
@@ -155,14 +156,72 @@ class TaskMeta(BaseModel):
         if self.render.logo:
             names.append(self.render.logo)
         if self.captions is not None:
-            names += [CAPTIONS_TEXT_NAME, *self.captions.font_files]
-            if self.captions.story_file not in ("", CAPTIONS_TEXT_NAME):
-                names.append(self.captions.story_file)
-            if self.captions.words_file:
-                names.append(self.captions.words_file)
+            names += _caption_names(self.captions)
         if self.frame_file:
             names.append(self.frame_file)
         return names
+
+
+def _caption_names(captions: CaptionSpec) -> list[str]:
+    """The files a captioned task carries for its captions."""
+    names = [CAPTIONS_TEXT_NAME, *captions.font_files]
+    if captions.story_file not in ("", CAPTIONS_TEXT_NAME):
+        names.append(captions.story_file)
+    if captions.words_file:
+        names.append(captions.words_file)
+    return names
+
+
+class SegmentPart(BaseModel):
+    """A segment task's `segment` block: which part of its render task's picture it makes.
+    Clip indexes are into `video_files` (the render's play order); the geometry is
+    render/segments.Segment's."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    parent: str  # the render task that joins the parts
+    index: int = Field(ge=0)
+    count: int = Field(ge=2)
+    clips: list[int] = Field(min_length=1)
+    start: int = Field(ge=0)  # its first frame in the whole picture
+    frames: int = Field(gt=0)
+    lead: int | None = None  # with fades: the clip whose end fades into clips[0]
+    lead_from: float = Field(0.0, ge=0)
+    lengths: list[float] | None = None
+    fades: list[float] | None = None
+
+    @property
+    def reads(self) -> list[int]:
+        """The clips it reads, in input order."""
+        return ([self.lead] if self.lead is not None else []) + self.clips
+
+
+class SegmentMeta(TaskMeta):
+    """metadata.json of a segment task: its render task's metadata (the same clips, settings
+    and captions) and the part it renders. Its folder holds only the files that part reads."""
+
+    kind: Literal[TaskKind.SEGMENT] = TaskKind.SEGMENT
+    segment: SegmentPart
+
+    def input_names(self) -> list[str]:
+        names = [*dict.fromkeys(self.video_files[k] for k in self.segment.reads)]
+        if self.render.logo:
+            names.append(self.render.logo)
+        if self.captions is not None:  # the whole voice is aligned for the captions drawn here
+            names += [self.voice_file, *_caption_names(self.captions)]
+        return names
+
+
+class SplitRecord(BaseModel):
+    """split.json in a render task split into segment tasks: their ids in play order and
+    each part's frames. Written before the segment tasks exist; each part is filed beside
+    it (`Layout.part_name`) when its segment task is done."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    segments: list[str] = Field(min_length=2)
+    frames: list[int] = Field(min_length=2)
+    encoder: str = Field("", max_length=64)  # every part's, so they join by stream copy
 
 
 class NarrationSpec(BaseModel):
@@ -204,13 +263,7 @@ class NarrateMeta(BaseModel):
 
 def read_narrate(task_dir: Path) -> NarrateMeta:
     """Load and check a narrate task's metadata.json."""
-    path = Path(task_dir) / METADATA_NAME
-    try:
-        return NarrateMeta.model_validate_json(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise TaskMetaError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except ValidationError as exc:
-        raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
+    return _load(task_dir, NarrateMeta)
 
 
 def story_title(story_name: str) -> str:
@@ -221,18 +274,38 @@ def story_title(story_name: str) -> str:
 
 def read(task_dir: Path) -> TaskMeta:
     """Load and check a task folder's metadata.json."""
+    return _load(task_dir, TaskMeta)
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def read_segment(task_dir: Path) -> SegmentMeta:
+    """Load and check a segment task's metadata.json."""
+    return _load(task_dir, SegmentMeta)
+
+
+def _load(task_dir: Path, model: type[_Model]) -> _Model:
     path = Path(task_dir) / METADATA_NAME
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TaskMetaError(f"cannot read {path}: {exc.strerror or exc}") from exc
     try:
-        return TaskMeta.model_validate_json(text)
+        return model.model_validate_json(text)
     except ValidationError as exc:
         raise TaskMetaError(f"cannot read {path}: {validation_problems(exc)}") from exc
 
 
-def dump(meta: TaskMeta | NarrateMeta) -> str:
+def read_split(task_dir: Path) -> SplitRecord | None:
+    """A render task's split.json, or None when it has none (or it cannot be read)."""
+    try:
+        return SplitRecord.model_validate_json((Path(task_dir) / SPLIT_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValidationError):
+        return None
+
+
+def dump(meta: BaseModel) -> str:
     """metadata.json's text."""
     return meta.model_dump_json(indent=2) + "\n"
 

@@ -49,6 +49,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         "10. Narration",
         "11. Memory and clip count",
         "12. Narrate and render sharing nodes",
+        "13. One long chapter across nodes",
     ):
         assert f"## {title}" in text
     figures = json.loads((tmp_path / "figures.json").read_text(encoding="utf-8"))
@@ -73,6 +74,9 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
     captions = figures["sections"]["7. Captions"]["20 s"]
     assert captions["reference_words"] > 0.8 * captions["words"]
     assert captions["realtime"] > 0 and captions["median_error"] < 0.1
+    split = figures["sections"]["13. One long chapter across nodes"]["split-2"]
+    assert split["parts"] >= 2 and split["frames"] == split["expected"]
+    assert 0.99 < split["min_step"] <= split["max_step"] < 1.01  # one frame apart at every joint
     picture = figures["sections"]["8. Picture and sound"]["picture"]
     assert set(picture["ratios"]) >= {"blur fill", "crop fill", "fade", "frame overlay", "all at once"}
     assert all(ratio > 0 for ratio in picture["ratios"].values()) and picture["thumbnail_wall"] > 0

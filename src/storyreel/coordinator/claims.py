@@ -20,6 +20,7 @@ from storyreel.coordinator import leases
 from storyreel.coordinator.holds import HoldStore
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
+from storyreel.coordinator.splits import Splits
 from storyreel.coordinator.taskqueue import QueueIndex
 from storyreel.diskspace import disk_full
 from storyreel.errors import DiskFull, FilesystemError
@@ -38,8 +39,9 @@ class Claims:
     """Hands out queued tasks. Not thread-safe: the coordinator calls it under its lock."""
 
     def __init__(self, layout: Layout, queue: QueueIndex, holds: HoldStore, nodes: NodeTable,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], splits: Splits) -> None:
         self.layout = layout
+        self.splits = splits
         self.queue = queue
         self.holds = holds
         self.nodes = nodes
@@ -66,7 +68,7 @@ class Claims:
             metadata = taskmeta.read_raw(task_dir)
             if metadata is None:
                 continue
-            if not self._can_run(task_id, metadata, info):
+            if not self._can_run(task_id, metadata, info) or not self._due(task_id, task_dir, metadata, info):
                 continue
             if self._left_to_others(task_dir, info.node):
                 continue
@@ -101,6 +103,21 @@ class Claims:
             self._warn_encoder(task_id, forced)
             return False
         return True
+
+    def _due(self, task_id: str, task_dir: Path, metadata: dict[str, Any], info: NodeInfo) -> bool:
+        """A render task to split is split first and waits for its parts; a segment task is
+        due while its render task waits for it (splits.py)."""
+        kind = taskmeta.kind_of(metadata)
+        if kind == TaskKind.SEGMENT:
+            return self.splits.wanted(task_id, metadata) and self._free_for_part(info.node, metadata)
+        return kind != TaskKind.RENDER or self.splits.ready(task_id, task_dir, metadata, info.encoders)
+
+    def _free_for_part(self, node: str, metadata: dict[str, Any]) -> bool:
+        """A node that holds a task already (it claims the next one while it renders) gets a
+        segment task only when no other node is idle: parts of one chapter then render side
+        by side, not one after another on the node that asked first."""
+        busy = {hold.node for hold in self.holds.holds()}
+        return node not in busy or not self.nodes.idle_besides(node, busy, forced_encoder(metadata))
 
     def _warn_once(self, task_id: str, message: str) -> None:
         if task_id not in self._warned:

@@ -76,22 +76,32 @@ class Control:
         co = self.co
         with co._lock, co.holds.lock:
             task = self.names.resolve(ref, _LIVE, "cancel")
-            if task.state == TaskState.QUEUED:
-                lifecycle.cancel(self.layout, task.task_id)
-                co.queue.discard(task.task_id)
-                held_by = ""
-            else:
-                hold = co.holds.load(task.task_id)
-                held_by = hold.node if hold else ""
-                lifecycle.cancel(self.layout, task.task_id, node=held_by, attempt=hold.attempt if hold else 0)
-                co.holds.end(task.task_id, Outcome.CANCELLED)
+            held_by = self._cancel(task.task_id, task.state)
+            parts = co.splits.live_parts(self.layout.task_dir(task.task_id, TaskState.FAILED))
+            for seg_id, state in parts:  # a split chapter's parts stop with it
+                self._cancel(seg_id, state)
         told = f"; node {held_by} is told at its next heartbeat" if held_by else ""
+        if parts:
+            told += f"; its {len(parts)} unfinished part(s) are cancelled too"
         log.warning("Task %s cancelled by the operator%s", task.label(), told)
         by = {"node": held_by} if held_by else {}
         co.project.events.emit(Event.FAILED, task_id=task.task_id, reason=lifecycle.CANCELLED_REASON,
                                cancelled=True, **by)
         return SteerReply(action=SteerAction.CANCEL, task_ids=[task.task_id],
                           message=f"cancelled {task.label()}: moved to trash/failed/{told}")
+
+    def _cancel(self, task_id: str, state: TaskState) -> str:
+        """Cancel one queued or held task; the node that held it, or ""."""
+        co = self.co
+        if state == TaskState.QUEUED:
+            lifecycle.cancel(self.layout, task_id)
+            co.queue.discard(task_id)
+            return ""
+        hold = co.holds.load(task_id)
+        held_by = hold.node if hold else ""
+        lifecycle.cancel(self.layout, task_id, node=held_by, attempt=hold.attempt if hold else 0)
+        co.holds.end(task_id, Outcome.CANCELLED)
+        return held_by
 
     def replan(self, ref: str) -> SteerReply:
         co = self.co

@@ -146,6 +146,13 @@ class NodeTable:
             return any(name != node and name not in failed_nodes and not info.lost
                        for name, info in self._nodes.items())
 
+    def idle_besides(self, node: str, busy: set[str], encoder: str | None = None) -> bool:
+        """True when a node other than `node`, active and not lost (and with `encoder`, when
+        named), holds no task (`busy`: the nodes that hold one)."""
+        with self._lock:
+            return any(name != node and name not in busy and not info.lost and info.steering == Steering.ACTIVE
+                       and (encoder is None or encoder in info.encoders) for name, info in self._nodes.items())
+
     def seen(self, node: str, now: float) -> NodeInfo | None:
         """Note that `node` spoke; None when it never registered here."""
         with self._lock:

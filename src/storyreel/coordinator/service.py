@@ -36,6 +36,7 @@ from storyreel.coordinator.holds import HoldStore, Outcome
 from storyreel.coordinator.leases import Lease
 from storyreel.coordinator.nodes import NodeInfo, NodeTable
 from storyreel.coordinator.reaper import Reaper
+from storyreel.coordinator.splits import Splits
 from storyreel.coordinator.stagefence import StageFence
 from storyreel.coordinator.taskqueue import QueueIndex
 from storyreel.diskspace import GB, DiskWatcher
@@ -45,6 +46,7 @@ from storyreel.layout import TaskState
 from storyreel.logs import MAIN_WORKER, Event, get_logger
 from storyreel.project import Project
 from storyreel.protocol import EVENT_BODY, FarmSettings, StageEvent, TaskFile, TaskProgress
+from storyreel.taskmeta import TaskKind
 
 log = get_logger(MAIN_WORKER)
 
@@ -77,7 +79,8 @@ class Coordinator:
         self.stage_fence = StageFence(self.holds)  # which stage events nodes may still send
         self.nodes = NodeTable(self.settings.heartbeat_seconds)
         self.files = TaskFiles()
-        self.claims = Claims(self.layout, self.queue, self.holds, self.nodes, clock)
+        self.splits = Splits(self.layout, self.queue, project.events)  # long chapters over several nodes
+        self.claims = Claims(self.layout, self.queue, self.holds, self.nodes, clock, self.splits)
         self.control = Control(self, on_retry=on_retry)  # the operator's steering
         # started_at: leases granted before this start get one more lease period (reaper.py).
         self.reaper = Reaper(self.holds, self.layout, self.settings, project.events, requeue=self._requeue,
@@ -129,7 +132,7 @@ class Coordinator:
         log.info("Task %s claimed by %s (attempt %d)", lease.task_id, node, lease.attempt)
         self.project.events.emit(Event.CLAIMED, task_id=lease.task_id, node=node, attempt=lease.attempt)
         processing = self.layout.task_dir(lease.task_id, TaskState.PROCESSING)
-        return Grant(lease, metadata, self.files.list(processing))
+        return Grant(lease, metadata, self.splits.grant_files(processing, metadata, self.files.list(processing)))
 
     def note_queued(self, task_ids: list[str]) -> None:
         """Tasks just created in tasks/ (by the planner): claimable from now on."""
@@ -197,14 +200,18 @@ class Coordinator:
     def finish_upload(self, task_id: str, node: str, attempt: int, part: Path, receipt: upload.Receipt, *,
                       expected_size: int | None, expected_sha256: str | None) -> Path:
         """Check an uploaded render and publish it as output/<id>/final.mp4; a narrate task's
-        voice is filed as its chapter in scanned/ instead (ingest/narrated.py)."""
+        voice is filed as its chapter in scanned/ instead (ingest/narrated.py), a segment
+        task's part into its render task's folder (splits.py)."""
         try:
             upload.check_announced(task_id, receipt, expected_size, expected_sha256)
             self.holds.held(task_id, node, attempt)
             processing = self.layout.task_dir(task_id, TaskState.PROCESSING)
             info = upload.verify(task_id, processing, part)  # ffprobe: no lock held
             media_seconds = info.duration
-            sidecars = upload.sidecars(task_id, processing, attempt)
+            segment = upload.kind(processing) == TaskKind.SEGMENT
+            if segment:
+                self.splits.check_part(task_id, processing, info)
+            sidecars = {} if segment else upload.sidecars(task_id, processing, attempt)
             narration = narrated.prepare(self.project, task_id, processing, part, sidecars)  # decodes it: no lock held
             facts = {"loudness": loud} if (loud := upload.loudness_record(info)) else {}
             with self._lock, self.holds.lock:
@@ -212,6 +219,8 @@ class Coordinator:
                 if narration is not None:
                     final = narration.file(node)
                     lifecycle.finish_narration(self.layout, task_id)
+                elif segment:
+                    final = self.splits.file_part(task_id, part) or processing
                 else:
                     final = lifecycle.complete(self.layout, task_id, part, sidecars, facts)
                 self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
@@ -225,6 +234,8 @@ class Coordinator:
             self.discard_upload(task_id, part)
             raise
         kind = {"kind": "narrate"} if narration is not None else {}
+        if segment:
+            kind = {"kind": "segment", "parent": final.parent.name if final != processing else ""}
         self.project.events.emit(Event.COMPLETED, task_id=task_id, node=node, attempt=attempt,
                                  media_seconds=media_seconds, bytes=receipt.size, **kind)
         log.info("Task %s done: %s uploaded by %s (attempt %d)", task_id,

@@ -134,8 +134,14 @@ def _created_at(task_dir: Path) -> str:
     """The task's place in the queue: narrate tasks first (each one unblocks a chapter's
     renders), then by metadata created_at ("" when unreadable, which sorts it first)."""
     meta = taskmeta.read_raw(task_dir) or {}
-    rank = NARRATE_RANK if taskmeta.kind_of(meta) == taskmeta.TaskKind.NARRATE else RENDER_RANK
-    return rank + str(meta.get("created_at") or "")
+    kind = taskmeta.kind_of(meta)
+    rank = NARRATE_RANK if kind == taskmeta.TaskKind.NARRATE else RENDER_RANK
+    key = rank + str(meta.get("created_at") or "")
+    if kind == taskmeta.TaskKind.SEGMENT:  # right after its render task, which shares its created_at
+        part = meta.get("segment")
+        index = part.get("index") if isinstance(part, dict) else None
+        key += f"/{index:04d}" if isinstance(index, int) else "/"
+    return key
 
 
 # Prefixes of the queue's sort key (see _created_at).

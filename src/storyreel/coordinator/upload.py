@@ -123,6 +123,11 @@ def verify(task_id: str, task_dir: Path, part: Path) -> MediaInfo:
     audio alone, which ingest/narrated.py checks further). Returns what it found."""
     meta = taskmeta.read_raw(task_dir) or {}
     narration = taskmeta.kind_of(meta) == taskmeta.TaskKind.NARRATE
+    if taskmeta.kind_of(meta) == taskmeta.TaskKind.SEGMENT:
+        try:
+            return probe(part)  # a part of the picture: coordinator/splits.py checks it
+        except MediaError as exc:
+            raise BadUpload(f"upload of segment task {task_id} is not a readable video: {exc.reason}") from exc
     try:
         info = probe(part)
     except MediaError as exc:
@@ -140,6 +145,11 @@ def verify(task_id: str, task_dir: Path, part: Path) -> MediaInfo:
         raise BadUpload(f"upload of task {task_id} lasts {info.duration:.2f} s, "
                         f"the voice {expected:.2f} s")
     return info
+
+
+def kind(task_dir: Path) -> taskmeta.TaskKind:
+    """The kind of the held task in `task_dir`."""
+    return taskmeta.kind_of(taskmeta.read_raw(task_dir))
 
 
 def loudness_record(info: MediaInfo) -> dict[str, float] | None:

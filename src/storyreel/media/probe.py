@@ -71,6 +71,7 @@ class VideoStream:
     pix_fmt: str = ""
     duration: float | None = None
     frames_decoded: int | None = None  # frames ffprobe decoded (`-count_frames`), else None
+    frames: int | None = None  # frames the container lists (mp4's sample table), else None
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -129,6 +130,7 @@ def parse(data: dict[str, Any], path: Path | str) -> MediaInfo:
                 pix_fmt=str(stream.get("pix_fmt", "")),
                 duration=_float(stream.get("duration")),
                 frames_decoded=_count(stream.get("nb_read_frames")),
+                frames=_count(stream.get("nb_frames")),
             ))
         elif kind == "audio":
             audios.append(AudioStream(

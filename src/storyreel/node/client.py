@@ -182,7 +182,9 @@ class CoordinatorClient:
                     raise Untrusted(f"cannot {what}: the coordinator's TLS certificate is not trusted "
                                     f"({refused.verify_message or refused}); give the farm's CA with --ca-file") from exc
                 stopped = self._halt.is_set() or (abort is not None and abort.is_set())
-                if not patient or stopped:
+                if patient and stopped:  # stopped during a try, before any wait began
+                    raise Unreachable(f"cannot {what}: stopped while the coordinator was unreachable") from exc
+                if not patient:
                     raise Unreachable(f"cannot {what}: {exc}") from exc
                 if not self._unreachable_logged:
                     self._unreachable_logged = True

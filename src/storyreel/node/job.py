@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from storyreel.layout import FINAL_NAME, VOICE_NAME
+from storyreel.layout import FINAL_NAME, PART_NAME, VOICE_NAME
 from storyreel.protocol import TaskFile
 from storyreel.render.job import Progress
 from storyreel.taskmeta import TaskKind, kind_of
@@ -66,7 +66,8 @@ class Job:
     @property
     def output(self) -> Path:
         """What the task makes and the upload sends: the video, or a narrate task's voice."""
-        return self.work / (VOICE_NAME if self.kind == TaskKind.NARRATE else FINAL_NAME)
+        names = {TaskKind.NARRATE: VOICE_NAME, TaskKind.SEGMENT: PART_NAME}
+        return self.work / names.get(self.kind, FINAL_NAME)
 
     @property
     def label(self) -> str:

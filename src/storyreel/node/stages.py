@@ -33,6 +33,7 @@ from storyreel.protocol import (
     Uploaded,
 )
 from storyreel.render.job import Progress, render_task
+from storyreel.render.parts import render_part
 from storyreel.render.progress import ProgressReport
 from storyreel.render.thumbnail import make_thumbnail
 from storyreel.taskmeta import TaskKind
@@ -101,7 +102,9 @@ class Stages:
         started = time.time()
         assert job.inputs is not None
         narrating = job.kind == TaskKind.NARRATE
-        log.info("%s task %s", "Narrating" if narrating else "Rendering", job.label)
+        part = job.kind == TaskKind.SEGMENT
+        log.info("%s task %s", "Narrating" if narrating else "Rendering a part for" if part else "Rendering",
+                 job.label)
         report = ProgressReport(job.label, interactive=self.progress_bar,
                                 verb="narrate" if narrating else "render")
 
@@ -112,6 +115,9 @@ class Stages:
         try:
             if narrating:
                 narrated = narrate_task(job.inputs, job.work, cancel=job.cancel, on_progress=on_progress)
+            elif part:
+                result = render_part(job.inputs, job.output, encoder=self.encoder, on_progress=on_progress,
+                                     cancel=job.cancel, captions_dir=job.work / "captions")
             else:
                 result = render_task(job.inputs, job.work / FINAL_NAME, encoder=self.encoder,
                                      on_progress=on_progress, cancel=job.cancel)
@@ -138,7 +144,8 @@ class Stages:
             self._event(Rendered, job, started, media_seconds=round(narrated.seconds, 3), encoder=narrated.engine)
             return True
         try:
-            make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
+            if not part:
+                make_thumbnail(job.inputs, result.output, job.work / THUMBNAIL_NAME)  # a sidecar
         except RenderError as exc:  # the video is good: it is published without a thumbnail
             log.warning("No thumbnail for task %s: %s", job.label, exc.reason)
         log.info("Rendered task %s in %.1f s (%.1f s of video, %s)", job.label, result.wall_seconds,

@@ -22,19 +22,20 @@ from pathlib import Path
 from storyreel import fsops
 from storyreel.captions import AlignmentQuality
 from storyreel.errors import MediaError, RenderError, StoryreelError
-from storyreel.layout import VIDEO_LIST_NAME
+from storyreel.layout import SPLIT_NAME, VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
 from storyreel.media.loudness import SILENT_LUFS, Level, measure_file
 from storyreel.media.probe import probe
 from storyreel.media.tools import ffmpeg
 from storyreel.render import audio as sound
 from storyreel.render import captioning, encoders, ffjob, segmented, segments, verify
+from storyreel.render import parts as farmparts
 from storyreel.render.audio import Mix
 from storyreel.render.ffjob import ffmpeg_complaint
 from storyreel.render.graph import RenderInputs, build_argv
 from storyreel.render.picture_inputs import picture_inputs
 from storyreel.render.progress import Progress
-from storyreel.taskmeta import RenderSpec, TaskMeta, read
+from storyreel.taskmeta import RenderSpec, TaskMeta, read, read_split
 
 __all__ = ["Progress", "RenderError", "RenderResult", "check_output", "ffmpeg_complaint", "read_video_list",
            "render_task"]
@@ -85,7 +86,8 @@ def _inputs(task_dir: Path, meta: TaskMeta) -> RenderInputs:
     unknown = [n for n in names if n not in meta.video_files]
     if unknown:
         raise RenderError(task_dir, f"{VIDEO_LIST_NAME} names clips metadata.json does not: {', '.join(unknown)}")
-    missing = [n for n in meta.input_names() if not (task_dir / n).is_file()]
+    split = (task_dir / SPLIT_NAME).is_file()  # its parts are rendered: the clips are not read
+    missing = [n for n in meta.input_names() if not (task_dir / n).is_file() and not (split and n in names)]
     if missing:
         # A clip gone from scanned/ since planning (trashed after another render) is to blame.
         clip = next((n for n in missing if n in names), None)
@@ -202,6 +204,9 @@ def _encode(task_dir: Path, inputs: RenderInputs, spec: RenderSpec, name: str,
 
 def _picture(job: segmented.Job, tmp: Path) -> str:
     """One pass over every clip, or (many clips) the render in segments."""
+    split = read_split(job.task_dir)
+    if split is not None:  # its picture was rendered in parts by segment tasks
+        return farmparts.join(split, job, tmp)
     parts = segments.plan(job.inputs, job.spec)
     if parts is not None:
         return segmented.render(parts, job, tmp)

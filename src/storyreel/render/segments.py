@@ -98,7 +98,7 @@ def plan(inputs: RenderInputs, spec: RenderSpec) -> list[Segment] | None:
     lengths = [s.seconds or 0.0 for s in shapes]
     fades = fade_lengths(shapes, spec.transition_seconds) if spec.transition == "fade" else None
     total = frame_count(inputs.duration, spec.frame_rate)
-    bounds = _bounds(lengths, fades, spec.frame_rate)
+    bounds = clip_starts(lengths, fades, spec.frame_rate)
     used = [k for k in range(count) if bounds[k] < total] or [0]
     spans: list[tuple[list[int], int, int]] = []  # clips, first frame, frames
     for group in _groups(used, lengths):
@@ -109,10 +109,10 @@ def plan(inputs: RenderInputs, spec: RenderSpec) -> list[Segment] | None:
             clips, start, before = spans.pop()
             group, frames = clips + group, before + frames
         spans.append((group, bounds[group[0]], frames))
-    return [_segment(group, start, frames, lengths, fades) for group, start, frames in spans if frames > 0]
+    return [make_segment(group, start, frames, lengths, fades) for group, start, frames in spans if frames > 0]
 
 
-def _bounds(lengths: list[float], fades: list[float] | None, rate: int) -> list[int]:
+def clip_starts(lengths: list[float], fades: list[float] | None, rate: int) -> list[int]:
     """The frame each clip starts at in the whole picture, as the one-pass graph places it:
     with cuts each clip adds the frames its rate conversion makes of it (its length in
     frames, rounded to the nearest); with fades each starts at its fade's time, rounded."""
@@ -137,7 +137,7 @@ def _groups(used: list[int], lengths: list[float]) -> list[list[int]]:
     return groups
 
 
-def _segment(group: list[int], start: int, frames: int, lengths: list[float],
+def make_segment(group: list[int], start: int, frames: int, lengths: list[float],
              fades: list[float] | None) -> Segment:
     if fades is None:
         return Segment(group, start, frames)
