@@ -16,6 +16,9 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyreel.errors import FilesystemError
@@ -210,7 +213,7 @@ class NewFolder:
     only the temp folder, which `sweep` removes at the next start; a crash after it leaves
     the folder under its temp name (swept) or whole under its final name, never a final
     folder with an empty or missing file. Used as a context manager, a failure inside the
-    block removes the temp folder.
+    block removes the temp folder. Several folders are published together by `FolderBatch`.
     """
 
     def __init__(self, final: Path) -> None:
@@ -224,7 +227,11 @@ class NewFolder:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temp folder (a folder that will not be published)."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def write(self, name: str, data: bytes | str) -> Path:
         """A file of the folder with these bytes (text as UTF-8, as `write_atomic`)."""
@@ -252,19 +259,108 @@ class NewFolder:
         """A relative symlink to `target`, relative to the folder's final place."""
         os.symlink(os.path.relpath(target, self.final), self.path / name)
 
+    def to_sync(self) -> list[Path]:
+        """What `publish` makes durable before the rename: every file written, then the folder."""
+        return [*self._written, self.path]
+
     def publish(self) -> Path:
         """Make the files and entries durable, then rename the folder into place."""
-        try:
-            for path in self._written:  # all written first: one journal commit covers their entries
-                _fsync_file(path)
-            fsync_dir(self.path)
-            if self.final.exists() or self.final.is_symlink():
-                raise FilesystemError("move", self.path, self.final, "destination already exists")
-            os.replace(self.path, self.final)
-        except OSError as exc:
-            raise FilesystemError("move", self.path, self.final, _reason(exc)) from exc
-        fsync_dir(self.final.parent)
+        batch = FolderBatch()
+        batch.add(self)
+        published = batch.publish()
+        if published.failed:
+            raise published.failed[0][1]
         return self.final
+
+
+# Fsyncs that wait side by side are committed together by the filesystem's journal, so a
+# batch of folders costs a few commits instead of one per file; more threads add nothing.
+SYNC_THREADS = 16
+
+
+@dataclass
+class Published:
+    """What `FolderBatch.publish` did: the folders now under their final names, and those
+    that could not be published (their temp folders removed), with why."""
+
+    folders: list[NewFolder] = field(default_factory=list)
+    failed: list[tuple[NewFolder, FilesystemError]] = field(default_factory=list)
+
+
+class FolderBatch:
+    """New folders published together, with the same guarantee as one `NewFolder`: every
+    file and temp folder of the batch made durable (their fsyncs side by side), then every
+    rename, then each parent folder once. A kill at any moment leaves each folder whole
+    under its final name or only its temp folder, which `sweep` removes.
+
+    `on_step` hears each step as it is reached (`synced`, `renamed` after each rename,
+    `published`): the fault drills of the planner kill the process there."""
+
+    def __init__(self, on_step: Callable[[str], None] | None = None) -> None:
+        self._folders: list[NewFolder] = []
+        self._on_step = on_step or (lambda _step: None)
+
+    def __len__(self) -> int:
+        return len(self._folders)
+
+    def add(self, folder: NewFolder) -> None:
+        """A built folder (its temp folder complete) to publish with the others."""
+        self._folders.append(folder)
+
+    def publish(self) -> Published:
+        """Publish every folder added; the batch is empty again afterwards."""
+        folders, self._folders = self._folders, []
+        result = Published()
+        if not folders:
+            return result
+        synced = []
+        for folder, error in zip(folders, _sync_side_by_side([f.to_sync() for f in folders]), strict=True):
+            if error is None:
+                synced.append(folder)
+            else:
+                result.failed.append((folder, FilesystemError("move", folder.path, folder.final, _reason(error))))
+        self._on_step("synced")
+        for folder in synced:
+            try:
+                if folder.final.exists() or folder.final.is_symlink():
+                    raise FilesystemError("move", folder.path, folder.final, "destination already exists")
+                os.replace(folder.path, folder.final)
+            except FilesystemError as exc:
+                result.failed.append((folder, exc))
+                continue
+            except OSError as exc:
+                result.failed.append((folder, FilesystemError("move", folder.path, folder.final, _reason(exc))))
+                continue
+            result.folders.append(folder)
+            self._on_step("renamed")
+        for parent in dict.fromkeys(f.final.parent for f in result.folders):
+            fsync_dir(parent)
+        for folder, _ in result.failed:
+            folder.discard()
+        self._on_step("published")
+        return result
+
+
+def _sync_side_by_side(groups: list[list[Path]]) -> list[OSError | None]:
+    """fsync every path of every group, in threads; per group the first error, or None."""
+    paths = [path for group in groups for path in group]
+    if not paths:
+        return []
+    with ThreadPoolExecutor(max_workers=min(SYNC_THREADS, len(paths))) as pool:
+        errors = list(pool.map(_fsync_error, paths))
+    firsts, start = [], 0
+    for group in groups:
+        firsts.append(next((e for e in errors[start:start + len(group)] if e is not None), None))
+        start += len(group)
+    return firsts
+
+
+def _fsync_error(path: Path) -> OSError | None:
+    try:
+        _fsync_file(path)
+    except OSError as exc:
+        return exc
+    return None
 
 
 def _fsync_file(path: Path) -> None:
