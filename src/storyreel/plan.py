@@ -37,8 +37,9 @@ from storyreel.layout import (
     TaskState,
 )
 from storyreel.lifecycle import ChapterIndex, TaskKey
-from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
+from storyreel.logs import MAIN_WORKER, get_logger, iso_utc
 from storyreel.media.probe import probe
+from storyreel.planbatch import BuiltTask, TaskBatch
 from storyreel.project import Project
 from storyreel.rescans import Rescan
 from storyreel.taskmeta import (
@@ -123,6 +124,8 @@ class Planner:
         self._keys: dict[Path, list[TaskKey]] = {}  # voice → its (chapter, profile) keys
         self._warned: set[tuple[str, str]] = set()
         self._durations: dict[tuple[str, int], float | None] = {}
+        self._listings: dict[tuple[str, str], list[Path]] = {}  # (kind, category) → files, this pass
+        self._batch = TaskBatch(self.index, project.events)  # the pass's folders, published together
         # The chapters the last pass left without a task, and why (the one source of
         # "waiting: reason" for every view).
         self.waiting: list[Waiting] = []
@@ -150,12 +153,25 @@ class Planner:
             self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
         created, settling, default = [], self.pending(), self.project.settings.plan.default_category
-        for voice, profiles in unplanned.items():
-            planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
-            if isinstance(planned, Waiting):
-                self.waiting.append(planned)
-            else:
-                created += planned
+        self._listings = {}
+        try:
+            for done, (voice, profiles) in enumerate(unplanned.items(), 1):
+                planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
+                if isinstance(planned, Waiting):
+                    self.waiting.append(planned)
+                if self._batch.full or done == len(unplanned):
+                    created += self._publish()
+                    if len(unplanned) > self._batch.size:  # a long pass says how far it got
+                        log.info("Planning: %s of %s chapters done, %s created so far", f"{done:,}",
+                                 f"{len(unplanned):,}", plural(len(created), "task"))
+        finally:
+            self._batch.discard()  # folders a failure left unpublished: their chapters are planned again
+        return created
+
+    def _publish(self) -> list[str]:
+        """Publish the task folders built so far in this pass: the ids now in tasks/."""
+        created, failed = self._batch.publish()
+        self.waiting += failed
         return created
 
     def scanned_changed(self) -> None:
@@ -174,13 +190,14 @@ class Planner:
         """Build the tasks of one scanned voice chapter in `profiles` (main by default), all
         from the same music and clips: their ids, or why the chapter cannot be planned yet
         (logged once per chapter and reason). When only some profiles can be built, those
-        are, and the chapter waits for the rest."""
+        are, and the chapter waits for the rest. The folders are published with the pass's
+        batch (`plan_pending`)."""
         layout, settings = self.layout, self.project.settings
         chapter = layout.chapter_of(voice)
         category, story = layout.story_of(voice)
         where = categories_text(category, settings.plan.default_category)
-        music = self._with_fallback(category, lambda c: layout.scanned_music_files(c))
-        clips = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.VIDEO, c))
+        music = self._listed(AssetKind.MUSIC, category)
+        clips = self._listed(AssetKind.VIDEO, category)
         if not music or not clips:
             missing = " and ".join(w for w, have in (("music", music), ("video clips", clips)) if not have)
             self._warn_once(chapter, "assets", "Waiting to create a task for %s: no %s yet in category %r or %r",
@@ -202,7 +219,7 @@ class Planner:
         renders = [settings.profile(p).render for p in profiles or [MAIN_PROFILE]]
         overlap = max(r.transition_seconds if r.transition == "fade" else 0.0 for r in renders)
         picked = pick_clips(known_clips, voice_seconds, rng, overlap)
-        frames = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.FRAME, c))
+        frames = self._listed(AssetKind.FRAME, category)
         frame = rng.choice(frames) if frames and any(r.frame for r in renders) else None
         if sum(c.seconds for c in picked) - overlap * (len(picked) - 1) < voice_seconds:
             log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
@@ -239,17 +256,14 @@ class Planner:
             frame = None
         task_id = str(uuid.uuid4())
         try:
-            self._build(task_id, chapter, category, story, voice, voice_seconds, music,
-                        picked, logo, captions, frame, profile=profile)
+            folder = self._build(task_id, chapter, category, story, voice, voice_seconds, music,
+                                 picked, logo, captions, frame, profile=profile)
         except (StoryreelError, OSError) as exc:
             log.error("Cannot create the %s task for %s: %s", profile, chapter, exc)
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its {profile} task folder cannot be written: {exc}")
-        self.index.note(task_id, chapter, profile)
         names = ", ".join(c.path.name for c in picked)
-        log.info("Created task %s for %s, profile %s: %.1f s voice, music %s, %s (%s)",
-                 task_id, chapter, profile, voice_seconds, music.name, plural(len(picked), "clip"), names)
-        self.project.events.emit(Event.TASK_CREATED, task_id=task_id, chapter=chapter, profile=profile,
-                                 voice_duration=voice_seconds)
+        summary = f"{voice_seconds:.1f} s voice, music {music.name}, {plural(len(picked), 'clip')} ({names})"
+        self._batch.add(BuiltTask(task_id, chapter, profile, voice_seconds, folder, summary))
         return task_id
 
     # -- building the folder -------------------------------------------------------
@@ -258,7 +272,8 @@ class Planner:
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
         captions: CaptionSource | None = None, frame: Path | None = None, *,
         profile: str = MAIN_PROFILE,
-    ) -> Path:
+    ) -> fsops.NewFolder:
+        """The task folder, built under its temp name (published with the pass's batch)."""
         layout = self.layout
         with fsops.NewFolder(layout.task_dir(task_id, TaskState.QUEUED)) as folder:
             folder.symlink(VOICE_NAME, voice)
@@ -290,7 +305,7 @@ class Planner:
                 frame_source=layout.relative(frame) if frame is not None else "",
             )
             folder.write(METADATA_NAME, dump(meta))
-            return folder.publish()
+            return folder
 
     def _copy_captions(self, captions: CaptionSource | None, folder: fsops.NewFolder,
                        profile: str = MAIN_PROFILE) -> CaptionSpec | None:
@@ -350,6 +365,17 @@ class Planner:
         return CaptionSource(text, sorted(faces), chunks)
 
     # -- helpers -------------------------------------------------------------------
+    def _listed(self, kind: AssetKind, category: str) -> list[Path]:
+        """A category's scanned music, clips or frames (the default category's when it has
+        none), listed once a pass: every chapter of the category picks from the same."""
+        key = (str(kind), category)
+        if key not in self._listings:
+            layout = self.layout
+            find = layout.scanned_music_files if kind == AssetKind.MUSIC else (
+                lambda c: layout.scanned_clips(kind, c))
+            self._listings[key] = self._with_fallback(category, find)
+        return self._listings[key]
+
     def _with_fallback(self, category: str, find: Callable[[str], list[Path]]) -> list[Path]:
         found = find(category)
         default = self.project.settings.plan.default_category
