@@ -39,7 +39,7 @@ from storyreel.layout import (
 from storyreel.lifecycle import ChapterIndex, TaskKey
 from storyreel.logs import MAIN_WORKER, get_logger, iso_utc
 from storyreel.media.probe import probe
-from storyreel.planbatch import BuiltTask, TaskBatch
+from storyreel.planbatch import PUBLISH_BATCH, BuiltTask, TaskBatch, kill_switch
 from storyreel.project import Project
 from storyreel.rescans import Rescan
 from storyreel.taskmeta import (
@@ -125,7 +125,9 @@ class Planner:
         self._warned: set[tuple[str, str]] = set()
         self._durations: dict[tuple[str, int], float | None] = {}
         self._listings: dict[tuple[str, str], list[Path]] = {}  # (kind, category) → files, this pass
-        self._batch = TaskBatch(self.index, project.events)  # the pass's folders, published together
+        self._batch: TaskBatch | None = None  # the running pass's folders, published together
+        self.publish_batch = PUBLISH_BATCH  # task folders published at once
+        self._on_step = kill_switch()  # a fault drill's kill at a step of publishing (planbatch.py)
         # The chapters the last pass left without a task, and why (the one source of
         # "waiting: reason" for every view).
         self.waiting: list[Waiting] = []
@@ -152,27 +154,22 @@ class Planner:
             detail = disk_low_text(disk.free_bytes, self.project.settings.disk.floor_gb)
             self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
-        created, settling, default = [], self.pending(), self.project.settings.plan.default_category
+        settling, default = self.pending(), self.project.settings.plan.default_category
         self._listings = {}
+        batch = TaskBatch(self.index, self.project.events, chapters=len(unplanned), size=self.publish_batch,
+                          on_step=self._on_step)
         try:
-            for done, (voice, profiles) in enumerate(unplanned.items(), 1):
-                planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
-                if isinstance(planned, Waiting):
-                    self.waiting.append(planned)
-                if self._batch.full or done == len(unplanned):
-                    created += self._publish()
-                    if len(unplanned) > self._batch.size:  # a long pass says how far it got
-                        log.info("Planning: %s of %s chapters done, %s created so far", f"{done:,}",
-                                 f"{len(unplanned):,}", plural(len(created), "task"))
+            with batch:
+                self._batch = batch
+                for voice, profiles in unplanned.items():
+                    planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
+                    if isinstance(planned, Waiting):
+                        self.waiting.append(planned)
+                    batch.chapter_planned()
         finally:
-            self._batch.discard()  # folders a failure left unpublished: their chapters are planned again
-        return created
-
-    def _publish(self) -> list[str]:
-        """Publish the task folders built so far in this pass: the ids now in tasks/."""
-        created, failed = self._batch.publish()
-        self.waiting += failed
-        return created
+            self._batch = None
+        self.waiting += batch.waiting
+        return batch.created
 
     def scanned_changed(self) -> None:
         """Ingest filed something: list the scanned voices again at the next pass."""
@@ -263,6 +260,7 @@ class Planner:
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its {profile} task folder cannot be written: {exc}")
         names = ", ".join(c.path.name for c in picked)
         summary = f"{voice_seconds:.1f} s voice, music {music.name}, {plural(len(picked), 'clip')} ({names})"
+        assert self._batch is not None, "tasks are planned in a pass (plan_pending)"
         self._batch.add(BuiltTask(task_id, chapter, profile, voice_seconds, folder, summary))
         return task_id
 
@@ -272,10 +270,10 @@ class Planner:
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
         captions: CaptionSource | None = None, frame: Path | None = None, *,
         profile: str = MAIN_PROFILE,
-    ) -> fsops.NewFolder:
-        """The task folder, built under its temp name (published with the pass's batch)."""
+    ) -> fsops.FolderPlan:
+        """The task folder's plan (written and published with the pass's batch)."""
         layout = self.layout
-        with fsops.NewFolder(layout.task_dir(task_id, TaskState.QUEUED)) as folder:
+        with fsops.FolderPlan(layout.task_dir(task_id, TaskState.QUEUED)) as folder:
             folder.symlink(VOICE_NAME, voice)
             folder.symlink(MUSIC_NAME, music)
             if frame is not None:
@@ -307,7 +305,7 @@ class Planner:
             folder.write(METADATA_NAME, dump(meta))
             return folder
 
-    def _copy_captions(self, captions: CaptionSource | None, folder: fsops.NewFolder,
+    def _copy_captions(self, captions: CaptionSource | None, folder: fsops.FolderPlan,
                        profile: str = MAIN_PROFILE) -> CaptionSpec | None:
         """Copy the chapter's text and font into the task folder; its metadata block."""
         if captions is None:

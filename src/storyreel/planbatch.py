@@ -1,7 +1,8 @@
-"""The render task folders of one planning pass, published together (plan.py builds them).
+"""The render task folders of one planning pass, published together (plan.py plans them).
 
-A pass publishes its folders in batches of PUBLISH_BATCH: every file and temp folder of
-the batch made durable side by side, every rename into tasks/, one fsync of tasks/
+A pass publishes its folders in batches of PUBLISH_BATCH: every folder of the batch
+written under its temp name and made durable, side by side, then every rename into
+tasks/, one fsync of tasks/
 (`fsops.FolderBatch`), then the chapter index told and the batch's `task_created` events
 written in one write and one fsync (`EventLog.emit_all`). A kill at any moment leaves each
 task folder whole under its final name or only a temp folder the recovery stage sweeps
@@ -15,12 +16,14 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from storyreel import fsops
 from storyreel.errors import ConfigError
 from storyreel.lifecycle import ChapterIndex
 from storyreel.logs import MAIN_WORKER, Event, EventLog, get_logger
+from storyreel.units import plural
 from storyreel.waiting import Waiting, WaitReason
 
 log = get_logger(MAIN_WORKER)
@@ -63,59 +66,83 @@ class BuiltTask:
     chapter: str
     profile: str
     voice_seconds: float
-    folder: fsops.NewFolder
+    folder: fsops.FolderPlan  # written when the batch is published
     summary: str  # the "Created task" line's account of its inputs: voice, music, clips
 
 
 class TaskBatch:
-    """Collects a pass's built task folders and publishes them PUBLISH_BATCH at a time."""
+    """The task folders of one planning pass, published `size` at a time while the pass
+    plans on: one batch is published in the background while the next is planned, and
+    the pass waits for each before it sends the next. Used as a context manager around the
+    pass; on leaving, everything added is published (or, after a failure, only what was
+    already on its way; the rest was never written). `created` and `waiting` hold the
+    outcome in the order the tasks were added."""
 
-    def __init__(self, index: ChapterIndex, events: EventLog, *, size: int = PUBLISH_BATCH,
+    def __init__(self, index: ChapterIndex, events: EventLog, *, chapters: int, size: int = PUBLISH_BATCH,
                  on_step: Callable[[str], None] | None = None) -> None:
         self.index = index
         self.events = events
+        self.chapters = chapters  # how many the pass plans: a long pass says how far it got
         self.size = size
-        self._on_step = on_step or kill_switch()
+        self._on_step = on_step or (lambda _step: None)
         self._built: list[BuiltTask] = []
+        self._planned = 0  # chapters of the pass planned so far
+        self._publisher = ThreadPoolExecutor(max_workers=1)
+        self._sending: tuple[list[BuiltTask], int, Future[fsops.Published]] | None = None
+        self.created: list[str] = []
+        self.waiting: list[Waiting] = []
 
-    def __len__(self) -> int:
-        return len(self._built)
+    def __enter__(self) -> TaskBatch:
+        return self
 
-    @property
-    def full(self) -> bool:
-        return len(self._built) >= self.size
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is None:
+                self._send()
+            self._settle()
+        finally:
+            self._publisher.shutdown()
 
     def add(self, task: BuiltTask) -> None:
         self._built.append(task)
 
-    def discard(self) -> None:
-        """Drop the tasks added and not published (their temp folders removed)."""
-        built, self._built = self._built, []
-        for task in built:
-            task.folder.discard()
+    def chapter_planned(self) -> None:
+        """One more chapter of the pass planned: a full batch is sent on its way."""
+        self._planned += 1
+        if len(self._built) >= self.size:
+            self._send()
 
-    def publish(self) -> tuple[list[str], list[Waiting]]:
-        """Publish every task added since the last call: the ids now in tasks/, and a
-        Waiting for each chapter whose folder could not be published."""
-        built, self._built = self._built, []
-        folders = fsops.FolderBatch(self._on_step)
+    def _send(self) -> None:
+        """Start publishing the tasks added so far, once the batch before them is settled."""
+        self._settle()
+        if self._built:
+            built, self._built = self._built, []
+            folders = fsops.FolderBatch(self._on_step)
+            for task in built:
+                folders.add(task.folder)
+            self._sending = (built, self._planned, self._publisher.submit(folders.publish))
+
+    def _settle(self) -> None:
+        """Wait for the batch on its way; tell the index of its tasks and write their events."""
+        if self._sending is None:
+            return
+        (built, planned, publishing), self._sending = self._sending, None
+        failed = dict(publishing.result().failed)
+        events = []
         for task in built:
-            folders.add(task.folder)
-        done = folders.publish()
-        failed = {id(folder): error for folder, error in done.failed}
-        created, waiting, events = [], [], []
-        for task in built:
-            error = failed.get(id(task.folder))
+            error = failed.get(task.folder.final)
             if error is not None:
                 log.error("Cannot create the %s task for %s: %s", task.profile, task.chapter, error)
-                waiting.append(Waiting(task.chapter, WaitReason.CANNOT_BUILD,
-                                       f"its {task.profile} task folder cannot be written: {error}"))
+                self.waiting.append(Waiting(task.chapter, WaitReason.CANNOT_BUILD,
+                                            f"its {task.profile} task folder cannot be written: {error}"))
                 continue
             self.index.note(task.task_id, task.chapter, task.profile)
             log.info("Created task %s for %s, profile %s: %s", task.task_id, task.chapter, task.profile,
                      task.summary)
-            created.append(task.task_id)
+            self.created.append(task.task_id)
             events.append((Event.TASK_CREATED, {"task_id": task.task_id, "chapter": task.chapter,
                                                 "profile": task.profile, "voice_duration": task.voice_seconds}))
         self.events.emit_all(events)
-        return created, waiting
+        if self.chapters > self.size:
+            log.info("Planning: %s of %s chapters done, %s created so far", f"{planned:,}",
+                     f"{self.chapters:,}", plural(len(self.created), "task"))

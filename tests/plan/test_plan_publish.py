@@ -99,7 +99,7 @@ def test_an_unknown_kill_step_stops_the_start_with_one_message(project) -> None:
 def test_a_long_pass_publishes_in_batches_and_says_how_far_it_got(project, media) -> None:
     chapters = _stock(project, media)
     planner = Planner(project)
-    planner._batch.size = 2  # five chapters: three batches
+    planner.publish_batch = 2  # five chapters: three batches
 
     created = planner.plan_pending()
 
@@ -123,16 +123,27 @@ def test_a_folder_that_cannot_be_published_leaves_the_others_published(tmp_path:
         with fsops.NewFolder(tasks / name) as folder:
             folder.write("metadata.json", f'{{"task_id": "{name}"}}\n')
         batch.add(folder)
+    for name, source in (("d", tmp_path / "gone.png"), ("e", Path(__file__))):  # planned, written by publish
+        with fsops.FolderPlan(tasks / name) as plan:
+            plan.write("metadata.json", f'{{"task_id": "{name}"}}\n')
+            plan.symlink("voice.mp3", tmp_path / "voice.mp3")
+            plan.copy("logo.png", source)
+        batch.add(plan)
 
     done = batch.publish()
 
-    assert [f.final.name for f in done.folders] == ["a", "c"]
-    ((failed, error),) = done.failed
-    assert failed.final.name == "b" and isinstance(error, FilesystemError) and "already exists" in str(error)
-    assert sorted(p.name for p in tasks.iterdir()) == ["a", "b", "c"]  # b's temp folder removed
+    assert done.folders == [tasks / "a", tasks / "c", tasks / "e"]
+    failed = dict(done.failed)
+    assert sorted(failed) == [tasks / "b", tasks / "d"]
+    assert all(isinstance(error, FilesystemError) for error in failed.values())
+    assert "already exists" in str(failed[tasks / "b"]) and "gone.png" in str(failed[tasks / "d"])
+    assert sorted(p.name for p in tasks.iterdir()) == ["a", "b", "c", "e"]  # no temp folder left
     assert (tasks / "c" / "metadata.json").read_text() == '{"task_id": "c"}\n'
+    assert sorted(p.name for p in (tasks / "e").iterdir()) == ["logo.png", "metadata.json", "voice.mp3"]
+    assert os.readlink(tasks / "e" / "voice.mp3") == "../../voice.mp3"  # relative to its final place
+    assert (tasks / "e" / "logo.png").read_bytes() == Path(__file__).read_bytes()
     assert list((tasks / "b").iterdir()) == []
-    assert steps == ["synced", "renamed", "renamed", "published"]
+    assert steps == ["synced", "renamed", "renamed", "renamed", "published"]
 
 
 def test_events_written_together_are_all_kept_or_all_counted_lost(tmp_path: Path, capfd) -> None:
