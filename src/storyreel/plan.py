@@ -125,7 +125,6 @@ class Planner:
         self._warned: set[tuple[str, str]] = set()
         self._durations: dict[tuple[str, int], float | None] = {}
         self._listings: dict[tuple[str, str], list[Path]] = {}  # (kind, category) → files, this pass
-        self._batch: TaskBatch | None = None  # the running pass's folders, published together
         self.publish_batch = PUBLISH_BATCH  # task folders published at once
         self._on_step = kill_switch()  # a fault drill's kill at a step of publishing (planbatch.py)
         # The chapters the last pass left without a task, and why (the one source of
@@ -156,18 +155,13 @@ class Planner:
             return []
         settling, default = self.pending(), self.project.settings.plan.default_category
         self._listings = {}
-        batch = TaskBatch(self.index, self.project.events, chapters=len(unplanned), size=self.publish_batch,
-                          on_step=self._on_step)
-        try:
-            with batch:
-                self._batch = batch
-                for voice, profiles in unplanned.items():
-                    planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
-                    if isinstance(planned, Waiting):
-                        self.waiting.append(planned)
-                    batch.chapter_planned()
-        finally:
-            self._batch = None
+        with TaskBatch(self.index, self.project.events, chapters=len(unplanned), size=self.publish_batch,
+                       on_step=self._on_step) as batch:
+            for voice, profiles in unplanned.items():
+                planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles, batch)
+                if isinstance(planned, Waiting):
+                    self.waiting.append(planned)
+                batch.chapter_planned()
         self.waiting += batch.waiting
         return batch.created
 
@@ -183,12 +177,12 @@ class Planner:
             keys = self._keys[voice] = [TaskKey(chapter, p) for p in self.project.settings.profiles_for(category)]
         return [key.profile for key in keys if key not in known]
 
-    def plan_chapter(self, voice: Path, profiles: list[str] | None = None) -> list[str] | Waiting:
+    def plan_chapter(self, voice: Path, profiles: list[str] | None, batch: TaskBatch) -> list[str] | Waiting:
         """Build the tasks of one scanned voice chapter in `profiles` (main by default), all
         from the same music and clips: their ids, or why the chapter cannot be planned yet
         (logged once per chapter and reason). When only some profiles can be built, those
-        are, and the chapter waits for the rest. The folders are published with the pass's
-        batch (`plan_pending`)."""
+        are, and the chapter waits for the rest. Their folders are published with the pass's
+        `batch`."""
         layout, settings = self.layout, self.project.settings
         chapter = layout.chapter_of(voice)
         category, story = layout.story_of(voice)
@@ -223,7 +217,7 @@ class Planner:
                         chapter, plural(len(picked), "clip"))
         created, waiting = [], None
         for profile in profiles or [MAIN_PROFILE]:
-            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked, frame)
+            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked, frame, batch)
             if isinstance(planned, Waiting):
                 waiting = waiting or planned
             else:
@@ -237,7 +231,7 @@ class Planner:
         return created
 
     def _plan_profile(self, voice: Path, profile: str, voice_seconds: float, music: Path,
-                      picked: list[Clip], frame: Path | None) -> str | Waiting:
+                      picked: list[Clip], frame: Path | None, batch: TaskBatch) -> str | Waiting:
         """Build the task of one chapter in one profile: its id, or why it cannot be built yet."""
         chapter = self.layout.chapter_of(voice)
         category, story = self.layout.story_of(voice)
@@ -260,8 +254,7 @@ class Planner:
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its {profile} task folder cannot be written: {exc}")
         names = ", ".join(c.path.name for c in picked)
         summary = f"{voice_seconds:.1f} s voice, music {music.name}, {plural(len(picked), 'clip')} ({names})"
-        assert self._batch is not None, "tasks are planned in a pass (plan_pending)"
-        self._batch.add(BuiltTask(task_id, chapter, profile, voice_seconds, folder, summary))
+        batch.add(BuiltTask(task_id, chapter, profile, voice_seconds, folder, summary))
         return task_id
 
     # -- building the folder -------------------------------------------------------
