@@ -4,7 +4,7 @@
 uses the same music and clips.
 
 A task folder is built under a temp name in tasks/ and renamed into place, so it
-appears whole. It holds metadata.json, relative symlinks voice.mp3, music.mp3 and
+appears whole; a pass publishes its folders in batches (planbatch.py). It holds metadata.json, relative symlinks voice.mp3, music.mp3 and
 video_NNNN.mp4 to the scanned assets, video_list.txt (ffconcat, plain names only,
 so ffmpeg's safe mode stays on) and a copy of the logo.
 """

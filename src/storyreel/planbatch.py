@@ -1,14 +1,13 @@
 """The render task folders of one planning pass, published together (plan.py plans them).
 
-A pass publishes its folders in batches of PUBLISH_BATCH: every folder of the batch
-written under its temp name and made durable, side by side, then every rename into
-tasks/, one fsync of tasks/
-(`fsops.FolderBatch`), then the chapter index told and the batch's `task_created` events
-written in one write and one fsync (`EventLog.emit_all`). A kill at any moment leaves each
-task folder whole under its final name or only a temp folder the recovery stage sweeps
-(its chapter is planned again), and the event log names only tasks that exist: a kill
-between the renames and the events leaves those tasks without their event (counted once
-by nobody, never twice).
+A pass publishes its folders in batches of PUBLISH_BATCH, each while the next is planned:
+every folder of the batch written under its temp name and made durable, side by side,
+then every rename into tasks/ and one fsync of tasks/ (`fsops.FolderBatch`); only then is
+the chapter index told and are the batch's `task_created` events written, in one write
+and one fsync (`EventLog.emit_all`). A kill at any moment leaves each task folder whole
+under its final name or only a temp folder the recovery stage sweeps (its chapter is
+planned again), and the event log names only tasks that exist: a kill between the
+renames and the events leaves those tasks without their event (never counted twice).
 """
 
 from __future__ import annotations
