@@ -16,6 +16,9 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from storyreel.errors import FilesystemError
@@ -210,7 +213,7 @@ class NewFolder:
     only the temp folder, which `sweep` removes at the next start; a crash after it leaves
     the folder under its temp name (swept) or whole under its final name, never a final
     folder with an empty or missing file. Used as a context manager, a failure inside the
-    block removes the temp folder.
+    block removes the temp folder. Several folders are published together by `FolderBatch`.
     """
 
     def __init__(self, final: Path) -> None:
@@ -224,7 +227,11 @@ class NewFolder:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temp folder (a folder that will not be published)."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def write(self, name: str, data: bytes | str) -> Path:
         """A file of the folder with these bytes (text as UTF-8, as `write_atomic`)."""
@@ -254,17 +261,153 @@ class NewFolder:
 
     def publish(self) -> Path:
         """Make the files and entries durable, then rename the folder into place."""
+        batch = FolderBatch()
+        batch.add(self)
+        published = batch.publish()
+        if published.failed:
+            raise published.failed[0][1]
+        return self.final
+
+    def make_durable(self) -> None:
+        """fsync every file written, then the folder's entries (before the rename)."""
         try:
-            for path in self._written:  # all written first: one journal commit covers their entries
+            for path in [*self._written, self.path]:
                 _fsync_file(path)
-            fsync_dir(self.path)
-            if self.final.exists() or self.final.is_symlink():
-                raise FilesystemError("move", self.path, self.final, "destination already exists")
-            os.replace(self.path, self.final)
         except OSError as exc:
             raise FilesystemError("move", self.path, self.final, _reason(exc)) from exc
-        fsync_dir(self.final.parent)
-        return self.final
+
+
+class FolderPlan:
+    """A new folder described before anything is written: its files, copies and links,
+    written under a temp name (a `NewFolder`) when a `FolderBatch` publishes it, side by
+    side with the batch's other folders. Used as a context manager like `NewFolder`; a
+    failure inside the block drops the description (nothing was written)."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = Path(final)
+        self._entries: list[Callable[[NewFolder], object]] = []
+
+    def __enter__(self) -> FolderPlan:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None:
+            self._entries.clear()
+
+    def write(self, name: str, data: bytes | str) -> None:
+        self._entries.append(lambda folder: folder.write(name, data))
+
+    def copy(self, name: str, src: Path) -> None:
+        self._entries.append(lambda folder: folder.copy(name, src))
+
+    def symlink(self, name: str, target: Path) -> None:
+        self._entries.append(lambda folder: folder.symlink(name, target))
+
+    def build(self) -> NewFolder:
+        """The folder written under its temp name (removed again when a step fails)."""
+        with NewFolder(self.final) as folder:
+            try:
+                for entry in self._entries:
+                    entry(folder)
+            except OSError as exc:  # mkdir and symlink report plain OSErrors
+                raise FilesystemError("write", folder.path, None, _reason(exc)) from exc
+        return folder
+
+
+# Folders of a batch written and fsynced this many at a time: fsyncs that wait side by
+# side are committed together by the filesystem's journal, and the waits of one folder's
+# writes overlap another's; more threads add nothing on a shared disk.
+BUILD_THREADS = 16
+
+
+@dataclass
+class Published:
+    """What `FolderBatch.publish` did: the final paths of the folders now in place, and of
+    those that could not be published (nothing of them left behind), with why."""
+
+    folders: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, FilesystemError]] = field(default_factory=list)
+
+
+class FolderBatch:
+    """New folders published together, with the same guarantee as one `NewFolder`: every
+    folder written and made durable (its files, then its entries; the folders side by
+    side), then every rename, then each parent folder once. A kill at any moment leaves
+    each folder whole under its final name or only its temp folder, which `sweep` removes.
+
+    `on_step` hears each step as it is reached (`synced`, `renamed` after each rename,
+    `published`): the fault drills of the planner kill the process there."""
+
+    def __init__(self, on_step: Callable[[str], None] | None = None) -> None:
+        self._items: list[NewFolder | FolderPlan] = []
+        self._on_step = on_step or (lambda _step: None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, folder: NewFolder | FolderPlan) -> None:
+        """A built folder, or the plan of one, to publish with the others."""
+        self._items.append(folder)
+
+    def publish(self) -> Published:
+        """Publish every folder added; the batch is empty again afterwards."""
+        items, self._items = self._items, []
+        result = Published()
+        if not items:
+            return result
+        with ThreadPoolExecutor(max_workers=min(BUILD_THREADS, len(items))) as pool:
+            built = list(pool.map(_built, items))
+            durable = list(pool.map(_synced, built))
+        written = []
+        for item, made in zip(items, durable, strict=True):
+            if isinstance(made, FilesystemError):
+                result.failed.append((item.final, made))
+            else:
+                written.append(made)
+        self._on_step("synced")
+        for folder in written:
+            try:
+                _rename_into_place(folder)
+            except FilesystemError as exc:
+                folder.discard()
+                result.failed.append((folder.final, exc))
+                continue
+            result.folders.append(folder.final)
+            self._on_step("renamed")
+        for parent in dict.fromkeys(path.parent for path in result.folders):
+            fsync_dir(parent)
+        self._on_step("published")
+        return result
+
+
+def _built(item: NewFolder | FolderPlan) -> NewFolder | FilesystemError:
+    """The folder written under its temp name (a plan's), or why it could not be."""
+    try:
+        return item.build() if isinstance(item, FolderPlan) else item
+    except FilesystemError as exc:
+        return exc
+
+
+def _synced(built: NewFolder | FilesystemError) -> NewFolder | FilesystemError:
+    """A written folder made durable under its temp name, or why it could not be (its temp
+    folder removed)."""
+    if isinstance(built, FilesystemError):
+        return built
+    try:
+        built.make_durable()
+    except FilesystemError as exc:
+        built.discard()
+        return exc
+    return built
+
+
+def _rename_into_place(folder: NewFolder) -> None:
+    if folder.final.exists() or folder.final.is_symlink():
+        raise FilesystemError("move", folder.path, folder.final, "destination already exists")
+    try:
+        os.replace(folder.path, folder.final)
+    except OSError as exc:
+        raise FilesystemError("move", folder.path, folder.final, _reason(exc)) from exc
 
 
 def _fsync_file(path: Path) -> None:

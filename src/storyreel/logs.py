@@ -207,9 +207,10 @@ class Event(StrEnum):
 class EventLog:
     """Append-only JSON lines in ROOT/logs/events.jsonl; thread-safe; one writer process.
 
-    Each event reaches the disk (fsync) before `emit` returns. On a full disk an event is
-    counted as lost instead of raising into the caller, with one WARN when writing starts
-    failing and one saying how many events were lost once it works again."""
+    Each event reaches the disk (fsync) before `emit` returns (`emit_all`: several events,
+    one write and one fsync). On a full disk an event is counted as lost instead of raising
+    into the caller, with one WARN when writing starts failing and one saying how many
+    events were lost once it works again."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -218,22 +219,30 @@ class EventLog:
         self._lock = threading.Lock()
 
     def emit(self, event: Event | str, **fields: Any) -> dict[str, Any]:
-        record = {"ts": round(time.time(), 3), "event": str(event), **fields}
-        line = json.dumps(record, ensure_ascii=False, default=str)
+        return self.emit_all([(event, fields)])[0]
+
+    def emit_all(self, events: list[tuple[Event | str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Several events in one write and one fsync (a planning pass's `task_created` lines):
+        all of them reach the disk before it returns, or on a full disk all are counted lost."""
+        now = round(time.time(), 3)
+        records = [{"ts": now, "event": str(event), **fields} for event, fields in events]
+        if not records:
+            return records
+        lines = [json.dumps(record, ensure_ascii=False, default=str) for record in records]
         with self._lock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file.append([line])
+                self._file.append(lines)
             except OSError as exc:
-                if self._losses.add(exc):
+                if self._losses.add(exc, len(lines)):
                     _log.warning("Cannot write the event log %s: %s; counting the events lost until it can",
                                  self.path, self._losses.reason)
-                return record
+                return records
             if self._losses.error is not None:
                 lost, reason = self._losses.settle()
                 _log.warning("Event log %s written again: lost %s while it could not be written (%s)",
                              self.path, plural(lost, "event"), reason)
-        return record
+        return records
 
 
 class EventReader:

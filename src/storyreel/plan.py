@@ -4,7 +4,7 @@
 uses the same music and clips.
 
 A task folder is built under a temp name in tasks/ and renamed into place, so it
-appears whole. It holds metadata.json, relative symlinks voice.mp3, music.mp3 and
+appears whole; a pass publishes its folders in batches (planbatch.py). It holds metadata.json, relative symlinks voice.mp3, music.mp3 and
 video_NNNN.mp4 to the scanned assets, video_list.txt (ffconcat, plain names only,
 so ffmpeg's safe mode stays on) and a copy of the logo.
 """
@@ -37,8 +37,9 @@ from storyreel.layout import (
     TaskState,
 )
 from storyreel.lifecycle import ChapterIndex, TaskKey
-from storyreel.logs import MAIN_WORKER, Event, get_logger, iso_utc
+from storyreel.logs import MAIN_WORKER, get_logger, iso_utc
 from storyreel.media.probe import probe
+from storyreel.planbatch import PUBLISH_BATCH, BuiltTask, TaskBatch, kill_switch
 from storyreel.project import Project
 from storyreel.rescans import Rescan
 from storyreel.taskmeta import (
@@ -123,6 +124,9 @@ class Planner:
         self._keys: dict[Path, list[TaskKey]] = {}  # voice → its (chapter, profile) keys
         self._warned: set[tuple[str, str]] = set()
         self._durations: dict[tuple[str, int], float | None] = {}
+        self._listings: dict[tuple[str, str], list[Path]] = {}  # (kind, category) → files, this pass
+        self.publish_batch = PUBLISH_BATCH  # task folders published at once
+        self._on_step = kill_switch()  # a fault drill's kill at a step of publishing (planbatch.py)
         # The chapters the last pass left without a task, and why (the one source of
         # "waiting: reason" for every view).
         self.waiting: list[Waiting] = []
@@ -149,14 +153,17 @@ class Planner:
             detail = disk_low_text(disk.free_bytes, self.project.settings.disk.floor_gb)
             self.waiting = [Waiting(self.layout.chapter_of(v), WaitReason.DISK_LOW, detail) for v in unplanned]
             return []
-        created, settling, default = [], self.pending(), self.project.settings.plan.default_category
-        for voice, profiles in unplanned.items():
-            planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles)
-            if isinstance(planned, Waiting):
-                self.waiting.append(planned)
-            else:
-                created += planned
-        return created
+        settling, default = self.pending(), self.project.settings.plan.default_category
+        self._listings = {}
+        with TaskBatch(self.index, self.project.events, chapters=len(unplanned), size=self.publish_batch,
+                       on_step=self._on_step) as batch:
+            for voice, profiles in unplanned.items():
+                planned = drop_settling(settling, self.layout, voice, default) or self.plan_chapter(voice, profiles, batch)
+                if isinstance(planned, Waiting):
+                    self.waiting.append(planned)
+                batch.chapter_planned()
+        self.waiting += batch.waiting
+        return batch.created
 
     def scanned_changed(self) -> None:
         """Ingest filed something: list the scanned voices again at the next pass."""
@@ -170,17 +177,18 @@ class Planner:
             keys = self._keys[voice] = [TaskKey(chapter, p) for p in self.project.settings.profiles_for(category)]
         return [key.profile for key in keys if key not in known]
 
-    def plan_chapter(self, voice: Path, profiles: list[str] | None = None) -> list[str] | Waiting:
+    def plan_chapter(self, voice: Path, profiles: list[str] | None, batch: TaskBatch) -> list[str] | Waiting:
         """Build the tasks of one scanned voice chapter in `profiles` (main by default), all
         from the same music and clips: their ids, or why the chapter cannot be planned yet
         (logged once per chapter and reason). When only some profiles can be built, those
-        are, and the chapter waits for the rest."""
+        are, and the chapter waits for the rest. Their folders are published with the pass's
+        `batch`."""
         layout, settings = self.layout, self.project.settings
         chapter = layout.chapter_of(voice)
         category, story = layout.story_of(voice)
         where = categories_text(category, settings.plan.default_category)
-        music = self._with_fallback(category, lambda c: layout.scanned_music_files(c))
-        clips = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.VIDEO, c))
+        music = self._listed(AssetKind.MUSIC, category)
+        clips = self._listed(AssetKind.VIDEO, category)
         if not music or not clips:
             missing = " and ".join(w for w, have in (("music", music), ("video clips", clips)) if not have)
             self._warn_once(chapter, "assets", "Waiting to create a task for %s: no %s yet in category %r or %r",
@@ -202,14 +210,14 @@ class Planner:
         renders = [settings.profile(p).render for p in profiles or [MAIN_PROFILE]]
         overlap = max(r.transition_seconds if r.transition == "fade" else 0.0 for r in renders)
         picked = pick_clips(known_clips, voice_seconds, rng, overlap)
-        frames = self._with_fallback(category, lambda c: layout.scanned_clips(AssetKind.FRAME, c))
+        frames = self._listed(AssetKind.FRAME, category)
         frame = rng.choice(frames) if frames and any(r.frame for r in renders) else None
         if sum(c.seconds for c in picked) - overlap * (len(picked) - 1) < voice_seconds:
             log.warning("Task for %s uses %s, fewer than its voice needs; the last frame is held",
                         chapter, plural(len(picked), "clip"))
         created, waiting = [], None
         for profile in profiles or [MAIN_PROFILE]:
-            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked, frame)
+            planned = self._plan_profile(voice, profile, voice_seconds, chosen_music, picked, frame, batch)
             if isinstance(planned, Waiting):
                 waiting = waiting or planned
             else:
@@ -223,7 +231,7 @@ class Planner:
         return created
 
     def _plan_profile(self, voice: Path, profile: str, voice_seconds: float, music: Path,
-                      picked: list[Clip], frame: Path | None) -> str | Waiting:
+                      picked: list[Clip], frame: Path | None, batch: TaskBatch) -> str | Waiting:
         """Build the task of one chapter in one profile: its id, or why it cannot be built yet."""
         chapter = self.layout.chapter_of(voice)
         category, story = self.layout.story_of(voice)
@@ -239,17 +247,14 @@ class Planner:
             frame = None
         task_id = str(uuid.uuid4())
         try:
-            self._build(task_id, chapter, category, story, voice, voice_seconds, music,
-                        picked, logo, captions, frame, profile=profile)
+            folder = self._build(task_id, chapter, category, story, voice, voice_seconds, music,
+                                 picked, logo, captions, frame, profile=profile)
         except (StoryreelError, OSError) as exc:
             log.error("Cannot create the %s task for %s: %s", profile, chapter, exc)
             return Waiting(chapter, WaitReason.CANNOT_BUILD, f"its {profile} task folder cannot be written: {exc}")
-        self.index.note(task_id, chapter, profile)
         names = ", ".join(c.path.name for c in picked)
-        log.info("Created task %s for %s, profile %s: %.1f s voice, music %s, %s (%s)",
-                 task_id, chapter, profile, voice_seconds, music.name, plural(len(picked), "clip"), names)
-        self.project.events.emit(Event.TASK_CREATED, task_id=task_id, chapter=chapter, profile=profile,
-                                 voice_duration=voice_seconds)
+        summary = f"{voice_seconds:.1f} s voice, music {music.name}, {plural(len(picked), 'clip')} ({names})"
+        batch.add(BuiltTask(task_id, chapter, profile, voice_seconds, folder, summary))
         return task_id
 
     # -- building the folder -------------------------------------------------------
@@ -258,9 +263,10 @@ class Planner:
         voice_seconds: float, music: Path, picked: list[Clip], logo: Path | None,
         captions: CaptionSource | None = None, frame: Path | None = None, *,
         profile: str = MAIN_PROFILE,
-    ) -> Path:
+    ) -> fsops.FolderPlan:
+        """The task folder's plan (written and published with the pass's batch)."""
         layout = self.layout
-        with fsops.NewFolder(layout.task_dir(task_id, TaskState.QUEUED)) as folder:
+        with fsops.FolderPlan(layout.task_dir(task_id, TaskState.QUEUED)) as folder:
             folder.symlink(VOICE_NAME, voice)
             folder.symlink(MUSIC_NAME, music)
             if frame is not None:
@@ -290,9 +296,9 @@ class Planner:
                 frame_source=layout.relative(frame) if frame is not None else "",
             )
             folder.write(METADATA_NAME, dump(meta))
-            return folder.publish()
+            return folder
 
-    def _copy_captions(self, captions: CaptionSource | None, folder: fsops.NewFolder,
+    def _copy_captions(self, captions: CaptionSource | None, folder: fsops.FolderPlan,
                        profile: str = MAIN_PROFILE) -> CaptionSpec | None:
         """Copy the chapter's text and font into the task folder; its metadata block."""
         if captions is None:
@@ -350,6 +356,17 @@ class Planner:
         return CaptionSource(text, sorted(faces), chunks)
 
     # -- helpers -------------------------------------------------------------------
+    def _listed(self, kind: AssetKind, category: str) -> list[Path]:
+        """A category's scanned music, clips or frames (the default category's when it has
+        none), listed once a pass: every chapter of the category picks from the same."""
+        key = (str(kind), category)
+        if key not in self._listings:
+            layout = self.layout
+            find = layout.scanned_music_files if kind == AssetKind.MUSIC else (
+                lambda c: layout.scanned_clips(kind, c))
+            self._listings[key] = self._with_fallback(category, find)
+        return self._listings[key]
+
     def _with_fallback(self, category: str, find: Callable[[str], list[Path]]) -> list[Path]:
         found = find(category)
         default = self.project.settings.plan.default_category
