@@ -10,6 +10,7 @@ state) are computed from the result. A long-lived reader (the dashboard) keeps a
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections import defaultdict
@@ -106,7 +107,7 @@ class History:
     failed: list[Outcome]
     rejected: list[tuple[float, str]]
     requeued: list[Outcome]
-    created: list[float]
+    created: list[float]  # when each task was planned, in order
     first_ts: float | None
     by_task: dict[tuple[str, str], list[Stage]] = field(default_factory=dict)  # (kind, task) → stages
     by_node: dict[str, list[Stage]] = field(default_factory=dict)
@@ -347,7 +348,7 @@ def _rejected(r: _Reading, record: dict[str, Any], ts: float, name: str) -> None
 
 
 def _task_created(r: _Reading, record: dict[str, Any], ts: float, name: str) -> None:
-    r.created.append(ts)
+    bisect.insort(r.created, ts)  # kept in order: a span counts them by bisection
 
 
 Handler = Callable[[_Reading, dict[str, Any], float, str], None]

@@ -64,7 +64,7 @@ class Project:
     @cached_property
     def scanned_counts(self) -> ScannedCounts:
         """The files of each kind in scanned/, kept by the process that files them."""
-        return ScannedCounts(self.layout)
+        return ScannedCounts(self.layout, seconds=self.settings.plan.rescan_seconds)
 
     @property
     def token(self) -> str:

@@ -3,10 +3,10 @@
 Counting scanned/story/ lists every story and voice folder (20,000 listings at 10,000
 chapters), so the main worker keeps the counts instead: ingest tells them of each file it
 files or takes out, and they are listed in full again only at the rescan interval
-(rescans.py), to notice what an operator moved by hand; that listing runs on a thread of
-its own, so the dashboard's request that finds it due is answered from the kept counts at
-once. A process that files nothing (`status`, a dashboard with no main worker) is told
-nothing and lists in full every time.
+(`[plan] rescan_seconds`, paced by rescans.py) to notice what an operator moved by hand.
+That listing runs on a thread of its own, so the dashboard request that finds it due is
+answered from the kept counts at once. A process that files nothing (`status`, a
+dashboard with no main worker) is told nothing and lists in full every time.
 """
 
 from __future__ import annotations
@@ -20,15 +20,13 @@ from storyreel.layout import AssetKind, Layout, is_ignored_name
 from storyreel.queues import count_files
 from storyreel.rescans import Rescan
 
-# What an operator moves into scanned/ by hand shows within this long (or less often
-# when one full count costs more than rescans.LISTING_SHARE of a core).
-RECOUNT_SECONDS = 30.0
-
 
 class ScannedCounts:
-    """Files per kind under scanned/ ("scanned/story" → n), kept once `keep` was called."""
+    """Files per kind under scanned/ ("scanned/story" → n), kept once `keep` was called. What
+    an operator moves there by hand shows within `seconds` (`[plan] rescan_seconds`), or
+    less often when one full count costs more than rescans.LISTING_SHARE of a core."""
 
-    def __init__(self, layout: Layout, *, seconds: float = RECOUNT_SECONDS,
+    def __init__(self, layout: Layout, *, seconds: float,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.layout = layout
         self._lock = threading.Lock()

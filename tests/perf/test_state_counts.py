@@ -18,12 +18,9 @@ from storyreel.project import Project
 from storyreel.scannedcounts import ScannedCounts
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+def _clock(now: list[float]):
+    """A monotonic clock the test moves on: `now[0]`."""
+    return lambda: now[0]
 
 
 def _drop(project: Project, media) -> None:
@@ -52,8 +49,8 @@ def _same_content(served: FarmState, built: FarmState) -> None:
 
 def test_the_served_state_keeps_its_counts_and_recounts_at_the_interval(project: Project, media) -> None:
     project.settings.ingest.stable_seconds = 0.0
-    clock = Clock()
-    project.__dict__["scanned_counts"] = ScannedCounts(project.layout, seconds=30.0, monotonic=clock)
+    now = [1000.0]
+    project.__dict__["scanned_counts"] = ScannedCounts(project.layout, seconds=30.0, monotonic=_clock(now))
     _drop(project, media)
     worker = MainWorker(project, listen=Listen("127.0.0.1", 0))
     with worker.running(watch=False):
@@ -71,7 +68,7 @@ def test_the_served_state_keeps_its_counts_and_recounts_at_the_interval(project:
         assert _served(worker, 101.0).queues.scanned_video == 1
         assert build_state(fresh).queues.scanned_video == 2
 
-        clock.now += 31.0  # the full count is due: it runs beside the request that finds it due
+        now[0] += 31.0  # the full count is due: it runs beside the request that finds it due
         deadline = time.monotonic() + 20
         window = 102.0
         while _served(worker, window).queues.scanned_video != 2:
@@ -83,7 +80,7 @@ def test_the_served_state_keeps_its_counts_and_recounts_at_the_interval(project:
 
 def test_counts_follow_what_they_are_told_and_ignore_what_is_not_counted(project: Project, media) -> None:
     layout = project.layout
-    counts = ScannedCounts(layout, seconds=30.0, monotonic=Clock())
+    counts = ScannedCounts(layout, seconds=30.0, monotonic=_clock([1000.0]))
     counts.keep()
     assert counts.counts()["scanned/story"] == 0
     voice = media.copy(media.speech(), layout.scanned_voice("fantasy", "dragon", "chapter_0001.mp3"))
@@ -93,14 +90,14 @@ def test_counts_follow_what_they_are_told_and_ignore_what_is_not_counted(project
     counts.filed(layout.raw / "story" / "fantasy" / "dragon" / "voice" / "chapter_0002.mp3")  # not in scanned/
     assert counts.counts() == {f"scanned/{kind}": n for kind, n in
                                (("story", 1), ("video", 0), ("frame", 0), ("music", 0))}
-    assert counts.counts() == ScannedCounts(layout).counts()  # what a full count finds
+    assert counts.counts() == ScannedCounts(layout, seconds=30.0).counts()  # what a full count finds
     voice.unlink()
     counts.taken(voice)
-    assert counts.counts()["scanned/story"] == 0 == ScannedCounts(layout).counts()["scanned/story"]
+    assert counts.counts()["scanned/story"] == 0 == ScannedCounts(layout, seconds=30.0).counts()["scanned/story"]
 
 
 def test_a_process_that_files_nothing_counts_in_full_every_time(project: Project, media) -> None:
-    counts = ScannedCounts(project.layout, seconds=30.0, monotonic=Clock())
+    counts = ScannedCounts(project.layout, seconds=30.0, monotonic=_clock([1000.0]))
     assert counts.counts()["scanned/music"] == 0
     media.copy(media.tone(seconds=6.0), project.layout.scanned_music("fantasy", 6.0, "m1"))
     assert counts.counts()["scanned/music"] == 1  # not kept: nobody tells it, so it lists

@@ -104,9 +104,10 @@ def _last_node(outcomes: list[Outcome], task_id: str) -> str:
     return next((o.node for o in reversed(outcomes) if o.task_id == task_id), "")
 
 
-def _row(layout: Layout, state: TaskState, task_id: str, h: History | None,
+def _row(layout: Layout, state: TaskState, folder: Path, h: History | None,
          failed: dict[str, queues.Failure]) -> TaskRow:
-    folder = layout.task_dir(task_id, state)
+    """The row of the task in `folder`, a folder of `state`."""
+    task_id = folder.name
     created = _created(folder)
     since, node, reason = created, "", ""
     if state == TaskState.PROCESSING:
@@ -136,7 +137,8 @@ def task_rows(layout: Layout, states: Iterable[TaskState] = tuple(TaskState), h:
         if state not in wanted:
             continue
         ids = chosen[state] if chosen and state in chosen else _oldest(layout, state, limit)
-        found = [_row(layout, state, task_id, h, failed) for task_id in ids]
+        base = layout.state_dir(state)
+        found = [_row(layout, state, base / task_id, h, failed) for task_id in ids]
         found.sort(key=lambda r: (r.since or 0.0, r.task_id))
         rows += found[:limit] if limit is not None else found
     return rows
