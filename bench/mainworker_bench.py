@@ -130,9 +130,9 @@ def _defaults_only(config: Path) -> None:
 
 
 def idle_cpu(root: Path, src: Path, settle: float, window: float, logs: Path,
-             then: Callable[[str], None] | None = None) -> float:
-    """The main worker's CPU over `window` idle seconds, as a share of one core; `then(url)`
-    runs after the window, while the main worker still serves."""
+             then: Callable[[str, int], None] | None = None) -> float:
+    """The main worker's CPU over `window` idle seconds, as a share of one core; `then(url,
+    pid)` runs after the window, while the main worker still serves."""
     proc, url = farm.start_main(root, logs, env={"PYTHONPATH": str(src)})
     try:
         time.sleep(settle)  # start-up reads every metadata.json once
@@ -140,16 +140,22 @@ def idle_cpu(root: Path, src: Path, settle: float, window: float, logs: Path,
         time.sleep(window)
         cpu = (proc_cpu_seconds(proc.pid) - before) / window
         if then is not None:
-            then(url)
+            then(url, proc.pid)
         return cpu
     finally:
         proc.stop()
 
 
-def served_state(url: str, token: str, calls: int) -> dict[str, float]:
+# The served state is timed over this many requests after the first: enough CPU ticks
+# (10 ms each) to measure a request of a few milliseconds.
+STATE_SERVED_CALLS = 10
+
+
+def served_state(url: str, pid: int, token: str) -> dict[str, float]:
     """The dashboard's state as the main worker serves it: the first request (it reads the
-    whole event log and counts the folders), then the median of `calls` more, each with its
-    own window so none is answered from the state cache."""
+    whole event log and counts the folders), then STATE_SERVED_CALLS more, each with its own
+    window so none is answered from the state cache: their median wall time, and the main
+    worker's CPU seconds per request (which a loaded machine does not stretch)."""
     import httpx
 
     with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=300) as client:
@@ -162,7 +168,10 @@ def served_state(url: str, token: str, calls: int) -> dict[str, float]:
             return took
 
         first = one(3600.0)
-        return {"first": first, "served": median([one(3601.0 + index) for index in range(calls)])}
+        cpu = proc_cpu_seconds(pid)
+        walls = [one(3601.0 + index) for index in range(STATE_SERVED_CALLS)]
+        cpu = (proc_cpu_seconds(pid) - cpu) / STATE_SERVED_CALLS
+        return {"first": first, "served": median(walls), "cpu": cpu}
 
 
 def idle_and_state(work: Path, sizes: dict, trees: dict[str, Path], runs: int, log) -> tuple[dict, dict]:
@@ -177,29 +186,33 @@ def idle_and_state(work: Path, sizes: dict, trees: dict[str, Path], runs: int, l
     return idle, state
 
 
-def _ask_state(into: dict[str, float], token: str, calls: int, url: str) -> None:
-    into.update(served_state(url, token, calls))
+def _ask_state(into: dict[str, float], token: str, url: str, pid: int) -> None:
+    into.update(served_state(url, pid, token))
+
+
+# What state_runs measures of the state, each in seconds.
+STATE_FIGURES = ("served", "cpu", "first", "folders")
 
 
 def state_runs(root: Path, trees: dict[str, Path], sizes: dict, runs: int, work: Path,
                log) -> tuple[dict[str, list[float]], dict[str, dict[str, list[float]]]]:
     """Idle CPU and the state's cost, before and after interleaved: {tree: [cpu]} and
-    {tree: {"served"|"first"|"folders": [seconds]}}."""
+    {tree: {"served"|"cpu"|"first"|"folders": [seconds]}}."""
     token = Project.open(root).token
     idle: dict[str, list[float]] = {name: [] for name in trees}
-    state: dict[str, dict[str, list[float]]] = {name: {"served": [], "first": [], "folders": []} for name in trees}
+    state: dict[str, dict[str, list[float]]] = {name: {key: [] for key in STATE_FIGURES} for name in trees}
     for index in range(runs):
         for name, src in trees.items():
             served: dict[str, float] = {}
-            ask = functools.partial(_ask_state, served, token, sizes["state_calls"])
+            ask = functools.partial(_ask_state, served, token)
             cpu = idle_cpu(root, src, sizes["settle"], sizes["idle_window"], work / "logs", then=ask)
             folders = float(in_tree(src, STATE_SCRIPT, str(root), str(sizes["state_calls"])))
             idle[name].append(cpu)
-            for key, value in (("served", served["served"]), ("first", served["first"]), ("folders", folders)):
+            for key, value in {**served, "folders": folders}.items():
                 state[name][key].append(value)
             log(f"idle {root.name}, {name} run {index + 1}: {cpu:.1%} of a core, state served "
-                f"{served['served'] * 1000:.1f} ms (first {served['first'] * 1000:.0f} ms), "
-                f"from the folders {folders * 1000:.0f} ms")
+                f"{served['served'] * 1000:.1f} ms, {served['cpu'] * 1000:.1f} ms CPU (first "
+                f"{served['first'] * 1000:.0f} ms), from the folders {folders * 1000:.0f} ms")
     return idle, state
 
 
@@ -284,8 +297,9 @@ def _idle_report(section: Section, sizes: dict, idle: dict, state: dict) -> None
         "A project whose chapters all have their task queued, served by `storyreel main --listen` "
         f"with no node: the main worker's CPU over {sizes['idle_window']:g} idle seconds (after "
         f"{sizes['settle']:g} s of start-up); then the farm state its dashboard shows, asked over "
-        "HTTP (`/dashboard/api/state`) once, then the median of "
-        f"{sizes['state_calls']} more, each a window of its own so none comes from the cache; and the "
+        f"HTTP (`/dashboard/api/state`) once, then {STATE_SERVED_CALLS} more, each a window of its own "
+        "so none comes from the cache (their median wall time, and the main worker's CPU per request, "
+        "which a loaded machine does not stretch as it stretches wall time); and the "
         "state `status` builds from the folders alone with no main worker (a fresh process, median of "
         f"{sizes['state_calls']} builds). Before = the branch's base, after = this tree, interleaved.",
         "",
@@ -293,18 +307,15 @@ def _idle_report(section: Section, sizes: dict, idle: dict, state: dict) -> None
     rows = []
     for count in idle:
         cpu = {name: median(values) for name, values in idle[count].items()}
-        took = {key: {name: median(parts[key]) for name, parts in state[count].items()}
-                for key in ("served", "first", "folders")}
-        ratio = {key: f"{took[key]['after'] / took[key]['before']:.3f}" for key in took}
+        took = {key: {name: median(parts[key]) for name, parts in state[count].items()} for key in STATE_FIGURES}
+        cells = [cell for key in ("served", "cpu", "folders") for cell in _pair(took[key])]
         rows.append([f"{count:,}", f"{cpu['before']:.1%}", f"{cpu['after']:.1%}",
-                     f"{cpu['after'] / cpu['before']:.3f}" if cpu["before"] else "n/a",
-                     f"{took['served']['before'] * 1000:.1f} ms", f"{took['served']['after'] * 1000:.1f} ms",
-                     ratio["served"], f"{took['folders']['before'] * 1000:.1f} ms",
-                     f"{took['folders']['after'] * 1000:.1f} ms", ratio["folders"]])
-        section.figures[f"idle_{count}"] = {"cpu": cpu, "state": took["served"], "state_first": took["first"],
-                                            "state_from_folders": took["folders"]}
+                     f"{cpu['after'] / cpu['before']:.3f}" if cpu["before"] else "n/a", *cells])
+        section.figures[f"idle_{count}"] = {"cpu": cpu, "state": took["served"], "state_cpu": took["cpu"],
+                                            "state_first": took["first"], "state_from_folders": took["folders"]}
     section.table(["queued", "idle CPU before", "after", "after/before", "dashboard state before", "after",
-                   "after/before", "from the folders before", "after", "after/before"], rows)
+                   "after/before", "its CPU before", "after", "after/before", "from the folders before",
+                   "after", "after/before"], rows)
     last = max(idle)
     section.target(f"idle main-worker CPU, {last:,} queued, share of one core",
                    median(idle[last]["after"]) * 100, 2.0, fmt="{:.1f} %",
@@ -312,6 +323,12 @@ def _idle_report(section: Section, sizes: dict, idle: dict, state: dict) -> None
     section.target(f"dashboard state, {last:,} queued", median(state[last]["after"]["served"]) * 1000, 20.0,
                    fmt="{:.1f} ms", why="the served state still lists, reads or serialises something per "
                    "queued task or event")
+
+
+def _pair(took: dict[str, float]) -> list[str]:
+    """Before, after (ms) and their ratio."""
+    ratio = f"{took['after'] / took['before']:.3f}" if took["before"] else "n/a"
+    return [f"{took['before'] * 1000:.1f} ms", f"{took['after'] * 1000:.1f} ms", ratio]
 
 
 def _report(section: Section, sizes: dict, idle: dict, state: dict, planning: dict) -> None:

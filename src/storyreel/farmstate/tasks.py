@@ -24,6 +24,9 @@ _names: dict[str, ChapterName] = {}
 # When each task was planned (metadata.json's created_at, which no move changes), for the
 # rows the farm state lists every two seconds; as many are remembered as names.
 _planned: dict[str, float] = {}
+# A queued task's row is its metadata's alone (no node, no reason, queued since it was
+# planned), so each row the state lists every two seconds is made once.
+_queued: dict[str, TaskRow] = {}
 
 
 class TaskRow(BaseModel):
@@ -108,6 +111,8 @@ def _row(layout: Layout, state: TaskState, folder: Path, h: History | None,
          failed: dict[str, queues.Failure]) -> TaskRow:
     """The row of the task in `folder`, a folder of `state`."""
     task_id = folder.name
+    if state == TaskState.QUEUED and task_id in _queued:
+        return _queued[task_id]
     created = _created(folder)
     since, node, reason = created, "", ""
     if state == TaskState.PROCESSING:
@@ -120,8 +125,13 @@ def _row(layout: Layout, state: TaskState, folder: Path, h: History | None,
         failure = failed.get(task_id)
         reason, since = (failure.reason, failure.when) if failure else ("", _mtime(folder / FAILURE_REASON_NAME))
         node = _last_node(h.failed if h else [], task_id)
-    return TaskRow(task_id=task_id, state=state, name=name_of(layout, task_id, folder), node=node,
-                   created=created, since=since, reason=reason, folder=layout.relative(folder))
+    row = TaskRow(task_id=task_id, state=state, name=name_of(layout, task_id, folder), node=node,
+                  created=created, since=since, reason=reason, folder=layout.relative(folder))
+    if state == TaskState.QUEUED and task_id in _planned and task_id in _names:  # read from its metadata
+        if len(_queued) >= NAME_CACHE_SIZE:
+            _queued.clear()
+        _queued[task_id] = row
+    return row
 
 
 def task_rows(layout: Layout, states: Iterable[TaskState] = tuple(TaskState), h: History | None = None,
