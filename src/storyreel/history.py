@@ -4,15 +4,18 @@ downloads, renders and uploads it reported, and how each task ended.
 `history()` reads the log once, handing each record to the handler of its kind (the
 `HANDLERS` table); kinds it does not know are skipped, so an older storyreel reads a
 newer log. SPEC §10's figures (metrics.py) and the nodes the log remembers (the farm
-state) are computed from the result.
+state) are computed from the result. A long-lived reader (the dashboard) keeps a
+`HistoryFeed` instead, which reads each event once, however often it is asked.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -105,23 +108,20 @@ class History:
     failed: list[Outcome]
     rejected: list[tuple[float, str]]
     requeued: list[Outcome]
-    created: list[float]
+    created: list[float]  # when each task was planned, in order
     first_ts: float | None
     by_task: dict[tuple[str, str], list[Stage]] = field(default_factory=dict)  # (kind, task) → stages
     by_node: dict[str, list[Stage]] = field(default_factory=dict)
     render_spans: dict[str, list[Interval]] = field(default_factory=dict)  # merged, per node
+    last_encoders: dict[str, str] = field(default_factory=dict)  # node → the encoder it rendered with last
 
     def __post_init__(self) -> None:
-        by_task: dict[tuple[str, str], list[Stage]] = defaultdict(list)
-        by_node: dict[str, list[Stage]] = defaultdict(list)
-        for stage in self.stages:
-            by_task[(stage.kind, stage.task_id)].append(stage)
-            by_node[stage.node].append(stage)
-        self.by_task, self.by_node = dict(by_task), dict(by_node)
-        self.render_spans = {
-            node: merge((s.started, s.ended) for s in stages if s.kind == Event.RENDERED)
-            for node, stages in self.by_node.items()
-        }
+        if self.stages and not self.by_node:  # built by hand, not by a reading: index it here
+            index = _StageIndex()
+            for stage in self.stages:
+                index.add(stage)
+            self.by_task, self.by_node = dict(index.by_task), dict(index.by_node)
+            self.render_spans, self.last_encoders = index.spans(), index.last_encoder()
 
     def renders(self, node: str) -> list[Interval]:
         return self.render_spans.get(node, [])
@@ -136,7 +136,46 @@ class History:
 
     def last_encoder(self) -> dict[str, str]:
         """The encoder each node rendered with last."""
-        return {s.node: s.encoder for s in sorted(self.stages, key=lambda s: s.ended) if s.encoder}
+        return dict(self.last_encoders)
+
+
+class _StageIndex:
+    """The stages by task and by node, each node's merged render spans and its last encoder,
+    kept as stages arrive (a node's spans are merged again only after it reported more)."""
+
+    def __init__(self) -> None:
+        self.by_task: defaultdict[tuple[str, str], list[Stage]] = defaultdict(list)
+        self.by_node: defaultdict[str, list[Stage]] = defaultdict(list)
+        self._rendered: defaultdict[str, list[Interval]] = defaultdict(list)
+        self._merged: dict[str, list[Interval]] = {}
+        self._encoder: dict[str, tuple[float, str]] = {}  # node → (ended, encoder) of its latest render
+
+    def add(self, stage: Stage) -> None:
+        self.by_task[(stage.kind, stage.task_id)].append(stage)
+        self.by_node[stage.node].append(stage)
+        if stage.kind == Event.RENDERED:
+            self._rendered[stage.node].append((stage.started, stage.ended))
+            self._merged.pop(stage.node, None)
+        if stage.encoder:
+            known = self._encoder.get(stage.node)
+            if known is None or stage.ended >= known[0]:  # a tie goes to the later report
+                self._encoder[stage.node] = (stage.ended, stage.encoder)
+
+    def spans(self, running: Iterable[Stage] = ()) -> dict[str, list[Interval]]:
+        """Each node's merged render spans, with the renders going on now."""
+        going: defaultdict[str, list[Interval]] = defaultdict(list)
+        for stage in running:
+            going[stage.node].append((stage.started, stage.ended))
+        spans: dict[str, list[Interval]] = {}
+        for node in self.by_node.keys() | going.keys():
+            merged = self._merged.get(node)
+            if merged is None:
+                merged = self._merged[node] = merge(self._rendered.get(node, []))
+            spans[node] = merge(merged + going[node]) if node in going else merged
+        return spans
+
+    def last_encoder(self) -> dict[str, str]:
+        return {node: encoder for node, (_ended, encoder) in self._encoder.items()}
 
 
 def _stage(record: dict[str, Any]) -> Stage | None:
@@ -168,12 +207,14 @@ def _outcome(record: dict[str, Any], ts: float) -> Outcome:
 
 
 class _Reading:
-    """A History being gathered, one record at a time."""
+    """A History being gathered, one record at a time. `finish` leaves it unchanged, so a
+    feed gives it the records appended since and finishes it again."""
 
     def __init__(self) -> None:
         self.stretches: dict[str, list[list[float | None]]] = defaultdict(list)  # [start, end|None]
         self.nodes: dict[str, NodeInfo] = {}
         self.stages: list[Stage] = []
+        self.index = _StageIndex()
         self.completed: list[Outcome] = []
         self.failed: list[Outcome] = []
         self.requeued: list[Outcome] = []
@@ -181,11 +222,26 @@ class _Reading:
         self.created: list[float] = []
         self.first_ts: float | None = None
 
+    def feed(self, record: dict[str, Any]) -> None:
+        """One record of the log, handed to the handler of its kind."""
+        ts = to_epoch(record.get("ts"))
+        if ts is None:
+            return
+        self.first_ts = ts if self.first_ts is None else min(self.first_ts, ts)
+        kind = record.get("event")
+        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is not None:
+            handler(self, record, ts, str(record.get("node") or ""))
+
     def info(self, name: str) -> NodeInfo:
         node = self.nodes.get(name)
         if node is None:
             node = self.nodes[name] = NodeInfo(name)
         return node
+
+    def add_stage(self, stage: Stage) -> None:
+        self.stages.append(stage)
+        self.index.add(stage)
 
     def touch(self, name: str, moment: float, since: float | None = None) -> None:
         """`name` was active at `moment`; a node not up since its last loss is up again from `since`."""
@@ -203,18 +259,27 @@ class _Reading:
     def finish(
         self, now: float, live: Collection[str] | None, running: Iterable[tuple[str, str, float]]
     ) -> History:
+        """The History as of `now`: open stretches end now (live nodes) or at the node's last
+        activity, and the renders `running` count up to now. Its lists are copies; the stages
+        of one task or node are shared with the reading until it is fed again."""
         alive: dict[str, list[Interval]] = {}
         for name, runs in self.stretches.items():
             up = live is None or name in live
             last = self.nodes[name].last_activity or now
             closed = [(float(s), float(e if e is not None else (now if up else last))) for s, e in runs]  # type: ignore[arg-type]
             alive[name] = merge(closed)
-        stages = list(self.stages)
-        for name, task_id, started in running:
-            if name in alive and started < now:
-                stages.append(Stage(Event.RENDERED, task_id, name, 0, started, now, running=True))
-        return History(now, alive, self.nodes, stages, self.completed, self.failed, self.rejected,
-                       self.requeued, self.created, self.first_ts)
+        going = [Stage(Event.RENDERED, task_id, name, 0, started, now, running=True)
+                 for name, task_id, started in running if name in alive and started < now]
+        by_task, by_node = dict(self.index.by_task), dict(self.index.by_node)
+        for stage in going:
+            by_task[(stage.kind, stage.task_id)] = [*by_task.get((stage.kind, stage.task_id), []), stage]
+            by_node[stage.node] = [*by_node.get(stage.node, []), stage]
+        nodes = {name: replace(info, encoders=list(info.encoders), holding=dict(info.holding))
+                 for name, info in self.nodes.items()}
+        return History(now, alive, nodes, self.stages + going, list(self.completed), list(self.failed),
+                       list(self.rejected), list(self.requeued), list(self.created), self.first_ts,
+                       by_task=by_task, by_node=by_node, render_spans=self.index.spans(going),
+                       last_encoders=self.index.last_encoder())
 
 
 # -- one handler per event kind ------------------------------------------------
@@ -243,7 +308,7 @@ def _lost(r: _Reading, record: dict[str, Any], ts: float, name: str) -> None:
 def _stage_reported(r: _Reading, record: dict[str, Any], ts: float, name: str) -> None:
     stage = _stage(record)
     if stage is not None:
-        r.stages.append(stage)
+        r.add_stage(stage)
         if stage.node:
             r.touch(stage.node, stage.ended, since=stage.started)
 
@@ -285,7 +350,7 @@ def _rejected(r: _Reading, record: dict[str, Any], ts: float, name: str) -> None
 
 
 def _task_created(r: _Reading, record: dict[str, Any], ts: float, name: str) -> None:
-    r.created.append(ts)
+    bisect.insort(r.created, ts)  # kept in order: a span counts them by bisection
 
 
 Handler = Callable[[_Reading, dict[str, Any], float, str], None]
@@ -314,12 +379,35 @@ def history(
     going on now as (node, task id, started), so a long render counts while it runs."""
     reading = _Reading()
     for record in events:
-        ts = to_epoch(record.get("ts"))
-        if ts is None:
-            continue
-        reading.first_ts = ts if reading.first_ts is None else min(reading.first_ts, ts)
-        kind = record.get("event")
-        handler = HANDLERS.get(kind) if isinstance(kind, str) else None
-        if handler is not None:
-            handler(reading, record, ts, str(record.get("node") or ""))
+        reading.feed(record)
     return reading.finish(now, live, running)
+
+
+class HistoryFeed:
+    """The history a long-lived reader of the event log keeps (the dashboard): each call
+    reads only the records appended since the last one, so its cost follows what is new,
+    not the log's length; the result is what `history()` makes of the whole log.
+
+    `events` is every record so far, as one `logs.EventReader` keeps them: the same record
+    objects in the same order, with new ones appended. When the list no longer starts with
+    the records already read (the reader read a replaced or truncated log again from its
+    start), the feed starts over."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reading = _Reading()
+        self._read = 0  # records read so far
+        self._last: dict[str, Any] | None = None  # the last of them, to know the list still holds it
+
+    def history(
+        self, events: Sequence[dict[str, Any]], now: float, live: Collection[str] | None = None,
+        running: Iterable[tuple[str, str, float]] = (),
+    ) -> History:
+        with self._lock:
+            read = self._read
+            if read > len(events) or (read and events[read - 1] is not self._last):
+                self._reading, read = _Reading(), 0  # not the log read before: read it all
+            for index in range(read, len(events)):
+                self._reading.feed(events[index])
+            self._read, self._last = len(events), (events[-1] if events else None)
+            return self._reading.finish(now, live, running)

@@ -84,6 +84,7 @@ class MainWorker:
         try:
             self.lock.acquire(self.listen)
             recover(self.project)
+            self.project.scanned_counts.keep()  # from here on, every file filed is told
             log.info("Main worker started on %s", self.project.layout.root)
             if self.farm is not None:
                 self.farm.start()

@@ -22,7 +22,7 @@ Definitions (each figure is given for a span: "since start" or a recent window):
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -118,6 +118,10 @@ class _Span:
     def count(self, moments: Iterable[float]) -> int:
         return sum(1 for t in moments if self.lo <= t <= self.hi)
 
+    def count_sorted(self, moments: list[float]) -> int:
+        """`count` of moments in order, by bisection (10,000 planned tasks cost nothing)."""
+        return bisect_right(moments, self.hi) - bisect_left(moments, self.lo)
+
 
 def _node_figures(span: _Span, name: str, speeds: dict[tuple[str, str], list[float]]) -> NodeFigures:
     """One node's wall, render and transfer time in the span; its finished renders are
@@ -200,7 +204,7 @@ def figures(h: History, lo: float = -math.inf, hi: float | None = None) -> Figur
         output_media_seconds=cost.media,
         io_overhead=_ratio(cost.io_total, done), io_exposed=_ratio(cost.exposed, done),
         tasks_failed=len(span.failed), tasks_requeued=span.count(o.ts for o in h.requeued),
-        tasks_created=span.count(h.created), files_rejected=span.count(t for t, _ in h.rejected),
+        tasks_created=span.count_sorted(h.created), files_rejected=span.count(t for t, _ in h.rejected),
         nodes=node_figs,
         speeds=[Speed(n, e, int(c), sec, m, _ratio(m, sec)) for (n, e), (c, sec, m) in sorted(speeds.items())],
     )

@@ -6,6 +6,7 @@ import hmac
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from storyreel import config, fsops
@@ -13,6 +14,7 @@ from storyreel.config import Settings
 from storyreel.errors import ConfigError
 from storyreel.layout import Layout
 from storyreel.logs import EventLog
+from storyreel.scannedcounts import ScannedCounts
 
 
 @dataclass
@@ -58,6 +60,11 @@ class Project:
             fsops.write_atomic(layout.token_file, secrets.token_urlsafe(32) + "\n")
             os.chmod(layout.token_file, 0o600)
         return cls.open(root)
+
+    @cached_property
+    def scanned_counts(self) -> ScannedCounts:
+        """The files of each kind in scanned/, kept by the process that files them."""
+        return ScannedCounts(self.layout, seconds=self.settings.plan.rescan_seconds)
 
     @property
     def token(self) -> str:

@@ -33,7 +33,7 @@ STDERR_TAIL_BYTES = 8192
 LOG_TAIL_BYTES = 65536
 
 
-def _count_files(folder: Path | str, skip_suffix: str | None = None) -> int:
+def count_files(folder: Path | str, skip_suffix: str | None = None) -> int:
     """Files under `folder` as os.walk sees them (a symlinked folder is neither entered nor
     counted), from each listing's entry types: no stat per entry, so 10,000 story folders
     count several times faster than os.walk walks them."""
@@ -43,7 +43,7 @@ def _count_files(folder: Path | str, skip_suffix: str | None = None) -> int:
             for entry in entries:
                 if entry.is_dir():
                     if not entry.is_symlink():
-                        count += _count_files(entry.path, skip_suffix)
+                        count += count_files(entry.path, skip_suffix)
                 elif not (is_ignored_name(entry.name) or (skip_suffix and entry.name.endswith(skip_suffix))):
                     count += 1
     except OSError:
@@ -51,17 +51,20 @@ def _count_files(folder: Path | str, skip_suffix: str | None = None) -> int:
     return count
 
 
-def queue_lengths(layout: Layout) -> dict[str, int]:
-    """Items waiting or finished in each folder of SPEC §2."""
-    lengths = {"raw": _count_files(layout.raw)}
+def queue_lengths(layout: Layout, *, scanned: dict[str, int] | None = None,
+                  queued: int | None = None) -> dict[str, int]:
+    """Items waiting or finished in each folder of SPEC §2. `scanned` ("scanned/<kind>" → n)
+    and `queued` are counts kept by the main worker; the folders are counted when None."""
+    lengths = {"raw": count_files(layout.raw)}
     for kind in AssetKind:
-        lengths[f"scanned/{kind}"] = _count_files(layout.scanned / kind)
-    lengths["tasks"] = len(layout.task_ids(TaskState.QUEUED))
+        key = f"scanned/{kind}"
+        lengths[key] = scanned[key] if scanned is not None else count_files(layout.scanned / kind)
+    lengths["tasks"] = queued if queued is not None else len(layout.task_ids(TaskState.QUEUED))
     lengths["processing"] = len(layout.task_ids(TaskState.PROCESSING))
     lengths["output"] = sum(
         1 for task_id in layout.task_ids(TaskState.DONE) if (layout.task_dir(task_id, TaskState.DONE) / FINAL_NAME).is_file()
     )
-    lengths["trash/invalid"] = _count_files(layout.invalid, skip_suffix=REASON_SUFFIX)
+    lengths["trash/invalid"] = count_files(layout.invalid, skip_suffix=REASON_SUFFIX)
     lengths["trash/failed"] = len(layout.task_ids(TaskState.FAILED))
     return lengths
 

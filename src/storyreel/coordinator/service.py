@@ -17,6 +17,7 @@ tasks/ and no hashing ever holds.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -139,6 +140,14 @@ class Coordinator:
         if task_ids:
             with self._lock:
                 self.queue.add(task_ids)
+
+    def queued_view(self, limit: int) -> tuple[int, list[str]] | None:
+        """How many tasks are queued and the first `limit` in the order nodes get them (for the
+        farm state, which then lists no folder of tasks/); None before tasks/ was first listed."""
+        with self._lock:
+            if not self.queue.built:
+                return None
+            return len(self.queue), list(itertools.islice(self.queue, limit))
 
     def rescan_queue(self) -> tuple[int, int]:
         """List tasks/ again so folders moved in or out by hand are seen; the listing runs

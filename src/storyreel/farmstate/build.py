@@ -1,6 +1,11 @@
 """The farm state built in one place, from the folders, the event log and, when a
 coordinator runs in this process, its live node rows. Read-only: nothing here moves,
 writes or deletes a file.
+
+Beside the main worker (its dashboard, polled every two seconds) nothing in the build
+grows with the queue: the coordinator's queue index counts tasks/ and names its first
+tasks, the main worker's kept counts stand for scanned/, and the dashboard's HistoryFeed
+reads only the events appended since its last call.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from storyreel.farmstate.model import (
     NodeTask,
 )
 from storyreel.farmstate.tasks import TaskRow, names_of, output_size, task_rows
-from storyreel.history import History, history
+from storyreel.history import History, HistoryFeed, history
 from storyreel.layout import TaskState
 from storyreel.logs import read_events
 from storyreel.project import Project
@@ -40,12 +45,16 @@ def build_state(
     *,
     events: list[dict[str, Any]] | None = None,
     now: float | None = None,
-    window: float = metrics.DEFAULT_WINDOW_SECONDS,
+    window: float = metrics.DEFAULT_WINDOW_SECONDS, feed: HistoryFeed | None = None,
+    queued: tuple[int, list[str]] | None = None,
 ) -> FarmState:
     """Everything `storyreel status` and the dashboard show.
 
     `nodes` are the coordinator's live rows; None when no coordinator is reachable, in
-    which case nodes come from the event log as offline. `events` default to the whole log.
+    which case nodes come from the event log as offline. `events` default to the whole log;
+    `feed` keeps their history between calls (then `events` is one EventReader's list).
+    `queued`: how many tasks are queued and the first TASK_ROWS of them, from the
+    coordinator's queue index; tasks/ is listed when None.
     """
     now = time.time() if now is None else now
     layout = project.layout
@@ -53,18 +62,22 @@ def build_state(
         events = list(read_events(layout.events_file))
     live = {row.node for row in nodes if row.live} if nodes is not None else set()
     running = [render for row in nodes or [] for render in row.renders_started(now)]
-    h = history(events, now, live, running)
+    h = feed.history(events, now, live, running) if feed is not None else history(events, now, live, running)
     failed = queues.failures(layout)
     rows = _node_rows(h, nodes or [], set(layout.task_ids(TaskState.PROCESSING)))
     completed = sorted(h.completed, key=lambda o: o.ts, reverse=True)[:RECENT_COMPLETED]
-    tasks = _held_by_live_nodes(task_rows(layout, (TaskState.QUEUED, TaskState.PROCESSING), h, TASK_ROWS), rows)
+    chosen = {TaskState.QUEUED: queued[1][:TASK_ROWS]} if queued is not None else None
+    tasks = _held_by_live_nodes(task_rows(layout, (TaskState.QUEUED, TaskState.PROCESSING), h, TASK_ROWS,
+                                          chosen), rows)
     mentioned = [t.task_id for row in rows for t in row.tasks] + [o.task_id for o in completed]
+    lengths = queues.queue_lengths(layout, scanned=project.scanned_counts.counts(),
+                                   queued=queued[0] if queued is not None else None)
     return FarmState(
         root=str(layout.root),
         now=now,
         coordinator=nodes is not None,
         disk=DiskState.of(diskspace.measure(project)),
-        queues=FolderCounts.model_validate(queues.queue_lengths(layout)),
+        queues=FolderCounts.model_validate(lengths),
         invalid_reasons=queues.invalid_reasons(layout),
         failed_reasons=queues.failed_reasons(failed),
         recent_failures=failed[:RECENT_FAILURES],

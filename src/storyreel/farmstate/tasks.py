@@ -21,6 +21,12 @@ from storyreel.layout import FAILURE_REASON_NAME, FINAL_NAME, METADATA_NAME, Lay
 NAME_CACHE_SIZE = 4096
 
 _names: dict[str, ChapterName] = {}
+# When each task was planned (metadata.json's created_at, which no move changes), for the
+# rows the farm state lists every two seconds; as many are remembered as names.
+_planned: dict[str, float] = {}
+# A queued task's row is its metadata's alone (no node, no reason, queued since it was
+# planned), so each row the state lists every two seconds is made once.
+_queued: dict[str, TaskRow] = {}
 
 
 class TaskRow(BaseModel):
@@ -76,8 +82,17 @@ def _mtime(path: Path) -> float | None:
 
 
 def _created(folder: Path) -> float | None:
+    known = _planned.get(folder.name)
+    if known is not None:
+        return known
     data = taskmeta.read_raw(folder) or {}
-    return to_epoch(data.get("created_at")) or _mtime(folder / METADATA_NAME)
+    planned = to_epoch(data.get("created_at"))
+    if planned is None:
+        return _mtime(folder / METADATA_NAME)
+    if len(_planned) >= NAME_CACHE_SIZE:
+        _planned.clear()
+    _planned[folder.name] = planned
+    return planned
 
 
 def _held_by(h: History | None, task_id: str) -> tuple[str, float | None]:
@@ -92,9 +107,12 @@ def _last_node(outcomes: list[Outcome], task_id: str) -> str:
     return next((o.node for o in reversed(outcomes) if o.task_id == task_id), "")
 
 
-def _row(layout: Layout, state: TaskState, task_id: str, h: History | None,
+def _row(layout: Layout, state: TaskState, folder: Path, h: History | None,
          failed: dict[str, queues.Failure]) -> TaskRow:
-    folder = layout.task_dir(task_id, state)
+    """The row of the task in `folder`, a folder of `state`."""
+    task_id = folder.name
+    if state == TaskState.QUEUED and task_id in _queued:
+        return _queued[task_id]
     created = _created(folder)
     since, node, reason = created, "", ""
     if state == TaskState.PROCESSING:
@@ -107,21 +125,30 @@ def _row(layout: Layout, state: TaskState, task_id: str, h: History | None,
         failure = failed.get(task_id)
         reason, since = (failure.reason, failure.when) if failure else ("", _mtime(folder / FAILURE_REASON_NAME))
         node = _last_node(h.failed if h else [], task_id)
-    return TaskRow(task_id=task_id, state=state, name=name_of(layout, task_id, folder), node=node,
-                   created=created, since=since, reason=reason, folder=layout.relative(folder))
+    row = TaskRow(task_id=task_id, state=state, name=name_of(layout, task_id, folder), node=node,
+                  created=created, since=since, reason=reason, folder=layout.relative(folder))
+    if state == TaskState.QUEUED and task_id in _planned and task_id in _names:  # read from its metadata
+        if len(_queued) >= NAME_CACHE_SIZE:
+            _queued.clear()
+        _queued[task_id] = row
+    return row
 
 
 def task_rows(layout: Layout, states: Iterable[TaskState] = tuple(TaskState), h: History | None = None,
-              limit: int | None = None) -> list[TaskRow]:
+              limit: int | None = None, chosen: dict[TaskState, list[str]] | None = None) -> list[TaskRow]:
     """Tasks in `states`, in lifecycle order, oldest first within a state; `h`, the event log
-    read, names the node of each held, finished or failed task. `limit` caps each state."""
+    read, names the node of each held, finished or failed task. `limit` caps each state.
+    `chosen` names the tasks of a state to list instead of its folder's oldest (the
+    coordinator's queue knows the first tasks of tasks/ without listing it)."""
     wanted = set(states)
     failed = {f.task_id: f for f in queues.failures(layout)} if TaskState.FAILED in wanted else {}
     rows: list[TaskRow] = []
     for state in TaskState:
         if state not in wanted:
             continue
-        found = [_row(layout, state, task_id, h, failed) for task_id in _oldest(layout, state, limit)]
+        ids = chosen[state] if chosen and state in chosen else _oldest(layout, state, limit)
+        base = layout.state_dir(state)
+        found = [_row(layout, state, base / task_id, h, failed) for task_id in ids]
         found.sort(key=lambda r: (r.since or 0.0, r.task_id))
         rows += found[:limit] if limit is not None else found
     return rows

@@ -57,6 +57,7 @@ def file_into(
             fsops.move(src, dst)
         else:
             fsops.Journal(project.layout).replace_original(src, prepared, dst)
+        project.scanned_counts.filed(dst)
     log.info("Moved file %s → %s", rel(project, src), rel(project, dst))
     project.events.emit(Event.INGESTED, path=rel(project, src), dest=rel(project, dst), kind=kind, **details)
     return dst
@@ -91,6 +92,7 @@ def reject(
             record["detail"] = detail
         fsops.write_json(layout.reason_file(dest), record)
         fsops.move(path, dest)
+        project.scanned_counts.taken(path)  # a synthesized voice leaving scanned/
     # A duplicate names the file it duplicates, so the operator can compare the two.
     logged = f"{reason} of {extra['duplicate_of']}" if "duplicate_of" in extra else reason
     log.warning("Rejected %s → %s: %s", rel(project, path), rel(project, dest), logged)

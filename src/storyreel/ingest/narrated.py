@@ -80,6 +80,7 @@ def file_narration(project: Project, meta: NarrateMeta, part: Path, words: Path,
         fsops.copy_into_place(words, Layout.voice_words(voice))
         voicerecord.write(voice, duration, made, measured=part)  # a kill after this leaves no operator-looking voice
         fsops.move(part, voice)
+        project.scanned_counts.filed(voice)
     sent = f"{rel(project, part.parent)}/{VOICE_NAME}"  # the node's voice.mp3, as it arrived
     log.info("Moved file %s → %s (narrated by %s with %s, voice %s: %.1f s)", sent,
              rel(project, voice), node, report.engine, report.voice, duration)

@@ -304,6 +304,8 @@ class LinkProcessor:
             return placed
         record["state"] = DONE
         fsops.write_json(record_path, record)
+        for path in (*paths, record_path):
+            self.project.scanned_counts.filed(path)
         story = f"{asset.category}/{asset.story}"
         if paths:
             log.info(

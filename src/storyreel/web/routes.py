@@ -26,7 +26,9 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 
 from storyreel import metrics
 from storyreel.farmstate import FarmState, NodeRow, build_state
+from storyreel.farmstate.build import TASK_ROWS
 from storyreel.farmstate.remote import CoordinatorLink
+from storyreel.history import HistoryFeed
 from storyreel.logs import EventReader
 from storyreel.netaddr import is_loopback
 from storyreel.project import Project
@@ -65,6 +67,7 @@ class StateSource:
         self.coordinator = coordinator
         self.link = link
         self.events = EventReader(project.layout.events_file)
+        self.history = HistoryFeed()  # each event read once, however often the state is built
         self._lock = threading.Lock()
         self._cache: dict[float, tuple[float, FarmState]] = {}
         self._lifetime = STATE_CACHE_SECONDS
@@ -75,6 +78,11 @@ class StateSource:
             return None
         return [NodeRow.from_snapshot(raw) for raw in self.coordinator.nodes_snapshot()]
 
+    def queued(self) -> tuple[int, list[str]] | None:
+        """The queue's length and first tasks from the coordinator's own index, when it has one."""
+        view = getattr(self.coordinator, "queued_view", None)
+        return view(TASK_ROWS) if view is not None else None
+
     def state(self, window: float = metrics.DEFAULT_WINDOW_SECONDS) -> FarmState:
         with self._lock:
             hit = self._cache.get(window)
@@ -83,7 +91,8 @@ class StateSource:
             started = time.monotonic()
             state = self.link.live_state(window) if self.link is not None else None
             if state is None:
-                state = build_state(self.project, self.nodes(), events=self.events.events(), window=window)
+                state = build_state(self.project, self.nodes(), events=self.events.events(), window=window,
+                                    feed=self.history, queued=self.queued())
             finished = time.monotonic()
             self._lifetime = max(STATE_CACHE_SECONDS, STATE_CACHE_COST_FACTOR * (finished - started))
             self._cache = {window: (finished, state)}
