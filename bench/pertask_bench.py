@@ -17,10 +17,11 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import farmproc as farm
-from harness import BenchError, median, run_measured
+from harness import BenchError, median, proc_cpu_seconds, run_measured
 from report import Section
 from tasks import CATEGORY, queue_tasks
 
@@ -30,6 +31,11 @@ from storyreel.logs import Event, read_events
 from storyreel.media.probe import probe
 
 ROOT = Path(__file__).resolve().parents[1]
+# How long a queue may take to drain, and how often the drain is looked at (s).
+DRAIN_TIMEOUT = 900.0
+POLL = 0.05
+# Render stages timed alone per run and tree (the median is reported).
+STAGE_RUNS = 5
 # The node logs each program it starts at DEBUG (`media "run …"` / `media "start …"`).
 PROGRAM_MARKS = (' media "run ', ' media "start ')
 
@@ -46,6 +52,31 @@ task = Path(sys.argv[1])
 meta = read(task)
 enc = encoders.setup(encoders.choose(meta.render.encoder), meta.render.preset, meta.render.quality)
 print(json.dumps(build_argv(_inputs(task, meta), meta.render, enc, Path(sys.argv[2]), ffmpeg=ffmpeg())))
+"""
+
+# The node's render stage of one task (render_task, then the thumbnail), timed in a fresh
+# interpreter under either tree, `runs` times after one to warm up; the voice is touched
+# before each, as each task brings a voice of its own. Prints wall and CPU (its programs).
+STAGE_SCRIPT = """
+import json, os, resource, shutil, sys, time
+from pathlib import Path
+from storyreel.render.job import render_task
+from storyreel.render.thumbnail import make_thumbnail
+task, out, runs = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+def cpu():
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+walls, cpus = [], []
+for index in range(runs + 1):
+    shutil.rmtree(out, ignore_errors=True)
+    os.utime(task / "voice.mp3")
+    began, used = time.perf_counter(), cpu()
+    result = render_task(task, out / "final.mp4")
+    make_thumbnail(task, result.output, out / "thumbnail.jpg")
+    if index:
+        walls.append(time.perf_counter() - began)
+        cpus.append(cpu() - used)
+print(json.dumps({"wall": sorted(walls)[len(walls) // 2], "cpu": sorted(cpus)[len(cpus) // 2]}))
 """
 
 
@@ -95,7 +126,7 @@ def task_cycle(work: Path, src: Path, tasks: int, index: int) -> dict:
     try:
         procs.append(farm.spawn("node", farm.storyreel("render", "--server", url, "--token", token,
                                                        "--log-level", "DEBUG"), logs / "node.log", env))
-        farm.wait_drained(layout, tasks, procs, timeout=900)
+        cpu = _steady_cpu(layout, tasks, procs)
         farm.wait_events(layout, Event.RENDERED, tasks, timeout=60)
     finally:
         for proc in reversed(procs):
@@ -103,7 +134,34 @@ def task_cycle(work: Path, src: Path, tasks: int, index: int) -> dict:
     done, failed = farm.finished(layout)
     if done != tasks:
         raise BenchError(f"{done} of {tasks} tasks rendered ({failed} failed); see {logs}")
-    return _figures(layout, tasks) | {"programs": _programs(logs / "node.log") / tasks}
+    return _figures(layout, tasks) | cpu | {"programs": _programs(logs / "node.log") / tasks}
+
+
+def _steady_cpu(layout: Layout, tasks: int, procs: list[farm.Proc]) -> dict[str, float]:
+    """Wait for the drain; CPU seconds per task of the main worker and of the node (each with
+    its programs) from the first completed task to the last: the steady state, start-up left out."""
+    first: list[float] = []
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    while (done := sum(farm.finished(layout))) < tasks:
+        if done and not first:
+            first = [proc_cpu_seconds(proc.pid) for proc in procs] + [_own_cpu(procs[-1].pid)]
+        for proc in procs:
+            if proc.popen.poll() is not None:
+                raise BenchError(f"{proc.name} exited early with code {proc.popen.returncode}")
+        if time.monotonic() > deadline:
+            raise BenchError(f"{tasks} tasks not drained in {DRAIN_TIMEOUT:g} s")
+        time.sleep(POLL)
+    last = [proc_cpu_seconds(proc.pid) for proc in procs] + [_own_cpu(procs[-1].pid)]
+    if not first or tasks < 2:
+        return {"main_cpu": float("nan"), "node_cpu": float("nan"), "node_python_cpu": float("nan")}
+    main, node, python = ((b - a) / (tasks - 1) for a, b in zip(first, last, strict=True))
+    return {"main_cpu": main, "node_cpu": node, "node_python_cpu": python}
+
+
+def _own_cpu(pid: int) -> float:
+    """CPU seconds of the process itself, its programs left out (/proc utime + stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _figures(layout: Layout, tasks: int) -> dict:
@@ -136,16 +194,27 @@ def ffmpeg_alone(work: Path, runs: int) -> float:
     return median(walls)
 
 
+def render_stage(work: Path, src: Path, runs: int) -> dict[str, float]:
+    """The render stage of the cycles' first task alone, under the tree `src` (medians)."""
+    argv = [sys.executable, "-c", STAGE_SCRIPT, str(work / "alone-task"), str(work / f"stage-{src.parent.name}"),
+            str(runs)]
+    _sample, printed = run_measured(argv, env={**os.environ, "PYTHONPATH": str(src)})
+    return json.loads(printed.strip().splitlines()[-1])
+
+
 def measure(section: Section, work: Path, trees: dict[str, Path], tasks: int, runs: int, log) -> None:
     """Run the cycles before and after, interleaved, and report them in `section`."""
     cycles: dict[str, list[dict]] = {name: [] for name in trees}
     for index in range(runs):
         for name, src in trees.items():
             cycles[name].append(task_cycle(work, src, tasks, index))
+            stage = render_stage(work, src, STAGE_RUNS)
+            cycles[name][-1] |= {"stage_alone": stage["wall"], "stage_cpu": stage["cpu"]}
             got = cycles[name][-1]
             log(f"task cycle, {name} run {index + 1}: {got['per_task']:.2f} s a task, steady "
                 f"{got['steady']:.2f} s, render stage {got['render_stage']:.2f} s, "
-                f"{got['programs']:.1f} programs a task")
+                f"{got['programs']:.1f} programs a task; stage alone {got['stage_alone']:.2f} s, "
+                f"CPU {got['stage_cpu']:.2f} s")
     report(section, tasks, cycles, ffmpeg_alone(work, runs))
 
 
@@ -158,20 +227,32 @@ def report(section: Section, tasks: int, cycles: dict[str, list[dict]], alone: f
         "the tasks; *steady state*: one completion to the next after the first (the pipeline full); "
         "*render stage*: the node's stage from the render's start to its thumbnail (loudness pass, "
         "render, verification, thumbnail); *programs*: ffmpeg/ffprobe/fc-match runs the node started "
-        f"per task. *Outside ffmpeg* = steady state − the render's own ffmpeg command timed alone "
+        "per task; *CPU / task*: each process with its programs, from the first completion to the last; "
+        f"*render stage alone*: the first task's render and thumbnail in a process of its own, no farm "
+        f"around it (median of {STAGE_RUNS}, its voice touched before each, as each task brings its own), "
+        "with its programs' CPU. "
+        f"*Outside ffmpeg* = steady state − the render's own ffmpeg command timed alone "
         f"({alone:.2f} s). Medians of {len(next(iter(cycles.values())))} interleaved runs.",
         "",
     )
     over = {name: f["steady"] - alone for name, f in fig.items()}
     rows = [[name, f"{f['per_task']:.3f} s", f"{f['steady']:.3f} s", f"{over[name]:.3f} s",
-             f"{f['render_stage']:.3f} s", f"{f['programs']:.1f}"] for name, f in fig.items()]
+             f"{f['render_stage']:.3f} s", f"{f['programs']:.1f}",
+             f"{f['node_cpu']:.3f} s ({f['node_python_cpu']:.3f} s)",
+             f"{f['main_cpu']:.3f} s", f"{f['stage_alone']:.3f} s", f"{f['stage_cpu']:.3f} s"]
+            for name, f in fig.items()]
     before, after = fig["before"], fig["after"]
     rows.append(["after/before", f"{after['per_task'] / before['per_task']:.3f}",
                  f"{after['steady'] / before['steady']:.3f}",
                  f"{over['after'] / over['before']:.3f}" if over["before"] > 0 else "n/a",
                  f"{after['render_stage'] / before['render_stage']:.3f}",
-                 f"{after['programs'] / before['programs']:.2f}"])
-    section.table(["", "per task", "steady state", "outside ffmpeg", "render stage", "programs"], rows)
+                 f"{after['programs'] / before['programs']:.2f}",
+                 f"{after['node_cpu'] / before['node_cpu']:.3f}", f"{after['main_cpu'] / before['main_cpu']:.3f}",
+                 f"{after['stage_alone'] / before['stage_alone']:.3f}",
+                 f"{after['stage_cpu'] / before['stage_cpu']:.3f}"])
+    section.table(["", "per task", "steady state", "outside ffmpeg", "render stage", "programs",
+                   "node CPU / task (its Python)", "main worker CPU / task", "render stage alone",
+                   "its programs' CPU"], rows)
     section.figures["task_cycle"] = {"per_tree": fig, "outside_ffmpeg": over, "ffmpeg_alone": alone}
     section.target("steady-state cost per task outside ffmpeg", over["after"], 0.1, fmt="{:.3f} s",
                    why="every task still starts programs of its own beyond the render: the loudness "
