@@ -98,7 +98,7 @@ def planned_queue(root: Path, work: Path, tasks: int) -> list[str]:
         voice = layout.scanned_voice(CATEGORY, f"story_{index:05d}", "narration.mp3")
         voice.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(files[VOICE_NAME], voice)
-        voicerecord.write(voice, VOICE_SECONDS)
+        voicerecord.write(voice, VOICE_SECONDS, channels=channels)
         (folder / VOICE_NAME).unlink()
         os.symlink(os.path.relpath(voice, folder), folder / VOICE_NAME)
         meta = json.loads((folder / METADATA_NAME).read_text())
