@@ -30,6 +30,7 @@ from pathlib import Path
 
 import farmproc as farm
 import media
+import pertask_bench
 from harness import BenchError, median, proc_cpu_seconds
 from report import Section
 from tasks import CATEGORY, queue_tasks
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FULL = {"queued": (2_000, 10_000), "idle_window": 30.0, "settle": 8.0, "state_calls": 3,
         "plan_chapters": 400, "plan_target_chapters": 2_000, "cycle_tasks": 8}
 SMOKE = {"queued": (100,), "idle_window": 1.0, "settle": 1.0, "state_calls": 1,
-         "plan_chapters": 6, "plan_target_chapters": 12, "cycle_tasks": 1}
+         "plan_chapters": 6, "plan_target_chapters": 12, "cycle_tasks": 2}
 # The planning target: this many chapters planned in one pass, in under PLAN_TARGET_SECONDS.
 PLAN_TARGET_SECONDS = 10.0
 RENDER = {"resolution": "160x90", "frame_rate": 30, "logo": "", "output_format": "mp4",
@@ -247,33 +248,8 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:
     idle, state = idle_and_state(work, sizes, trees, runs, log)
     _idle_report(section, sizes, idle, state)
     planning(section, work, sizes, trees, runs, log)
-    cycles: dict[str, list[float]] = {name: [] for name in trees}
-    for index in range(runs):
-        for name, src in trees.items():
-            cycles[name].append(task_cycle(work, src, sizes["cycle_tasks"], index)["per_task"])
-            log(f"task cycle, {name} run {index + 1}: {cycles[name][-1]:.2f} s a task")
-    _cycle_report(section, sizes, cycles, ffmpeg_alone(work, runs))
+    pertask_bench.measure(section, work, trees, sizes["cycle_tasks"], runs, log)
     return section
-
-
-def _cycle_report(section: Section, sizes: dict, cycles: dict[str, list[float]], alone: float) -> None:
-    per = {name: median(values) for name, values in cycles.items()}
-    over = {name: value - alone for name, value in per.items()}
-    section.add(
-        f"Per-task cost: one node (`storyreel render`) drains {sizes['cycle_tasks']} tiny tasks "
-        "(160x90, 2 s, ultrafast) from `storyreel main --listen`; seconds per task from the first "
-        "claim to the last completion, and what is left after the render's own ffmpeg command, "
-        f"timed alone on one of the tasks ({alone:.2f} s).",
-        "",
-    )
-    section.table(["", "seconds per task", "outside ffmpeg"], [
-        [name, f"{per[name]:.3f} s", f"{over[name]:.3f} s"] for name in per
-    ] + [["after/before", f"{per['after'] / per['before']:.3f}",
-          f"{over['after'] / over['before']:.3f}" if over["before"] > 0 else "n/a"]])
-    section.figures["task_cycle"] = {"per_task": per, "outside_ffmpeg": over, "ffmpeg_alone": alone}
-    section.target("steady-state cost per task outside ffmpeg", over["after"], 0.1, fmt="{:.3f} s",
-                   why="claim, lease write, input listing, two pre-render probes, verification, "
-                   "upload hashing and publishing still add up per task")
 
 
 def planning(section: Section, work: Path, sizes: dict, trees: dict[str, Path], runs: int, log) -> None:
@@ -366,65 +342,6 @@ def _plan_report(section: Section, planning: dict[str, dict], target: dict) -> N
                    PLAN_TARGET_SECONDS, fmt="{:.1f} s",
                    why="creating a task folder's entries (a folder, two files, the links) is slow on a "
                    "disk other processes keep busy")
-
-
-# Prints the ffmpeg argv render_task would run for a task folder (the render alone).
-ARGV_SCRIPT = """
-import json, sys
-from pathlib import Path
-from storyreel.media.tools import ffmpeg
-from storyreel.render import encoders
-from storyreel.render.graph import build_argv
-from storyreel.render.job import _inputs
-from storyreel.taskmeta import read
-task = Path(sys.argv[1])
-meta = read(task)
-enc = encoders.setup(encoders.choose(meta.render.encoder), meta.render.preset, meta.render.quality)
-print(json.dumps(build_argv(_inputs(task, meta), meta.render, enc, Path(sys.argv[2]), ffmpeg=ffmpeg())))
-"""
-
-
-def task_cycle(work: Path, src: Path, tasks: int, index: int) -> dict:
-    """One node drains `tasks` tiny tasks; seconds per task from the first claim to the last
-    completion (the node's start-up is before the first claim)."""
-    from coord_bench import CHEAP_RENDER, VOICE_SECONDS, _inputs, _project
-
-    root = work / f"cycle-{src.parent.name}-{index}"
-    project = _project(root)
-    _defaults_only(project.layout.config_file)
-    ids = queue_tasks(project, tasks, _inputs(work, project), VOICE_SECONDS, CHEAP_RENDER)
-    alone = work / "alone-task"
-    if not alone.exists():
-        shutil.copytree(project.layout.task_dir(ids[0]), alone, symlinks=False)
-    env = {"PYTHONPATH": str(src)}
-    logs = work / "logs" / root.name
-    main, url = farm.start_main(root, logs, env=env)
-    procs = [main]
-    try:
-        procs.append(farm.spawn("node", farm.storyreel("render", "--server", url, "--token", project.token),
-                                logs / "node.log", env))
-        farm.wait_drained(project.layout, tasks, procs, timeout=900)
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
-    done, failed = farm.finished(project.layout)
-    if done != tasks:
-        raise BenchError(f"{done} of {tasks} tasks rendered ({failed} failed); see {logs}")
-    return {"per_task": farm.event_span(project.layout) / tasks}
-
-
-def ffmpeg_alone(work: Path, runs: int) -> float:
-    """The render's own ffmpeg command on one of those tasks, timed alone (median)."""
-    from harness import run_measured
-
-    out = work / "alone.mp4"
-    argv = json.loads(in_tree(ROOT / "src", ARGV_SCRIPT, str(work / "alone-task"), str(out)))
-    walls = []
-    for _ in range(runs):
-        out.unlink(missing_ok=True)
-        sample, _ = run_measured(argv, cwd=work / "alone-task")
-        walls.append(sample.wall)
-    return median(walls)
 
 
 def state_only(work: Path, *, smoke: bool, runs: int, log) -> Section:

@@ -285,6 +285,7 @@ class Planner:
             meta = TaskMeta(
                 task_id=task_id, category=category, story_name=story, voice_file=VOICE_NAME,
                 voice_duration=round(voice_seconds, 6), music_file=MUSIC_NAME,
+                voice_channels=voicerecord.channels(voice),  # ingest's count: the node need not probe
                 video_files=order,
                 render=RenderSpec.from_settings(self.project.settings.profile(profile).render, logo_name),
                 chapter=chapter, profile=profile, created_at=iso_utc(),

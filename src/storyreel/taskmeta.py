@@ -111,6 +111,8 @@ class TaskMeta(BaseModel):
     story_name: str
     voice_file: str
     voice_duration: float = Field(gt=0)
+    # The voice's audio channels as ingest read them (0: not recorded, the node probes it).
+    voice_channels: int = Field(0, ge=0)
     music_file: str
     video_files: list[str] = Field(min_length=1)  # in play order; a clip may repeat
     render: RenderSpec

@@ -35,19 +35,22 @@ class VoiceRecord(BaseModel):
     duration: float  # seconds, as ingest's ffprobe read it
     size: int  # bytes of the voice file it measured
     mtime_ns: int  # its modification time
+    channels: int = 0  # its audio channels as ingest's ffprobe read them; 0: not recorded
     narration: Narration | None = None  # None: an operator's recording
 
 
 def write(voice: Path, duration: float, narration: Narration | None = None, *,
-          measured: Path | None = None) -> None:
+          measured: Path | None = None, channels: int = 0) -> None:
     """Record the duration of a voice chapter just filed; a failure to write only costs
     the planner a probe, so it is not an error. A synthesized chapter's record (`narration`)
     is written with fsops.write_atomic's errors raised: it is what marks it synthesized, so
     it is written before the voice takes its name, from the file about to be renamed there
-    (`measured`: a rename keeps size and mtime)."""
+    (`measured`: a rename keeps size and mtime). `channels`: the voice's audio channels,
+    which the planner copies into each task so the node need not probe them."""
     try:
         st = (measured or voice).stat()
-        record = VoiceRecord(duration=duration, size=st.st_size, mtime_ns=st.st_mtime_ns, narration=narration)
+        record = VoiceRecord(duration=duration, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                             channels=channels, narration=narration)
         fsops.write_atomic(Layout.voice_record(voice), record.model_dump_json() + "\n")
     except OSError:
         if narration is not None:
@@ -71,9 +74,24 @@ def narration(voice: Path) -> Narration | None:
 def duration(voice: Path, st: os.stat_result) -> float | None:
     """The recorded duration of `voice` (whose stat is `st`), or None when there is no
     record or it describes another version of the file."""
+    record = _current(voice, st)
+    return record.duration if record is not None and record.duration > 0 else None
+
+
+def channels(voice: Path) -> int:
+    """The recorded audio channels of `voice` as it is now; 0 when there is no record, it
+    describes another version of the file, or it predates the channel count."""
+    try:
+        st = voice.stat()
+    except OSError:
+        return 0
+    record = _current(voice, st)
+    return record.channels if record is not None else 0
+
+
+def _current(voice: Path, st: os.stat_result) -> VoiceRecord | None:
+    """The record beside `voice` when it describes the version whose stat is `st`."""
     record = read(voice)
-    if record is None:
+    if record is None or (record.size, record.mtime_ns) != (st.st_size, st.st_mtime_ns):
         return None
-    if (record.size, record.mtime_ns) != (st.st_size, st.st_mtime_ns) or record.duration <= 0:
-        return None
-    return record.duration
+    return record

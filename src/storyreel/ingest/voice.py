@@ -24,6 +24,12 @@ SUPERSEDED = "superseded"
 def check_voice(project: Project, path: Path) -> tuple[float, float]:
     """The checks every voice chapter passes, an operator's or a synthesized one: MP3 audio
     holding enough speech. Returns (duration, speech seconds); Unacceptable when it fails."""
+    duration, speech, _channels = _checked(project, path)
+    return duration, speech
+
+
+def _checked(project: Project, path: Path) -> tuple[float, float, int]:
+    """check_voice's checks; (duration, speech seconds, audio channels)."""
     settings = project.settings.ingest
     info = probed(path)
     mp3_audio(info)
@@ -38,7 +44,8 @@ def check_voice(project: Project, path: Path) -> tuple[float, float]:
         raise Unacceptable(
             f"too little speech: {speech:.1f} s, at least {settings.min_voice_seconds:g} s needed"
         )
-    return duration, speech
+    audio = info.first_audio
+    return duration, speech, audio.channels if audio is not None else 0
 
 
 def ingest_voice(project: Project, asset: RawAsset, expect: Signature, *,
@@ -46,7 +53,7 @@ def ingest_voice(project: Project, asset: RawAsset, expect: Signature, *,
     """Check that the chapter is MP3 and holds enough speech, then file it under its own name.
     A synthesized voice already filed under that name makes way: it goes to trash/invalid/
     ("superseded") and `superseded(chapter)` is told, so the chapter is rendered again."""
-    duration, speech = check_voice(project, asset.path)
+    duration, speech, channels = _checked(project, asset.path)
     assert asset.story is not None  # classify_raw always names the story of a voice file
     dst = project.layout.scanned_voice(asset.category, asset.story, asset.name)
     if supersede_synthetic(project, dst):
@@ -56,7 +63,7 @@ def ingest_voice(project: Project, asset: RawAsset, expect: Signature, *,
         duration=round(duration, 3), speech_seconds=round(speech, 3),
     )
     if filed == dst:  # not a duplicate sent to the trash
-        voicerecord.write(dst, duration)
+        voicerecord.write(dst, duration, channels=channels)
     return filed
 
 

@@ -24,7 +24,7 @@ from storyreel.captions import AlignmentQuality
 from storyreel.errors import MediaError, RenderError, StoryreelError
 from storyreel.layout import SPLIT_NAME, VIDEO_LIST_NAME
 from storyreel.logs import RENDER_WORKER, get_logger
-from storyreel.media.loudness import SILENT_LUFS, Level, measure_file
+from storyreel.media.loudness import SILENT_LUFS, Level
 from storyreel.media.probe import probe
 from storyreel.media.tools import ffmpeg
 from storyreel.render import audio as sound
@@ -93,8 +93,11 @@ def _inputs(task_dir: Path, meta: TaskMeta) -> RenderInputs:
         clip = next((n for n in missing if n in names), None)
         raise RenderError(task_dir, f"missing input files: {', '.join(missing)}", bad_input=clip)
     voice, music = task_dir / meta.voice_file, task_dir / meta.music_file
-    with ThreadPoolExecutor(2, thread_name_prefix="probe") as pool:  # two ffprobes side by side
-        voice_channels, music_channels = pool.map(_channels, (voice, music))
+    if meta.voice_channels:  # ingest's count, from the record of this very file version
+        voice_channels, music_channels = meta.voice_channels, _channels(music)
+    else:
+        with ThreadPoolExecutor(2, thread_name_prefix="probe") as pool:  # two ffprobes side by side
+            voice_channels, music_channels = pool.map(_channels, (voice, music))
     return RenderInputs(
         videos=[task_dir / n for n in names],
         music=music,
@@ -248,9 +251,9 @@ def check_output(path: Path, task_dir: Path, meta: TaskMeta, stderr: str = "") -
     """The output's own check (streams, size, rate, length, loudness); RenderError naming
     every problem, else the loudness it measured."""
     try:
-        info = probe(path)
+        info, metered = verify.inspect(path)
         found = verify.problems(info, meta.render, meta.voice_duration)
-        level = measure_file(path) if info.audio else Level(SILENT_LUFS)
+        level = metered or Level(SILENT_LUFS)
     except MediaError as exc:
         raise RenderError(task_dir, f"the rendered file cannot be checked: {exc.reason}",
                           stderr=stderr + "\n" + exc.stderr) from exc

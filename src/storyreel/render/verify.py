@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from storyreel.media.loudness import Level
-from storyreel.media.probe import MediaInfo
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from storyreel.media.loudness import Level, measure_file
+from storyreel.media.probe import MediaInfo, probe
 from storyreel.taskmeta import RenderSpec
 
 # A rate within this of the target counts as the target (30000/1001 is not 30).
@@ -14,6 +17,16 @@ LOUDNESS_TOLERANCE_LU = 1.0
 # AAC encoding raises the true peak of a limited mix: by up to 2.3 dB measured here on
 # narration brought up 16 dB and limited; more than this over the ceiling is a broken mix.
 TRUE_PEAK_TOLERANCE_DB = 3.0
+
+
+def inspect(path: Path) -> tuple[MediaInfo, Level | None]:
+    """What the check reads of a finished render: ffprobe's facts and the loudness meter of
+    its sound (None for a file without audio), the two programs run side by side on the
+    same file, so their start-ups overlap. MediaError when either cannot read it."""
+    with ThreadPoolExecutor(2, thread_name_prefix="verify") as pool:
+        metered = pool.submit(measure_file, path)
+        info = probe(path)
+        return info, (metered.result() if info.audio else None)
 
 
 def problems(info: MediaInfo, spec: RenderSpec, voice_duration: float) -> list[str]:
