@@ -7,7 +7,10 @@ narration, played in turn. Each render runs `render_task` in a process of its ow
 variants side by side, interleaved:
 
 - one pass: every clip an input of one ffmpeg (the renderer's threshold raised past them);
-- ours: as render_task does now (segments of a few clips past `ONE_PASS_CLIPS`).
+- ours: as render_task does now (segments of a few clips past `ONE_PASS_CLIPS`);
+- before (only when STORYREEL_BENCH_BEFORE names the `src` folder of an earlier tree):
+  ours as that tree renders it, past its one-pass threshold, for a before/after table
+  measured in the same run.
 
 Peak RSS is the sum over the render's process tree (the python process and every ffmpeg
 it runs, two segment encodes at a time), polled every 0.1 s. At 5 clips the segmented
@@ -20,6 +23,7 @@ ours with the one pass, frame by frame.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -41,6 +45,8 @@ ONE_PASS = 10**6  # a threshold no render reaches: every clip in one ffmpeg
 FORCED = 0  # a threshold every render passes: segments even for a few clips
 # The issue's targets: memory flat in the clip count, wall time at most a little over one pass.
 RSS_GOAL, WALL_GOAL = 1.2, 1.05
+# The `src` folder of an earlier tree whose renders run beside ours (unset: none).
+BEFORE_ENV = "STORYREEL_BENCH_BEFORE"
 
 
 def _task(folder: Path, assets: dict, count: int, size: dict) -> Path:
@@ -99,21 +105,25 @@ def run(work: Path, *, smoke: bool, runs: int, log) -> Section:  # noqa: ANN001
     out = work / "out"
     out.mkdir(parents=True, exist_ok=True)
     variants = {}
+    before = os.environ.get(BEFORE_ENV)
     for count in size["counts"]:
         task = _task(work / f"clips_{count}", assets, count, size)
-        variants[f"{count} one pass"] = (task, ONE_PASS)
-        variants[f"{count} ours"] = (task, None)
+        variants[f"{count} one pass"] = (task, ONE_PASS, None)
+        variants[f"{count} ours"] = (task, None, None)
+        if before and count > _threshold():
+            variants[f"{count} before"] = (task, None, before)
     forced = f"{size['counts'][0]} segments"
-    variants[forced] = (variants[f"{size['counts'][0]} ours"][0], FORCED)
+    variants[forced] = (variants[f"{size['counts'][0]} ours"][0], FORCED, None)
 
     def measure(name: str):
-        task, threshold = variants[name]
+        task, threshold, src = variants[name]
+        env = {**os.environ, "PYTHONPATH": src} if src else None
 
         def once():
             video = out / f"{name.replace(' ', '_')}.mp4"
             argv = [sys.executable, str(Path(__file__).resolve()), "--render", str(task), str(video),
                     str(threshold if threshold is not None else -1)]
-            return run_measured(argv, sample_tree=True)[0]
+            return run_measured(argv, env=env, sample_tree=True)[0]
         return once
 
     samples = interleave({name: measure(name) for name in variants}, runs, once=[forced],
@@ -139,23 +149,25 @@ def _section(size: dict, found: dict, checks: dict, runs: int, forced: str) -> S
         f"logo, espeak-ng narration, music) from {', '.join(map(str, counts))} clips of {sources} "
         "(lavfi with grain, scaled to the output size's share of 1280x720) played in turn. "
         "`render_task` in a process of its own; *one pass*: every clip an input of one ffmpeg; "
-        f"*ours*: segments of a few clips past {_threshold()} clips, two encoded at a time, joined "
+        f"*ours*: segments of a few clips past {_threshold()} clips, two encoded at a time (each "
+        "running its share of the cores' threads), joined "
         f"by stream copy, the sound mixed once. Median of {runs} interleaved run(s). Peak RSS = "
         "the render's process tree summed (python and its ffmpeg runs), polled every 0.1 s. "
         "PSNR: ours against the one pass, per frame (average / lowest).",
         "",
     )
-    rows = []
-    for count in counts:
-        old, ours = found[f"{count} one pass"], found[f"{count} ours"]
-        psnr, frames = checks[count]["psnr"], checks[count]["frames"]
-        rows.append([str(count), f"{old['wall']:.1f} s", f"{ours['wall']:.1f} s",
-                     f"{ours['wall'] / old['wall']:.3f}", mib(old["rss"]), mib(ours["rss"]),
-                     f"{ours['rss'] / old['rss']:.2f}", f"{psnr[0]:.1f} / {psnr[1]:.1f} dB",
-                     f"{frames[0]} / {frames[1]}"])
     section.table(["clips", "one pass: wall", "ours: wall", "ours / one pass (wall)",
-                   "one pass: peak RSS", "ours: peak RSS", "ours / one pass (RSS)", "PSNR",
-                   "frames (ours / one pass)"], rows)
+                   "ours / one pass (CPU)", "one pass: peak RSS", "ours: peak RSS",
+                   "ours / one pass (RSS)", "PSNR", "frames (ours / one pass)"],
+                  [_row(count, found, checks[count]) for count in counts])
+    befores = [c for c in counts if f"{c} before" in found]
+    if befores:
+        section.add("Before and after, the same renders in the same run (the earlier tree's "
+                    "renders as *before*; few clips are one pass in both):", "")
+        section.table(["clips", "before / one pass (wall)", "ours / one pass (wall)",
+                       "before / one pass (CPU)", "ours / one pass (CPU)", "before: peak RSS",
+                       "ours: peak RSS", f"before: RSS / {first} clips", f"ours: RSS / {first} clips"],
+                      [_before_row(c, found, first) for c in befores])
     seg, one = found[forced], found[f"{first} one pass"]
     section.add(f"At {first} clips the segments (forced) take {seg['wall']:.1f} s and {mib(seg['rss'])} "
                 f"against the one pass's {one['wall']:.1f} s and {mib(one['rss'])} "
@@ -169,6 +181,24 @@ def _section(size: dict, found: dict, checks: dict, runs: int, forced: str) -> S
     section.memory += [("render tree (ours)", f"{last} clips", int(found[f"{last} ours"]["rss"])),
                        ("render tree (one pass)", f"{last} clips", int(found[f"{last} one pass"]["rss"]))]
     return section
+
+
+def _row(count: int, found: dict, check: dict) -> list[str]:
+    old, ours = found[f"{count} one pass"], found[f"{count} ours"]
+    psnr, frames = check["psnr"], check["frames"]
+    return [str(count), f"{old['wall']:.1f} s", f"{ours['wall']:.1f} s",
+            f"{ours['wall'] / old['wall']:.3f}", f"{ours['cpu'] / old['cpu']:.3f}",
+            mib(old["rss"]), mib(ours["rss"]), f"{ours['rss'] / old['rss']:.2f}",
+            f"{psnr[0]:.1f} / {psnr[1]:.1f} dB", f"{frames[0]} / {frames[1]}"]
+
+
+def _before_row(count: int, found: dict, first: int) -> list[str]:
+    old, ours, before = (found[f"{count} {k}"] for k in ("one pass", "ours", "before"))
+    base = found[f"{first} ours"]["rss"]
+    return [str(count), f"{before['wall'] / old['wall']:.3f}", f"{ours['wall'] / old['wall']:.3f}",
+            f"{before['cpu'] / old['cpu']:.3f}", f"{ours['cpu'] / old['cpu']:.3f}",
+            mib(before["rss"]), mib(ours["rss"]), f"{before['rss'] / base:.2f}",
+            f"{ours['rss'] / base:.2f}"]
 
 
 def _threshold() -> int:

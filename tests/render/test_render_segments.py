@@ -18,7 +18,7 @@ from render_helpers import FFMPEG, make_task, pixel
 from storyreel.errors import RenderError
 from storyreel.layout import METADATA_NAME
 from storyreel.media.probe import probe
-from storyreel.render import encoders, segments
+from storyreel.render import encoders, segmented, segments
 from storyreel.render.ffjob import scripted
 from storyreel.render.graph import RenderInputs, build_argv
 from storyreel.render.job import _inputs, render_task
@@ -75,6 +75,12 @@ def psnr(a: Path, b: Path) -> tuple[float, float]:
     return sum(per_frame) / len(per_frame), min(per_frame)
 
 
+def x264_threads(path: Path) -> list[int]:
+    """The thread count each x264 encode joined into `path` ran with, as its own settings
+    record (written into its first frame) says."""
+    return [int(v) for v in re.findall(rb" threads=(\d+) ", path.read_bytes())]
+
+
 def one_pass(monkeypatch, folder: Path, out: Path) -> Path:
     with monkeypatch.context() as patched:
         patched.setattr(segments, "ONE_PASS_CLIPS", 1000)
@@ -95,6 +101,8 @@ def test_many_clips_render_in_segments_with_the_picture_of_one_pass(tmp_path, so
     average, lowest = psnr(new, old)
     assert average >= 35 and lowest >= 30, (average, lowest)
     assert sorted(p.name for p in new.parent.iterdir()) == ["final.mp4"]  # the parts are gone
+    # each segment's encoder ran with its share of the cores, not a thread per core
+    assert x264_threads(new) == [segmented.thread_share()] * len(parts)
 
 
 def test_fades_in_segments_keep_exactly_the_voices_frames(tmp_path, sources):
@@ -224,6 +232,14 @@ def test_each_segment_draws_the_title_captions_and_logo_of_its_own_stretch(tmp_p
     lead = argv.index(f"file:{inputs.videos[parts[1].lead]}")
     assert argv[lead - 3:lead - 1] == ["-ss", "1.5"]  # the fade into it starts 0.5 s before the lead's end
     assert "-filter_complex" not in argv and argv[argv.index("-filter_complex_script") + 1] == str(tmp_path / "g.txt")
+    shared = segments.segment_argv(parts[1], inputs, enc, tmp_path / "g.txt", tmp_path / "s.mp4", threads=2)
+    opened = [i for i, a in enumerate(shared) if a == "-i"]
+    clips = [i for i in opened if shared[i + 1] != f"file:{inputs.logo}"]
+    assert len(clips) == len(parts[1].inputs) and "-threads" not in argv
+    for at in clips:  # each clip's decoder, before its -i (and the lead's seek)
+        before = shared[at - 4:at]
+        assert before[before.index("-threads") + 1] == "2"
+    assert shared[shared.index("-c:v"):].count("-threads") == 1  # and the encoder
     final = segments.final_argv(inputs, spec, enc, tmp_path / "l.ffconcat", tmp_path / "f.txt", tmp_path / "o.mp4")
     assert final[final.index("-c:v") + 1] == "copy" and "[vout]" not in segments.final_graph(inputs, spec, enc)
 

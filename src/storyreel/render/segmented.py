@@ -8,6 +8,7 @@ a segment that fails, stops every encode still running; the error is the first r
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -111,12 +112,20 @@ def render(parts: list[Segment], job: Job, output: Path) -> str:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def thread_share() -> int:
+    """The threads each of the PARALLEL encodes may run: its share of the cores this process
+    may use. Each thread of a decoder or of x264 holds frames of its own, so encodes side by
+    side that each run a thread per core hold twice the memory for no more speed."""
+    return max(1, len(os.sched_getaffinity(0)) // PARALLEL)
+
+
 def _encode_all(parts: list[Segment], job: Job, work: Path, tally: _Tally) -> tuple[list[str], list[Path]]:
     """Every segment encoded into `work`, PARALLEL at a time; their stderr and files."""
     failed = threading.Event()
     stop = _Either(job.cancel, failed)
     files = [work / f"segment_{i:04d}.mp4" for i in range(len(parts))]
     reports = [tally.segment(i, p.frames / job.spec.frame_rate) for i, p in enumerate(parts)]
+    threads = thread_share()
 
     def one(i: int) -> str:
         if stop.is_set():
@@ -124,7 +133,8 @@ def _encode_all(parts: list[Segment], job: Job, work: Path, tally: _Tally) -> tu
         part = parts[i]
         graph = work / f"segment_{i:04d}.txt"
         graph.write_text(segments.segment_graph(part, job.inputs, job.spec, job.enc), encoding="utf-8")
-        argv = segments.segment_argv(part, job.inputs, job.enc, graph, files[i], ffmpeg=job.tool)
+        argv = segments.segment_argv(part, job.inputs, job.enc, graph, files[i], ffmpeg=job.tool,
+                                     threads=threads)
         try:
             return ffjob.run(argv, job.task_dir, seconds=part.frames / job.spec.frame_rate,
                              on_progress=reports[i], cancel=stop,

@@ -171,17 +171,20 @@ def segment_graph(segment: Segment, inputs: RenderInputs, spec: RenderSpec, enc:
 
 
 def segment_argv(segment: Segment, inputs: RenderInputs, enc: EncoderSetup, graph: Path,
-                 output: Path, *, ffmpeg: str = "ffmpeg") -> list[str]:
-    """The encode of one segment into `output` (mp4, video only); its graph is in `graph`."""
+                 output: Path, *, ffmpeg: str = "ffmpeg", threads: int = 0) -> list[str]:
+    """The encode of one segment into `output` (mp4, video only); its graph is in `graph`.
+    `threads`: how many threads each clip's decoder and the encoder may run (its share of
+    the cores when several segments encode at once; 0: ffmpeg's own choice, one per core)."""
+    share = ["-threads", str(threads)] if threads > 0 else []
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-xerror", *enc.global_args]
     for k in segment.inputs:
         seek = ["-ss", seconds_text(segment.lead_from)] if k == segment.lead else []
-        argv += [*enc.clip_input_args, *seek, "-i", _arg(inputs.videos[k])]
+        argv += [*enc.clip_input_args, *share, *seek, "-i", _arg(inputs.videos[k])]
     if inputs.logo is not None and not layered(inputs):
         argv += ["-i", _arg(inputs.logo)]
     argv += ["-filter_complex_script", str(graph), "-map", "[vout]", "-an"]
     argv += INTERMEDIATE_ARGS if layered(inputs) else enc.output_args
-    return argv + ["-f", "mp4", "-progress", "pipe:1", "-nostats", _arg(output)]
+    return argv + [*share, "-f", "mp4", "-progress", "pipe:1", "-nostats", _arg(output)]
 
 
 def concat_list(parts: list[Path], segments: list[Segment], rate: int) -> str:
