@@ -21,6 +21,7 @@ from storyreel.errors import NodeProcessError
 from storyreel.idle import IdleCheck, Leftovers
 from storyreel.logs import MAIN_WORKER, get_logger
 from storyreel.mainworker import MainWorker
+from storyreel.media.run import die_with_parent
 from storyreel.netaddr import Listen
 from storyreel.project import Project
 from storyreel.shutdown import REPEAT_SECONDS, Shutdown
@@ -77,7 +78,10 @@ class LocalNodes:
             try:
                 # Own process group: a terminal's Ctrl-C reaches this process only, which
                 # passes it on, so each node sees exactly one signal per Ctrl-C.
-                self.procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, process_group=0))
+                # Killed with this process (SIGKILL, a crash): a node left behind would poll a
+                # coordinator that is gone, for ever.
+                self.procs.append(subprocess.Popen([*die_with_parent(), *argv], stdin=subprocess.DEVNULL,
+                                                   process_group=0))
             except OSError as exc:
                 raise NodeProcessError(f"cannot start render node {number}: {exc.strerror or exc}") from exc
         log.info("Running %s against %s", plural(self.count, "local render node"), url)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,33 @@ def test_disk_below_the_floor_ends_the_run_with_what_it_holds_back(project, medi
     assert lines[1].endswith(" GB is below the 1000000000.0 GB floor ([disk] floor_gb)")
     assert lines[2].startswith("waiting: 1 task in tasks/: free space ")
     assert layout.task_ids(TaskState.QUEUED) == [queued]
+
+
+@pytest.mark.slow
+def test_local_nodes_die_with_a_run_that_is_killed(project, tmp_path):
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        run = subprocess.Popen([sys.executable, "-m", "storyreel.cli", "run", "--nodes", "2", str(project.layout.root)],
+                               stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    deadline = time.monotonic() + RUN_LIMIT
+    while log.read_text().count(" registered from ") < 2:
+        assert run.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.1)
+    nodes = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_node_of(int(p.name), run.pid)]
+    assert len(nodes) == 2
+    run.kill()  # SIGKILL: nothing of `run` runs to stop its nodes
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() and _is_node_of(pid, None) for pid in nodes):
+        assert time.monotonic() < deadline, "a local render node outlived its killed `storyreel run`"
+        time.sleep(0.1)
+
+
+def _is_node_of(pid: int, parent: int | None) -> bool:
+    """True for a live `storyreel render` process (whose parent is `parent`, when given)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return stat[0] != "Z" and b"render" in command and (parent is None or int(stat[1]) == parent)
