@@ -56,6 +56,8 @@ def _project(root: Path, sizes: dict, segment_seconds: float, work: Path) -> Lay
     farm.set_options(cfg, "render", {"resolution": f"{width}x{height}", "preset": sizes["preset"],
                                      "encoder": "libx264", "frame_rate": FPS, "segment_seconds": segment_seconds})
     farm.set_options(cfg, "ingest", {"stable_seconds": 0.0})
+    # Every variant picks the same clips, so their frames compare (the seed is unset by default).
+    cfg.write_text(cfg.read_text().replace("[plan]\n", "[plan]\nseed = 7\n", 1))
     layout = Layout(root)
     for k in range(sizes["clips"]):
         spec = media.ClipSpec("testsrc2" if k % 2 else "mandelbrot", width, height, FPS, sizes["clip_seconds"])
