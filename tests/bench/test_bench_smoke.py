@@ -89,7 +89,7 @@ def test_bench_smoke_writes_figures(tmp_path: Path) -> None:
         assert all(v > 0 for v in main[count]["state"].values())
     assert main["planning"]["per_chapter"]["after"] > 0
     assert main["task_cycle"]["ffmpeg_alone"] > 0
-    assert all(v > 0 for v in main["task_cycle"]["per_task"].values())
+    assert all(tree["per_task"] > 0 and tree["programs"] > 0 for tree in main["task_cycle"]["per_tree"].values())
     sound = figures["sections"]["8. Picture and sound"]["sound"]
     assert sound["cost"]["ratio"] > 1.0  # the loudness pass and the check cost something
     assert sound["chapters"] and all(abs(c["output"] - -14.0) <= 1.0 for c in sound["chapters"])
