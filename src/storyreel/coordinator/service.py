@@ -223,13 +223,15 @@ class Coordinator:
             sidecars = {} if segment else upload.sidecars(task_id, processing, attempt)
             narration = narrated.prepare(self.project, task_id, processing, part, sidecars)  # decodes it: no lock held
             facts = {"loudness": loud} if (loud := upload.loudness_record(info)) else {}
+            filed: Path | None = None  # a segment task's part, in its render task's folder
             with self._lock, self.holds.lock:
                 self.holds.held(task_id, node, attempt)
                 if narration is not None:
                     final = narration.file(node)
                     lifecycle.finish_narration(self.layout, task_id)
                 elif segment:
-                    final = self.splits.file_part(task_id, part) or processing
+                    filed = self.splits.file_part(task_id, part)  # None: its render task no longer waits
+                    final = filed or processing
                 else:
                     final = lifecycle.complete(self.layout, task_id, part, sidecars, facts)
                 self.stage_fence.ended(self.holds.end(task_id, Outcome.COMPLETED), Outcome.COMPLETED)
@@ -244,7 +246,7 @@ class Coordinator:
             raise
         kind = {"kind": "narrate"} if narration is not None else {}
         if segment:
-            kind = {"kind": "segment", "parent": final.parent.name if final != processing else ""}
+            kind = {"kind": "segment", "parent": filed.parent.name if filed is not None else ""}
         self.project.events.emit(Event.COMPLETED, task_id=task_id, node=node, attempt=attempt,
                                  media_seconds=media_seconds, bytes=receipt.size, **kind)
         log.info("Task %s done: %s uploaded by %s (attempt %d)", task_id,

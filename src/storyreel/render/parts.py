@@ -32,7 +32,6 @@ from storyreel.render.picture_inputs import picture_inputs
 from storyreel.render.progress import Progress
 from storyreel.render.segments import Segment
 from storyreel.taskmeta import SegmentMeta, SplitRecord, read_segment
-from storyreel.units import seconds_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +130,7 @@ def join(split: SplitRecord, job: segmented.Job, tmp: Path) -> str:
     work.mkdir()
     try:
         listing = work / "parts.ffconcat"
-        listing.write_text(concat_list(files, split.frames, job.spec.frame_rate), encoding="utf-8")
+        listing.write_text(segments.concat_list(files, split.frames, job.spec.frame_rate), encoding="utf-8")
         graph = work / "final.txt"
         graph.write_text(segments.final_graph(job.inputs, job.spec, job.enc), encoding="utf-8")
         argv = segments.final_argv(job.inputs, job.spec, job.enc, listing, graph, tmp, ffmpeg=job.tool)
@@ -140,14 +139,3 @@ def join(split: SplitRecord, job: segmented.Job, tmp: Path) -> str:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-
-def concat_list(files: list[Path], frames: list[int], rate: int) -> str:
-    """The concat demuxer's list of parts by absolute path, each with its exact length."""
-    lines = [f"file '{_quoted(path)}'\nduration {seconds_text(count / rate)}\n"
-             for path, count in zip(files, frames, strict=True)]
-    return "ffconcat version 1.0\n" + "".join(lines)
-
-
-def _quoted(path: Path) -> str:
-    """A path inside the list's single quotes: each quote closed, escaped and reopened."""
-    return str(path).replace("'", "'\\''")

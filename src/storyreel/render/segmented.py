@@ -101,7 +101,7 @@ def render(parts: list[Segment], job: Job, output: Path) -> str:
         tally = _Tally(job, FINAL_SHARE_LAYERED if segments.layered(job.inputs) else FINAL_SHARE)
         logs, files = _encode_all(parts, job, work, tally)
         listing = work / "segments.ffconcat"
-        listing.write_text(segments.concat_list(files, parts, job.spec.frame_rate), encoding="utf-8")
+        listing.write_text(segments.concat_list(files, [p.frames for p in parts], job.spec.frame_rate), encoding="utf-8")
         graph = work / "final.txt"
         graph.write_text(segments.final_graph(job.inputs, job.spec, job.enc), encoding="utf-8")
         argv = segments.final_argv(job.inputs, job.spec, job.enc, listing, graph, output, ffmpeg=job.tool)

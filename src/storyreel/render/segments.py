@@ -187,12 +187,17 @@ def segment_argv(segment: Segment, inputs: RenderInputs, enc: EncoderSetup, grap
     return argv + [*share, "-f", "mp4", "-progress", "pipe:1", "-nostats", _arg(output)]
 
 
-def concat_list(parts: list[Path], segments: list[Segment], rate: int) -> str:
-    """The concat demuxer's list of the segment files (plain names beside the list), each
-    with its exact length: the demuxer then starts each one exactly where the last ends."""
-    lines = [f"file '{path.name}'\nduration {seconds_text(part.frames / rate)}\n"
-             for path, part in zip(parts, segments, strict=True)]
+def concat_list(files: list[Path], frames: list[int], rate: int) -> str:
+    """The concat demuxer's list of segment files by absolute path (read with `-safe 0`),
+    each with its exact length: the demuxer then starts each one exactly where the last ends."""
+    lines = [f"file '{_quoted(path)}'\nduration {seconds_text(count / rate)}\n"
+             for path, count in zip(files, frames, strict=True)]
     return "ffconcat version 1.0\n" + "".join(lines)
+
+
+def _quoted(path: Path) -> str:
+    """A path inside the list's single quotes: each quote closed, escaped and reopened."""
+    return str(Path(path).absolute()).replace("'", "'\\''")
 
 
 def final_graph(inputs: RenderInputs, spec: RenderSpec, enc: EncoderSetup) -> str:
